@@ -1,0 +1,13 @@
+"""The C++ kernels, float32 and float64, NumPy arrays in and out.
+
+Every function here has a pure-NumPy twin with the same name and signature in :mod:`pydl.reference`.
+Arrays must be C-contiguous float32 or float64 ndarrays of one dtype; outputs (``out=`` and friends)
+are written in place and must match exactly. Bad input raises ``TypeError``/``ValueError`` naming the
+argument and the shapes; NaN in an input raises ``ValueError``. ``help(pydl.kernels.NAME)`` documents each.
+"""
+from . import _core
+
+_NOT_KERNELS = {"build_info", "set_num_threads", "get_num_threads", "set_simd_level"}
+
+__all__ = sorted(n for n in dir(_core) if not n.startswith("_") and n not in _NOT_KERNELS)
+globals().update({name: getattr(_core, name) for name in __all__})

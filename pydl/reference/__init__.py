@@ -1,0 +1,12 @@
+"""Pure-NumPy reference kernels: the same names and signatures as :mod:`pydl.kernels`.
+
+Readable over fast. They are the oracle the C++ kernels are tested against, and the "numpy" backend.
+"""
+from .activations import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
+from .dense import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403
+from .optim import *  # noqa: F401,F403
+from . import activations, conv, dense, losses, optim
+
+__all__ = sorted(activations.__all__ + conv.__all__ + dense.__all__ + losses.__all__ + optim.__all__)
