@@ -13,4 +13,8 @@ bool tanh(const double* x, double* y, int64_t n);
 bool relu(const float* x, float* y, int64_t n);
 bool relu(const double* x, double* y, int64_t n);
 
+// Row-wise softmax of a rows x cols matrix, max-subtracted so exp never overflows.
+bool softmax(const float* x, float* y, int64_t rows, int64_t cols);
+bool softmax(const double* x, double* y, int64_t rows, int64_t cols);
+
 }  // namespace pydl

@@ -1,0 +1,117 @@
+#include "losses.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace pydl {
+
+template <typename T>
+double mse_loss(const T* pred, const T* target, T* grad, int64_t n) {
+  double sum = 0, scale = 2.0 / double(n);
+  for (int64_t i = 0; i < n; ++i) {
+    double d = double(pred[i]) - double(target[i]);
+    sum += d * d;
+    grad[i] = T(scale * d);
+  }
+  return sum / double(n);
+}
+
+template <typename T>
+double bce_loss(const T* prob, const T* target, T* grad, int64_t n, double eps) {
+  // Clip in the input's precision, as the NumPy reference does: 1 - eps rounds differently in float32.
+  const T lo = T(eps), hi = T(1) - T(eps);
+  double sum = 0, inv_n = 1.0 / double(n);
+  for (int64_t i = 0; i < n; ++i) {
+    double p = double(std::min(std::max(prob[i], lo), hi)), t = double(target[i]);
+    sum -= t * std::log(p) + (1 - t) * std::log(1 - p);
+    grad[i] = T((p - t) / (p * (1 - p)) * inv_n);
+  }
+  return sum * inv_n;
+}
+
+// log(1 + exp(-|z|)) + max(z, 0) - z t never overflows; the gradient is sigmoid(z) - t.
+static inline double bce_logit_term(double z, double t, double* sig) {
+  double e = std::exp(-std::fabs(z));
+  *sig = z >= 0 ? 1 / (1 + e) : e / (1 + e);
+  return std::max(z, 0.0) - z * t + std::log1p(e);
+}
+
+template <typename T>
+double bce_with_logits_loss(const T* logits, const T* target, T* grad, int64_t n) {
+  double sum = 0, inv_n = 1.0 / double(n), sig;
+  for (int64_t i = 0; i < n; ++i) {
+    double t = double(target[i]);
+    sum += bce_logit_term(double(logits[i]), t, &sig);
+    grad[i] = T((sig - t) * inv_n);
+  }
+  return sum * inv_n;
+}
+
+// Writes softmax(row) into g and returns log(sum(exp(row - max))) + max, the row's log-partition.
+template <typename T>
+static double softmax_row(const T* z, T* g, int64_t c) {
+  double mx = double(z[0]);
+  for (int64_t j = 1; j < c; ++j) mx = std::max(mx, double(z[j]));
+  double sum = 0;
+  for (int64_t j = 0; j < c; ++j) sum += std::exp(double(z[j]) - mx);
+  double inv = 1 / sum;
+  for (int64_t j = 0; j < c; ++j) g[j] = T(std::exp(double(z[j]) - mx) * inv);
+  return std::log(sum) + mx;
+}
+
+template <typename T>
+double softmax_ce_labels(const T* logits, const int64_t* labels, T* grad, int64_t n, int64_t c) {
+  double loss = 0, inv_n = 1.0 / double(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const T* z = logits + i * c;
+    T* g = grad + i * c;
+    double log_partition = softmax_row(z, g, c);
+    loss += log_partition - double(z[labels[i]]);
+    for (int64_t j = 0; j < c; ++j) g[j] = T(double(g[j]) * inv_n);
+    g[labels[i]] -= T(inv_n);
+  }
+  return loss * inv_n;
+}
+
+template <typename T>
+double softmax_ce_rows(const T* logits, const T* target, T* grad, int64_t n, int64_t c) {
+  double loss = 0, inv_n = 1.0 / double(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const T* z = logits + i * c;
+    const T* t = target + i * c;
+    T* g = grad + i * c;
+    double log_partition = softmax_row(z, g, c), t_sum = 0;
+    for (int64_t j = 0; j < c; ++j) {
+      loss -= double(t[j]) * (double(z[j]) - log_partition);
+      t_sum += double(t[j]);
+    }
+    // d/dz of -sum_j t_j log p_j is p * sum(t) - t: equal to p - t when the targets sum to one.
+    for (int64_t j = 0; j < c; ++j) g[j] = T((double(g[j]) * t_sum - double(t[j])) * inv_n);
+  }
+  return loss * inv_n;
+}
+
+template <typename T>
+double multi_bce_labels(const T* logits, const int64_t* labels, T* grad, int64_t n, int64_t c) {
+  double sum = 0, inv = 1.0 / double(n * c), sig;
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < c; ++j) {
+      double t = labels[i] == j ? 1.0 : 0.0;
+      sum += bce_logit_term(double(logits[i * c + j]), t, &sig);
+      grad[i * c + j] = T((sig - t) * inv);
+    }
+  }
+  return sum * inv;
+}
+
+#define PYDL_INSTANTIATE(T)                                                                    \
+  template double mse_loss<T>(const T*, const T*, T*, int64_t);                                \
+  template double bce_loss<T>(const T*, const T*, T*, int64_t, double);                        \
+  template double bce_with_logits_loss<T>(const T*, const T*, T*, int64_t);                    \
+  template double softmax_ce_labels<T>(const T*, const int64_t*, T*, int64_t, int64_t);        \
+  template double softmax_ce_rows<T>(const T*, const T*, T*, int64_t, int64_t);                \
+  template double multi_bce_labels<T>(const T*, const int64_t*, T*, int64_t, int64_t);
+PYDL_INSTANTIATE(float)
+PYDL_INSTANTIATE(double)
+
+}  // namespace pydl
