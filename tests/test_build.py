@@ -1,0 +1,37 @@
+"""The package imports, describes its build and honours the thread and SIMD settings."""
+import numpy as np
+import pytest
+
+import pydl
+
+
+def test_build_info_reports_every_documented_field():
+    info = pydl.build_info()
+    for key in ["version", "compiler", "simd", "cpu_simd", "openmp", "threads", "gemm", "cuda", "numpy"]:
+        assert key in info, key
+    assert info["version"] == pydl.__version__
+    assert info["simd"] in {"generic", "avx2", "avx512"}
+
+
+def test_set_num_threads_is_reported_back(threads):
+    assert pydl.get_num_threads() == threads
+    assert pydl.build_info()["threads"] == threads
+
+
+def test_set_num_threads_rejects_zero():
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        pydl.set_num_threads(0)
+
+
+def test_unknown_simd_level_is_a_value_error():
+    with pytest.raises(ValueError, match="level must be 'generic', 'avx2' or 'avx512'"):
+        pydl._core.set_simd_level("sse9")
+
+
+def test_simd_level_is_capped_at_what_the_cpu_supports(simd_level):
+    assert pydl.build_info()["simd"] == simd_level
+
+
+def test_kernels_release_results_as_numpy_arrays():
+    y = pydl.kernels.sigmoid(np.zeros(3, np.float32))
+    assert isinstance(y, np.ndarray) and y.dtype == np.float32
