@@ -9,3 +9,13 @@ from ._info import build_info, get_num_threads, set_num_threads
 __version__ = _core.build_info()["version"]
 
 __all__ = ["build_info", "get_num_threads", "kernels", "reference", "set_num_threads", "__version__"]
+
+# The user-facing API (issue #4): layers, networks, losses, optimizers, and their helpers.
+from . import callbacks, init, losses, metrics, nn, optim
+from .backend import get_backend, set_backend
+from .gradcheck import gradcheck
+from .network import History, Network, Sequential
+from .serialization import load
+
+__all__ += ["History", "Network", "Sequential", "callbacks", "get_backend", "gradcheck", "init", "load", "losses",
+            "metrics", "nn", "optim", "set_backend"]

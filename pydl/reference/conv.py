@@ -1,1 +1,246 @@
-__all__ = []
+"""2-D convolution and pooling on NCHW arrays, PyTorch semantics (conv2d with dilation 1, groups 1).
+
+Convolution is im2col (a strided view of the zero-padded input) times the weight matrix; its backward
+scatters the column gradient back with one strided slice per kernel offset. Pooling loops over output
+positions, each window clipped to the input, so padding never takes part (PyTorch's -inf / zero
+padding gives the same results).
+"""
+import operator
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ._checks import float_input, output, reject_nan, same_dtype, same_shape
+
+__all__ = ["avg_pool2d_backward", "avg_pool2d_forward", "conv2d_backward", "conv2d_forward",
+           "max_pool2d_backward", "max_pool2d_forward"]
+
+
+def _int_pair(fn, name, v):
+    """An int or an (h, w) pair of ints, as a pair."""
+    try:
+        return (operator.index(v),) * 2
+    except TypeError:
+        pass
+    if not isinstance(v, str) and hasattr(v, "__len__") and len(v) == 2:
+        try:
+            return operator.index(v[0]), operator.index(v[1])
+        except TypeError:
+            pass
+    raise TypeError(f"{fn}: {name} must be an int or a pair of ints (h, w), got {v!r}")
+
+
+def _check_stride_padding(fn, stride, padding):
+    if min(stride) < 1:
+        raise ValueError(f"{fn}: stride must be >= 1, got {stride}")
+    if min(padding) < 0:
+        raise ValueError(f"{fn}: padding must be >= 0, got {padding}")
+
+
+def _out_size(fn, in_hw, k, stride, padding):
+    """floor((in + 2 pad - k) / stride) + 1 per dimension; ValueError when a window does not fit."""
+    out = tuple((i + 2 * p - kk) // s + 1 for i, kk, s, p in zip(in_hw, k, stride, padding))
+    if min(out) < 1:
+        raise ValueError(f"{fn}: output size would be {out} for input (H, W) = {tuple(in_hw)}, kernel {k}, "
+                         f"stride {stride}, padding {padding}; the kernel must fit in the padded input "
+                         "(H + 2*padding >= kernel)")
+    return out
+
+
+def _conv_geometry(fn, x, w, stride, padding):
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(f"{fn}: x has {x.shape[1]} input channels (shape {x.shape}, NCHW) but w expects "
+                         f"{w.shape[1]} (shape {w.shape}, (C_out, C_in, kH, kW))")
+    stride, padding = _int_pair(fn, "stride", stride), _int_pair(fn, "padding", padding)
+    _check_stride_padding(fn, stride, padding)
+    return stride, padding, _out_size(fn, x.shape[2:], w.shape[2:], stride, padding)
+
+
+def _im2col(x, k, stride, padding, out_hw):
+    """(N, C*kH*kW, Ho*Wo): column p holds the input window of output pixel p, rows ordered (c, i, j)."""
+    (ph, pw), (sh, sw), (ho, wo) = padding, stride, out_hw
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    win = sliding_window_view(xp, k, axis=(2, 3))[:, :, ::sh, ::sw][:, :, :ho, :wo]  # (N, C, Ho, Wo, kH, kW)
+    return win.transpose(0, 1, 4, 5, 2, 3).reshape(x.shape[0], -1, ho * wo)
+
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0, out=None):
+    """2-D convolution, exactly torch.nn.functional.conv2d with dilation=1, groups=1.
+
+    x (N, C_in, H, W), w (C_out, C_in, kH, kW), b (C_out,) or None; stride and padding an int or an (h, w)
+    pair (zero padding). Returns y (N, C_out, Ho, Wo), Ho = floor((H + 2*pad_h - kH) / stride_h) + 1
+    (rows/columns that do not fit are dropped), written into ``out`` when given. ValueError when Ho or Wo
+    would be < 1, padding < 0, stride < 1, or x and w disagree on C_in.
+    """
+    fn = "conv2d_forward"
+    float_input(fn, "x", x, 4)
+    float_input(fn, "w", w, 4)
+    same_dtype(fn, "w", w, "x", x)
+    if b is not None:
+        float_input(fn, "b", b, 1)
+        same_dtype(fn, "b", b, "x", x)
+        same_shape(fn, "b", b, (w.shape[0],))
+    stride, padding, (ho, wo) = _conv_geometry(fn, x, w, stride, padding)
+    reject_nan(fn, "x", x)
+    reject_nan(fn, "w", w)
+    if b is not None:
+        reject_nan(fn, "b", b)
+    out = output(fn, "out", out, (x.shape[0], w.shape[0], ho, wo), x)
+    cols = _im2col(x, w.shape[2:], stride, padding, (ho, wo))
+    y = w.reshape(w.shape[0], -1) @ cols  # (N, C_out, Ho*Wo)
+    if b is not None:
+        y += b[:, None]
+    out[...] = y.reshape(out.shape)
+    return out
+
+
+def conv2d_backward(x, w, dy, stride=1, padding=0, *, need_dx=True, has_bias=True):
+    """Gradients of y = conv2d_forward(x, w, b, stride, padding) given dy = dL/dy (N, C_out, Ho, Wo).
+
+    Returns (dx, dw, db): dx (N, C_in, H, W) or None when need_dx=False, dw (C_out, C_in, kH, kW), db (C_out,)
+    (the sum of dy over N, Ho, Wo) or None when has_bias=False. Fresh arrays each call.
+    """
+    fn = "conv2d_backward"
+    float_input(fn, "x", x, 4)
+    float_input(fn, "w", w, 4)
+    float_input(fn, "dy", dy, 4)
+    same_dtype(fn, "w", w, "x", x)
+    same_dtype(fn, "dy", dy, "x", x)
+    stride, padding, (ho, wo) = _conv_geometry(fn, x, w, stride, padding)
+    same_shape(fn, "dy", dy, (x.shape[0], w.shape[0], ho, wo))
+    reject_nan(fn, "x", x)
+    reject_nan(fn, "w", w)
+    reject_nan(fn, "dy", dy)
+    n, c_in, h, wd = x.shape
+    c_out, _, kh, kw = w.shape
+    dy2 = dy.reshape(n, c_out, ho * wo)
+    cols = _im2col(x, (kh, kw), stride, padding, (ho, wo))
+    dw = np.tensordot(dy2, cols, axes=([0, 2], [0, 2])).reshape(w.shape)
+    db = dy.sum(axis=(0, 2, 3)) if has_bias else None
+    if not need_dx:
+        return None, dw, db
+    (ph, pw), (sh, sw) = padding, stride
+    dcols = (w.reshape(c_out, -1).T @ dy2).reshape(n, c_in, kh, kw, ho, wo)
+    dxp = np.zeros((n, c_in, h + 2 * ph, wd + 2 * pw), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw] += dcols[:, :, i, j]
+    return np.ascontiguousarray(dxp[:, :, ph:ph + h, pw:pw + wd]), dw, db
+
+
+def _pool_geometry(fn, x_shape, kernel_size, stride, padding):
+    k = _int_pair(fn, "kernel_size", kernel_size)
+    stride = k if stride is None else _int_pair(fn, "stride", stride)
+    padding = _int_pair(fn, "padding", padding)
+    if min(k) < 1:
+        raise ValueError(f"{fn}: kernel_size must be >= 1, got {k}")
+    _check_stride_padding(fn, stride, padding)
+    if padding[0] > k[0] // 2 or padding[1] > k[1] // 2:
+        raise ValueError(f"{fn}: padding {padding} must be at most half the kernel size {k} (as in PyTorch), "
+                         "so every window holds an input element")
+    return k, stride, padding, _out_size(fn, x_shape[2:], k, stride, padding)
+
+
+def _windows(x_shape, k, stride, padding, out_hw):
+    """Yields (oh, ow, rows, cols): each output position and its window clipped to the input."""
+    h, w = x_shape[2:]
+    for oh in range(out_hw[0]):
+        h0 = oh * stride[0] - padding[0]
+        for ow in range(out_hw[1]):
+            w0 = ow * stride[1] - padding[1]
+            yield oh, ow, slice(max(h0, 0), min(h0 + k[0], h)), slice(max(w0, 0), min(w0 + k[1], w))
+
+
+def _x_shape(fn, x_shape):
+    try:
+        shape = tuple(operator.index(v) for v in x_shape)
+    except TypeError:
+        shape = ()
+    if len(shape) != 4:
+        raise TypeError(f"{fn}: x_shape must be a sequence of 4 ints (N, C, H, W), got {x_shape!r}")
+    if min(shape) < 1:
+        raise ValueError(f"{fn}: x_shape must be positive, got {shape}")
+    return shape
+
+
+def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
+    """2-D max pooling, torch.nn.functional.max_pool2d(x, kernel_size, stride, padding, return_indices=True).
+
+    x (N, C, H, W); kernel_size, stride (None: kernel_size) and padding an int or an (h, w) pair; padding is
+    -inf and at most half the kernel. Returns (y, argmax): y (N, C, Ho, Wo), Ho = floor((H + 2*pad_h - kH) /
+    stride_h) + 1, and argmax int64 of y's shape, the flat index ih * W + iw of each maximum in its (H, W)
+    input plane (the first in row-major order on ties).
+    """
+    fn = "max_pool2d_forward"
+    float_input(fn, "x", x, 4)
+    k, stride, padding, (ho, wo) = _pool_geometry(fn, x.shape, kernel_size, stride, padding)
+    reject_nan(fn, "x", x)
+    n, c, _, w = x.shape
+    y = np.empty((n, c, ho, wo), dtype=x.dtype)
+    argmax = np.empty((n, c, ho, wo), dtype=np.int64)
+    for oh, ow, rows, cols in _windows(x.shape, k, stride, padding, (ho, wo)):
+        win = x[:, :, rows, cols].reshape(n, c, -1)
+        best = win.argmax(axis=2)  # the first maximum on ties
+        y[:, :, oh, ow] = np.take_along_axis(win, best[:, :, None], axis=2)[:, :, 0]
+        win_w = cols.stop - cols.start
+        argmax[:, :, oh, ow] = (rows.start + best // win_w) * w + cols.start + best % win_w
+    return y, argmax
+
+
+def max_pool2d_backward(dy, argmax, x_shape):
+    """Gradient of max_pool2d_forward: dx of shape x_shape (N, C, H, W), zero except that each dy element is
+    added at its argmax (overlapping windows accumulate). argmax: the int64 array max_pool2d_forward returned.
+    """
+    fn = "max_pool2d_backward"
+    float_input(fn, "dy", dy, 4)
+    if not isinstance(argmax, np.ndarray):
+        raise TypeError(f"{fn}: argmax must be a numpy.ndarray of integers, got {type(argmax).__name__}")
+    if argmax.dtype.kind not in "iu":
+        raise TypeError(f"{fn}: argmax must have an integer dtype (max_pool2d_forward returns int64), "
+                        f"got {argmax.dtype}")
+    same_shape(fn, "argmax", argmax, dy.shape)
+    n, c, h, w = _x_shape(fn, x_shape)
+    if (n, c) != dy.shape[:2]:
+        raise ValueError(f"{fn}: x_shape {(n, c, h, w)} must share N and C with dy {dy.shape}")
+    reject_nan(fn, "dy", dy)
+    bad = (argmax < 0) | (argmax >= h * w)
+    if bad.any():
+        raise ValueError(f"{fn}: argmax holds {argmax[bad][0]}, outside [0, H*W) = [0, {h * w}) "
+                         f"for x_shape {(n, c, h, w)}")
+    dx = np.zeros((n, c, h * w), dtype=dy.dtype)
+    planes = np.arange(n * c).reshape(n, c, 1)
+    np.add.at(dx.reshape(n * c, h * w), (planes, argmax.reshape(n, c, -1)), dy.reshape(n, c, -1))
+    return dx.reshape(n, c, h, w)
+
+
+def avg_pool2d_forward(x, kernel_size, stride=None, padding=0):
+    """2-D average pooling, torch.nn.functional.avg_pool2d with count_include_pad=True, ceil_mode=False.
+
+    x (N, C, H, W); kernel_size, stride (None: kernel_size) and padding an int or an (h, w) pair, padding at
+    most half the kernel. Every window's sum, zero padding included, is divided by kH * kW.
+    Returns y (N, C, Ho, Wo).
+    """
+    fn = "avg_pool2d_forward"
+    float_input(fn, "x", x, 4)
+    k, stride, padding, (ho, wo) = _pool_geometry(fn, x.shape, kernel_size, stride, padding)
+    reject_nan(fn, "x", x)
+    y = np.empty(x.shape[:2] + (ho, wo), dtype=x.dtype)
+    for oh, ow, rows, cols in _windows(x.shape, k, stride, padding, (ho, wo)):
+        y[:, :, oh, ow] = x[:, :, rows, cols].sum(axis=(2, 3)) / (k[0] * k[1])
+    return y
+
+
+def avg_pool2d_backward(dy, x_shape, kernel_size, stride=None, padding=0):
+    """Gradient of avg_pool2d_forward: dx of shape x_shape (N, C, H, W), each dy element spread as
+    dy / (kH * kW) over the input elements of its window. dy must have the forward output's shape.
+    """
+    fn = "avg_pool2d_backward"
+    float_input(fn, "dy", dy, 4)
+    x_shape = _x_shape(fn, x_shape)
+    k, stride, padding, (ho, wo) = _pool_geometry(fn, x_shape, kernel_size, stride, padding)
+    same_shape(fn, "dy", dy, x_shape[:2] + (ho, wo))
+    reject_nan(fn, "dy", dy)
+    dx = np.zeros(x_shape, dtype=dy.dtype)
+    for oh, ow, rows, cols in _windows(x_shape, k, stride, padding, (ho, wo)):
+        dx[:, :, rows, cols] += (dy[:, :, oh, ow] / (k[0] * k[1]))[:, :, None, None]
+    return dx

@@ -1,1 +1,121 @@
-__all__ = []
+"""Matrix product and the fully connected layer; w is stored (in_features, out_features): y = x @ w + b."""
+import numpy as np
+
+from ._checks import float_input, output, reject_nan, same_dtype
+
+__all__ = ["dense_backward", "dense_forward", "matmul"]
+
+def _sigmoid(z):
+    e = np.exp(-np.abs(z))  # in (0, 1]: no overflow for any z
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+_ACTIVATIONS = {"none": lambda z: z, "relu": lambda z: np.maximum(z, 0), "sigmoid": _sigmoid, "tanh": np.tanh}
+
+
+def _no_overlap(fn, out_name, out, in_name, a):
+    if np.may_share_memory(out, a):
+        raise ValueError(f"{fn}: {out_name} shares memory with {in_name}; pass a separate array")
+
+
+def _dim_and_any(d, first):
+    return f"({d}, ?)" if first else f"(?, {d})"
+
+
+def matmul(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
+    """out = alpha * op(a) @ op(b) + beta * out, op(a) = a.T when trans_a (likewise b); beta == 0 ignores out."""
+    fn = "matmul"
+    float_input(fn, "a", a, ndim=2)
+    float_input(fn, "b", b, ndim=2)
+    same_dtype(fn, "b", b, "a", a)
+    opa = a.T if trans_a else a
+    opb = b.T if trans_b else b
+    if opb.shape[0] != opa.shape[1]:
+        raise ValueError(f"{fn}: b must have shape {_dim_and_any(opa.shape[1], not trans_b)}"
+                         f"{' (trans_b=True)' if trans_b else ''} to match a {a.shape}"
+                         f"{' (trans_a=True)' if trans_a else ''}, got {b.shape}")
+    if beta != 0 and out is None:
+        raise ValueError(f"{fn}: beta={beta} adds to out, so out must be given")
+    out = output(fn, "out", out, (opa.shape[0], opb.shape[1]), a)
+    _no_overlap(fn, "out", out, "a", a)
+    _no_overlap(fn, "out", out, "b", b)
+    reject_nan(fn, "a", a)
+    reject_nan(fn, "b", b)
+    product = alpha * (opa @ opb)
+    if beta != 0:
+        reject_nan(fn, "out", out)
+        product += beta * out
+    out[...] = product
+    return out
+
+
+def _dense_dims(fn, x, w):
+    float_input(fn, "x", x, ndim=2)
+    float_input(fn, "w", w, ndim=2)
+    same_dtype(fn, "w", w, "x", x)
+    if w.shape[0] != x.shape[1]:
+        raise ValueError(f"{fn}: w must have shape ({x.shape[1]}, ?) to match x {x.shape}, got {w.shape}")
+    return x.shape[0], x.shape[1], w.shape[1]
+
+
+def dense_forward(x, w, b=None, activation="none", out=None):
+    """activation(x @ w + b) for x (N, in), w (in, out), b (out,) or None."""
+    fn = "dense_forward"
+    n, _, n_out = _dense_dims(fn, x, w)
+    if b is not None:
+        float_input(fn, "b", b)
+        same_dtype(fn, "b", b, "x", x)
+        if b.shape != (n_out,):
+            raise ValueError(f"{fn}: b must have shape ({n_out},) to match w {w.shape}, got {b.shape}")
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"{fn}: activation must be 'none', 'relu', 'sigmoid' or 'tanh', got '{activation}'")
+    out = output(fn, "out", out, (n, n_out), x)
+    for name, a in (("x", x), ("w", w)) + ((("b", b),) if b is not None else ()):
+        _no_overlap(fn, "out", out, name, a)
+        reject_nan(fn, name, a)
+    z = x @ w
+    if b is not None:
+        z += b
+    out[...] = _ACTIVATIONS[activation](z)
+    return out
+
+
+def dense_backward(x, w, dy, *, dx=None, dw=None, db=None, need_dx=True, has_bias=True, accumulate=False):
+    """(dx, dw, db) of y = x @ w + b given dy: dx = dy @ w.T, dw = x.T @ dy, db = dy.sum(axis=0).
+
+    dx is None when need_dx is False, db None when has_bias is False; accumulate adds into dw and db.
+    """
+    fn = "dense_backward"
+    n, n_in, n_out = _dense_dims(fn, x, w)
+    float_input(fn, "dy", dy, ndim=2)
+    same_dtype(fn, "dy", dy, "x", x)
+    if dy.shape != (n, n_out):
+        raise ValueError(f"{fn}: dy must have shape {(n, n_out)} to match x {x.shape} and w {w.shape}, "
+                         f"got {dy.shape}")
+    if not need_dx and dx is not None:
+        raise ValueError(f"{fn}: dx was given but need_dx=False")
+    if not has_bias and db is not None:
+        raise ValueError(f"{fn}: db was given but has_bias=False")
+    if accumulate and (dw is None or (has_bias and db is None)):
+        raise ValueError(f"{fn}: accumulate=True adds into dw{' and db' if has_bias else ''}, so they must be given")
+    outs = [("dw", output(fn, "dw", dw, (n_in, n_out), x))]
+    if has_bias:
+        outs.append(("db", output(fn, "db", db, (n_out,), x)))
+    if need_dx:
+        outs.append(("dx", output(fn, "dx", dx, (n, n_in), x)))
+    for i, (name, o) in enumerate(outs):
+        for src_name, src in (("x", x), ("w", w), ("dy", dy)) + tuple(outs[:i]):
+            _no_overlap(fn, name, o, src_name, src)
+    for name, a in (("x", x), ("w", w), ("dy", dy)):
+        reject_nan(fn, name, a)
+    grads = dict(outs)
+    if accumulate:
+        grads["dw"] += x.T @ dy
+    else:
+        grads["dw"][...] = x.T @ dy
+    if has_bias:
+        sums = dy.sum(axis=0, dtype=np.float64)
+        grads["db"][...] = sums + grads["db"] if accumulate else sums
+    if need_dx:
+        grads["dx"][...] = dy @ w.T
+    return grads.get("dx"), grads["dw"], grads.get("db")

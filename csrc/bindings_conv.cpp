@@ -1,0 +1,318 @@
+// Python entry points for conv2d and 2-D pooling: argument parsing, validation, GIL release, dispatch.
+#include <string>
+#include <utility>
+
+#include "check.h"
+#include "conv.h"
+#include "registry.h"
+
+namespace pydl {
+namespace {
+
+using Pair = std::pair<int64_t, int64_t>;
+
+std::string pair_str(Pair p) { return "(" + std::to_string(p.first) + ", " + std::to_string(p.second) + ")"; }
+
+bool as_int(const py::handle& obj, int64_t& v) {
+  if (!PyIndex_Check(obj.ptr())) return false;
+  v = py::reinterpret_steal<py::int_>(PyNumber_Index(obj.ptr())).cast<int64_t>();
+  return true;
+}
+
+// An int, or an (h, w) pair of ints.
+Pair int_pair(const char* fn, const char* name, const py::handle& obj) {
+  int64_t a, b;
+  if (as_int(obj, a)) return {a, a};
+  if (py::isinstance<py::sequence>(obj) && !py::isinstance<py::str>(obj)) {
+    auto seq = py::reinterpret_borrow<py::sequence>(obj);
+    if (seq.size() == 2 && as_int(seq[0], a) && as_int(seq[1], b)) return {a, b};
+  }
+  type_error(std::string(fn) + ": " + name + " must be an int or a pair of ints (h, w), got " +
+             py::repr(obj).cast<std::string>());
+}
+
+void check_stride_padding(const char* fn, Pair stride, Pair padding) {
+  if (stride.first < 1 || stride.second < 1) {
+    value_error(std::string(fn) + ": stride must be >= 1, got " + pair_str(stride));
+  }
+  if (padding.first < 0 || padding.second < 0) {
+    value_error(std::string(fn) + ": padding must be >= 0, got " + pair_str(padding));
+  }
+}
+
+int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// floor((in + 2 pad - k) / stride) + 1 for both dimensions; ValueError naming all sizes when one is < 1.
+Pair out_size(const char* fn, Pair in, Pair k, Pair stride, Pair padding) {
+  Pair o{floor_div(in.first + 2 * padding.first - k.first, stride.first) + 1,
+         floor_div(in.second + 2 * padding.second - k.second, stride.second) + 1};
+  if (o.first < 1 || o.second < 1) {
+    value_error(std::string(fn) + ": output size would be " + pair_str(o) + " for input (H, W) = " + pair_str(in) +
+                ", kernel " + pair_str(k) + ", stride " + pair_str(stride) + ", padding " + pair_str(padding) +
+                "; the kernel must fit in the padded input (H + 2*padding >= kernel)");
+  }
+  return o;
+}
+
+ConvGeom conv_geom(const char* fn, const py::array& x, const py::array& w, const py::handle& stride_obj,
+                   const py::handle& padding_obj) {
+  if (x.shape(1) != w.shape(1)) {
+    value_error(std::string(fn) + ": x has " + std::to_string(x.shape(1)) + " input channels (shape " + shape_of(x) +
+                ", NCHW) but w expects " + std::to_string(w.shape(1)) + " (shape " + shape_of(w) +
+                ", (C_out, C_in, kH, kW))");
+  }
+  const Pair stride = int_pair(fn, "stride", stride_obj), padding = int_pair(fn, "padding", padding_obj);
+  check_stride_padding(fn, stride, padding);
+  const Pair k{w.shape(2), w.shape(3)};
+  const Pair o = out_size(fn, {x.shape(2), x.shape(3)}, k, stride, padding);
+  return {x.shape(0), x.shape(1), x.shape(2), x.shape(3), w.shape(0), k.first, k.second,
+          stride.first, stride.second, padding.first, padding.second, o.first, o.second};
+}
+
+Shape conv_out_shape(const ConvGeom& g) { return {g.n, g.c_out, g.ho, g.wo}; }
+
+py::array conv2d_forward_py(const py::object& x_obj, const py::object& w_obj, const py::object& b_obj,
+                            const py::object& stride, const py::object& padding, const py::object& out_obj) {
+  const char* fn = "conv2d_forward";
+  py::array x = float_input(fn, "x", x_obj, 4);
+  py::array w = float_input(fn, "w", w_obj, 4);
+  same_dtype(fn, "w", w, "x", x);
+  const bool has_b = !b_obj.is_none();
+  py::array b;
+  if (has_b) {
+    b = float_input(fn, "b", b_obj, 1);
+    same_dtype(fn, "b", b, "x", x);
+    same_shape(fn, "b", b, {w.shape(0)});
+  }
+  const ConvGeom g = conv_geom(fn, x, w, stride, padding);
+  reject_nan(fn, "x", x);
+  reject_nan(fn, "w", w);
+  if (has_b) reject_nan(fn, "b", b);
+  py::array y = float_output(fn, "out", out_obj, conv_out_shape(g), x);
+  py::gil_scoped_release nogil;
+  if (is_f32(x)) {
+    conv2d_forward<float>(g, cptr<float>(x), cptr<float>(w), has_b ? cptr<float>(b) : nullptr, ptr<float>(y));
+  } else {
+    conv2d_forward<double>(g, cptr<double>(x), cptr<double>(w), has_b ? cptr<double>(b) : nullptr, ptr<double>(y));
+  }
+  return y;
+}
+
+py::tuple conv2d_backward_py(const py::object& x_obj, const py::object& w_obj, const py::object& dy_obj,
+                             const py::object& stride, const py::object& padding, bool need_dx, bool has_bias) {
+  const char* fn = "conv2d_backward";
+  py::array x = float_input(fn, "x", x_obj, 4);
+  py::array w = float_input(fn, "w", w_obj, 4);
+  py::array dy = float_input(fn, "dy", dy_obj, 4);
+  same_dtype(fn, "w", w, "x", x);
+  same_dtype(fn, "dy", dy, "x", x);
+  const ConvGeom g = conv_geom(fn, x, w, stride, padding);
+  same_shape(fn, "dy", dy, conv_out_shape(g));
+  reject_nan(fn, "x", x);
+  reject_nan(fn, "w", w);
+  reject_nan(fn, "dy", dy);
+  py::array dw(x.dtype(), shape_vec(w));
+  py::object dx = py::none(), db = py::none();
+  void* dx_p = nullptr;
+  void* db_p = nullptr;
+  if (need_dx) {
+    py::array a(x.dtype(), shape_vec(x));
+    dx_p = a.mutable_data();
+    dx = a;
+  }
+  if (has_bias) {
+    py::array a(x.dtype(), Shape{g.c_out});
+    db_p = a.mutable_data();
+    db = a;
+  }
+  {
+    py::gil_scoped_release nogil;
+    if (is_f32(x)) {
+      conv2d_backward<float>(g, cptr<float>(x), cptr<float>(w), cptr<float>(dy), static_cast<float*>(dx_p),
+                             ptr<float>(dw), static_cast<float*>(db_p));
+    } else {
+      conv2d_backward<double>(g, cptr<double>(x), cptr<double>(w), cptr<double>(dy), static_cast<double*>(dx_p),
+                              ptr<double>(dw), static_cast<double*>(db_p));
+    }
+  }
+  return py::make_tuple(dx, dw, db);
+}
+
+// Pool geometry from the input's (N, C, H, W); stride None means the kernel size (PyTorch's default).
+PoolGeom pool_geom(const char* fn, const Shape& x_shape, const py::handle& kernel_obj, const py::handle& stride_obj,
+                   const py::handle& padding_obj) {
+  const Pair k = int_pair(fn, "kernel_size", kernel_obj);
+  const Pair stride = stride_obj.is_none() ? k : int_pair(fn, "stride", stride_obj);
+  const Pair padding = int_pair(fn, "padding", padding_obj);
+  if (k.first < 1 || k.second < 1) value_error(std::string(fn) + ": kernel_size must be >= 1, got " + pair_str(k));
+  check_stride_padding(fn, stride, padding);
+  if (padding.first > k.first / 2 || padding.second > k.second / 2) {
+    value_error(std::string(fn) + ": padding " + pair_str(padding) + " must be at most half the kernel size " +
+                pair_str(k) + " (as in PyTorch), so every window holds an input element");
+  }
+  const Pair o = out_size(fn, {x_shape[2], x_shape[3]}, k, stride, padding);
+  return {x_shape[0] * x_shape[1], x_shape[2], x_shape[3], k.first, k.second, stride.first, stride.second,
+          padding.first, padding.second, o.first, o.second};
+}
+
+// x_shape argument of the pooling backwards: 4 positive ints.
+Shape shape4(const char* fn, const py::handle& obj) {
+  Shape s;
+  if (py::isinstance<py::sequence>(obj) && !py::isinstance<py::str>(obj)) {
+    for (auto item : py::reinterpret_borrow<py::sequence>(obj)) {
+      int64_t v;
+      if (!as_int(item, v)) break;
+      s.push_back(v);
+    }
+  }
+  if (s.size() != 4 || py::len(obj) != 4) {
+    type_error(std::string(fn) + ": x_shape must be a sequence of 4 ints (N, C, H, W), got " +
+               py::repr(obj).cast<std::string>());
+  }
+  for (int64_t v : s) {
+    if (v < 1) value_error(std::string(fn) + ": x_shape must be positive, got " + shape_str(s));
+  }
+  return s;
+}
+
+Shape pool_out_shape(const Shape& x_shape, const PoolGeom& g) { return {x_shape[0], x_shape[1], g.ho, g.wo}; }
+
+py::tuple max_pool2d_forward_py(const py::object& x_obj, const py::object& kernel, const py::object& stride,
+                                const py::object& padding) {
+  const char* fn = "max_pool2d_forward";
+  py::array x = float_input(fn, "x", x_obj, 4);
+  const PoolGeom g = pool_geom(fn, shape_vec(x), kernel, stride, padding);
+  reject_nan(fn, "x", x);
+  const Shape out_shape = pool_out_shape(shape_vec(x), g);
+  py::array y(x.dtype(), out_shape);
+  py::array_t<int64_t> argmax(out_shape);
+  {
+    py::gil_scoped_release nogil;
+    if (is_f32(x)) {
+      max_pool2d_forward<float>(g, cptr<float>(x), ptr<float>(y), argmax.mutable_data());
+    } else {
+      max_pool2d_forward<double>(g, cptr<double>(x), ptr<double>(y), argmax.mutable_data());
+    }
+  }
+  return py::make_tuple(y, argmax);
+}
+
+py::array max_pool2d_backward_py(const py::object& dy_obj, const py::object& argmax_obj, const py::object& x_shape_obj) {
+  const char* fn = "max_pool2d_backward";
+  py::array dy = float_input(fn, "dy", dy_obj, 4);
+  if (!py::isinstance<py::array>(argmax_obj)) {
+    type_error(std::string(fn) + ": argmax must be a numpy.ndarray of integers, got " +
+               py::str(py::type::of(argmax_obj).attr("__name__")).cast<std::string>());
+  }
+  auto argmax_any = py::reinterpret_borrow<py::array>(argmax_obj);
+  const char kind = argmax_any.dtype().kind();
+  if (kind != 'i' && kind != 'u') {
+    type_error(std::string(fn) + ": argmax must have an integer dtype (max_pool2d_forward returns int64), got " +
+               dtype_name(argmax_any));
+  }
+  same_shape(fn, "argmax", argmax_any, shape_vec(dy));
+  const Shape xs = shape4(fn, x_shape_obj);
+  if (xs[0] != dy.shape(0) || xs[1] != dy.shape(1)) {
+    value_error(std::string(fn) + ": x_shape " + shape_str(xs) + " must share N and C with dy " + shape_of(dy));
+  }
+  auto argmax = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(argmax_any);
+  reject_nan(fn, "dy", dy);
+  const int64_t plane = xs[2] * xs[3];
+  int64_t bad = -1;
+  {
+    py::gil_scoped_release nogil;
+    const int64_t* a = argmax.data();
+    for (int64_t i = 0; i < argmax.size() && bad < 0; ++i) {
+      if (a[i] < 0 || a[i] >= plane) bad = i;
+    }
+  }
+  if (bad >= 0) {
+    value_error(std::string(fn) + ": argmax holds " + std::to_string(argmax.data()[bad]) +
+                ", outside [0, H*W) = [0, " + std::to_string(plane) + ") for x_shape " + shape_str(xs));
+  }
+  const PoolGeom g{xs[0] * xs[1], xs[2], xs[3], 0, 0, 0, 0, 0, 0, dy.shape(2), dy.shape(3)};
+  py::array dx(dy.dtype(), xs);
+  py::gil_scoped_release nogil;
+  if (is_f32(dy)) {
+    max_pool2d_backward<float>(g, cptr<float>(dy), argmax.data(), ptr<float>(dx));
+  } else {
+    max_pool2d_backward<double>(g, cptr<double>(dy), argmax.data(), ptr<double>(dx));
+  }
+  return dx;
+}
+
+py::array avg_pool2d_forward_py(const py::object& x_obj, const py::object& kernel, const py::object& stride,
+                                const py::object& padding) {
+  const char* fn = "avg_pool2d_forward";
+  py::array x = float_input(fn, "x", x_obj, 4);
+  const PoolGeom g = pool_geom(fn, shape_vec(x), kernel, stride, padding);
+  reject_nan(fn, "x", x);
+  py::array y(x.dtype(), pool_out_shape(shape_vec(x), g));
+  py::gil_scoped_release nogil;
+  if (is_f32(x)) {
+    avg_pool2d_forward<float>(g, cptr<float>(x), ptr<float>(y));
+  } else {
+    avg_pool2d_forward<double>(g, cptr<double>(x), ptr<double>(y));
+  }
+  return y;
+}
+
+py::array avg_pool2d_backward_py(const py::object& dy_obj, const py::object& x_shape_obj, const py::object& kernel,
+                                 const py::object& stride, const py::object& padding) {
+  const char* fn = "avg_pool2d_backward";
+  py::array dy = float_input(fn, "dy", dy_obj, 4);
+  const Shape xs = shape4(fn, x_shape_obj);
+  const PoolGeom g = pool_geom(fn, xs, kernel, stride, padding);
+  same_shape(fn, "dy", dy, pool_out_shape(xs, g));
+  reject_nan(fn, "dy", dy);
+  py::array dx(dy.dtype(), xs);
+  py::gil_scoped_release nogil;
+  if (is_f32(dy)) {
+    avg_pool2d_backward<float>(g, cptr<float>(dy), ptr<float>(dx));
+  } else {
+    avg_pool2d_backward<double>(g, cptr<double>(dy), ptr<double>(dx));
+  }
+  return dx;
+}
+
+}  // namespace
+}  // namespace pydl
+
+PYDL_BINDINGS(bind_conv) {
+  using namespace pydl;
+  m.def("conv2d_forward", &conv2d_forward_py, py::arg("x"), py::arg("w"), py::arg("b") = py::none(),
+        py::arg("stride") = 1, py::arg("padding") = 0, py::arg("out") = py::none(),
+        R"doc(2-D convolution, exactly torch.nn.functional.conv2d with dilation=1, groups=1.
+
+x (N, C_in, H, W), w (C_out, C_in, kH, kW), b (C_out,) or None; stride and padding an int or an
+(h, w) pair (padding is zeros). Returns y (N, C_out, Ho, Wo) with Ho = floor((H + 2*pad_h - kH) / stride_h) + 1
+(rows/columns that do not fit are dropped), written into `out` when given. ValueError when Ho or Wo
+would be < 1, padding < 0, stride < 1, or x and w disagree on C_in.)doc");
+  m.def("conv2d_backward", &conv2d_backward_py, py::arg("x"), py::arg("w"), py::arg("dy"), py::arg("stride") = 1,
+        py::arg("padding") = 0, py::kw_only(), py::arg("need_dx") = true, py::arg("has_bias") = true,
+        R"doc(Gradients of y = conv2d_forward(x, w, b, stride, padding) given dy = dL/dy (N, C_out, Ho, Wo).
+
+Returns (dx, dw, db): dx (N, C_in, H, W) or None when need_dx=False, dw (C_out, C_in, kH, kW), db (C_out,)
+(the sum of dy over N, Ho, Wo) or None when has_bias=False. Fresh arrays each call.)doc");
+  m.def("max_pool2d_forward", &max_pool2d_forward_py, py::arg("x"), py::arg("kernel_size"),
+        py::arg("stride") = py::none(), py::arg("padding") = 0,
+        R"doc(2-D max pooling, torch.nn.functional.max_pool2d(x, kernel_size, stride, padding, return_indices=True).
+
+x (N, C, H, W); kernel_size, stride (None: kernel_size) and padding an int or an (h, w) pair; padding
+is -inf and at most half the kernel. Returns (y, argmax): y (N, C, Ho, Wo), Ho = floor((H + 2*pad_h - kH) / stride_h) + 1,
+and argmax int64 of y's shape, the flat index ih * W + iw of each maximum in its (H, W) input plane
+(the first in row-major order on ties).)doc");
+  m.def("max_pool2d_backward", &max_pool2d_backward_py, py::arg("dy"), py::arg("argmax"), py::arg("x_shape"),
+        R"doc(Gradient of max_pool2d_forward: dx of shape x_shape (N, C, H, W), zero except that each dy element is
+added at its argmax (overlapping windows accumulate). argmax: the int64 array max_pool2d_forward returned.)doc");
+  m.def("avg_pool2d_forward", &avg_pool2d_forward_py, py::arg("x"), py::arg("kernel_size"),
+        py::arg("stride") = py::none(), py::arg("padding") = 0,
+        R"doc(2-D average pooling, torch.nn.functional.avg_pool2d with count_include_pad=True, ceil_mode=False.
+
+x (N, C, H, W); kernel_size, stride (None: kernel_size) and padding an int or an (h, w) pair, padding at
+most half the kernel. Every window's sum, zero padding included, is divided by kH * kW. Returns y (N, C, Ho, Wo).)doc");
+  m.def("avg_pool2d_backward", &avg_pool2d_backward_py, py::arg("dy"), py::arg("x_shape"), py::arg("kernel_size"),
+        py::arg("stride") = py::none(), py::arg("padding") = 0,
+        R"doc(Gradient of avg_pool2d_forward: dx of shape x_shape (N, C, H, W), each dy element spread as dy / (kH * kW)
+over the input elements of its window. dy must have the forward output's shape.)doc");
+}

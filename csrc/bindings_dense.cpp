@@ -1,0 +1,190 @@
+// Python entry points for matmul and the dense layer: validation, GIL release, dispatch by dtype.
+#include <string>
+
+#include "check.h"
+#include "dense.h"
+#include "gemm.h"
+#include "registry.h"
+
+namespace pydl {
+namespace {
+
+std::string dims(int64_t a, int64_t b) { return shape_str({a, b}); }
+
+// "(784, ?)": a shape whose other dimension is free.
+std::string dim_and_any(int64_t d, bool first) {
+  return first ? "(" + std::to_string(d) + ", ?)" : "(?, " + std::to_string(d) + ")";
+}
+
+// In-place outputs must not share memory with an input the kernel still reads.
+void no_overlap(const char* fn, const char* out_name, const py::array& out, const char* in_name, const py::array& in) {
+  auto lo = [](const py::array& a) { return static_cast<const char*>(a.data()); };
+  auto hi = [&](const py::array& a) { return lo(a) + a.nbytes(); };
+  if (lo(out) < hi(in) && lo(in) < hi(out)) {
+    value_error(std::string(fn) + ": " + out_name + " shares memory with " + in_name + "; pass a separate array");
+  }
+}
+
+Activation parse_activation(const char* fn, const std::string& name) {
+  if (name == "none") return Activation::none;
+  if (name == "relu") return Activation::relu;
+  if (name == "sigmoid") return Activation::sigmoid;
+  if (name == "tanh") return Activation::tanh;
+  value_error(std::string(fn) + ": activation must be 'none', 'relu', 'sigmoid' or 'tanh', got '" + name + "'");
+}
+
+py::array matmul_py(const py::object& a_obj, const py::object& b_obj, const py::object& out_obj, bool ta, bool tb,
+                    double alpha, double beta) {
+  const char* fn = "matmul";
+  py::array a = float_input(fn, "a", a_obj, 2);
+  py::array b = float_input(fn, "b", b_obj, 2);
+  same_dtype(fn, "b", b, "a", a);
+  const int64_t m = ta ? a.shape(1) : a.shape(0), k = ta ? a.shape(0) : a.shape(1);
+  const int64_t kb = tb ? b.shape(1) : b.shape(0), n = tb ? b.shape(0) : b.shape(1);
+  if (kb != k) {
+    value_error(std::string(fn) + ": b must have shape " + dim_and_any(k, !tb) + (tb ? " (trans_b=True)" : "") +
+                " to match a " + shape_of(a) + (ta ? " (trans_a=True)" : "") + ", got " + shape_of(b));
+  }
+  if (beta != 0 && out_obj.is_none()) {
+    value_error(std::string(fn) + ": beta=" + std::to_string(beta) + " adds to out, so out must be given");
+  }
+  py::array out = float_output(fn, "out", out_obj, {m, n}, a);
+  no_overlap(fn, "out", out, "a", a);
+  no_overlap(fn, "out", out, "b", b);
+  reject_nan(fn, "a", a);
+  reject_nan(fn, "b", b);
+  if (beta != 0) reject_nan(fn, "out", out);
+  py::gil_scoped_release nogil;
+  if (is_f32(a)) {
+    gemm(ta, tb, m, n, k, float(alpha), cptr<float>(a), a.shape(1), cptr<float>(b), b.shape(1), float(beta),
+         ptr<float>(out), n);
+  } else {
+    gemm(ta, tb, m, n, k, alpha, cptr<double>(a), a.shape(1), cptr<double>(b), b.shape(1), beta, ptr<double>(out), n);
+  }
+  return out;
+}
+
+// x (n, in) and w (in, out) of one dtype; returns {n, in, out}.
+Shape dense_dims(const char* fn, const py::array& x, const py::array& w) {
+  same_dtype(fn, "w", w, "x", x);
+  if (w.shape(0) != x.shape(1)) {
+    value_error(std::string(fn) + ": w must have shape " + dim_and_any(x.shape(1), true) + " to match x " +
+                shape_of(x) + ", got " + shape_of(w));
+  }
+  return {x.shape(0), x.shape(1), w.shape(1)};
+}
+
+py::array dense_forward_py(const py::object& x_obj, const py::object& w_obj, const py::object& b_obj,
+                           const std::string& activation, const py::object& out_obj) {
+  const char* fn = "dense_forward";
+  py::array x = float_input(fn, "x", x_obj, 2);
+  py::array w = float_input(fn, "w", w_obj, 2);
+  const Shape d = dense_dims(fn, x, w);
+  const int64_t n = d[0], in = d[1], outf = d[2];
+  const bool has_b = !b_obj.is_none();
+  py::array b;  // a default py::array is a real (empty) array, so has_b, not b, says whether there is one
+  if (has_b) {
+    b = float_input(fn, "b", b_obj);
+    same_dtype(fn, "b", b, "x", x);
+    if (shape_vec(b) != Shape{outf}) {
+      value_error(std::string(fn) + ": b must have shape " + shape_str({outf}) + " to match w " + shape_of(w) +
+                  ", got " + shape_of(b));
+    }
+  }
+  const Activation act = parse_activation(fn, activation);
+  py::array out = float_output(fn, "out", out_obj, {n, outf}, x);
+  no_overlap(fn, "out", out, "x", x);
+  no_overlap(fn, "out", out, "w", w);
+  if (has_b) no_overlap(fn, "out", out, "b", b);
+  reject_nan(fn, "x", x);
+  reject_nan(fn, "w", w);
+  if (has_b) reject_nan(fn, "b", b);
+  py::gil_scoped_release nogil;
+  if (is_f32(x)) {
+    dense_forward(cptr<float>(x), cptr<float>(w), has_b ? cptr<float>(b) : nullptr, act, ptr<float>(out), n, in, outf);
+  } else {
+    dense_forward(cptr<double>(x), cptr<double>(w), has_b ? cptr<double>(b) : nullptr, act, ptr<double>(out), n, in,
+                  outf);
+  }
+  return out;
+}
+
+py::tuple dense_backward_py(const py::object& x_obj, const py::object& w_obj, const py::object& dy_obj,
+                            const py::object& dx_obj, const py::object& dw_obj, const py::object& db_obj,
+                            bool need_dx, bool has_bias, bool accumulate) {
+  const char* fn = "dense_backward";
+  py::array x = float_input(fn, "x", x_obj, 2);
+  py::array w = float_input(fn, "w", w_obj, 2);
+  const Shape d = dense_dims(fn, x, w);
+  const int64_t n = d[0], in = d[1], outf = d[2];
+  py::array dy = float_input(fn, "dy", dy_obj, 2);
+  same_dtype(fn, "dy", dy, "x", x);
+  if (shape_vec(dy) != Shape{n, outf}) {
+    value_error(std::string(fn) + ": dy must have shape " + dims(n, outf) + " to match x " + shape_of(x) + " and w " +
+                shape_of(w) + ", got " + shape_of(dy));
+  }
+  if (!need_dx && !dx_obj.is_none()) value_error(std::string(fn) + ": dx was given but need_dx=False");
+  if (!has_bias && !db_obj.is_none()) value_error(std::string(fn) + ": db was given but has_bias=False");
+  if (accumulate && (dw_obj.is_none() || (has_bias && db_obj.is_none()))) {
+    value_error(std::string(fn) + ": accumulate=True adds into dw" + (has_bias ? " and db" : "") +
+                ", so they must be given");
+  }
+  py::array dw = float_output(fn, "dw", dw_obj, {in, outf}, x);
+  py::array db, dx;  // stay empty placeholders unless has_bias / need_dx
+  if (has_bias) db = float_output(fn, "db", db_obj, {outf}, x);
+  if (need_dx) dx = float_output(fn, "dx", dx_obj, {n, in}, x);
+  // No output may share memory with an input or another output.
+  struct Named {
+    const char* name;
+    const py::array* a;
+    bool used;
+  };
+  const Named outs[] = {{"dw", &dw, true}, {"db", &db, has_bias}, {"dx", &dx, need_dx}};
+  const Named ins[] = {{"x", &x, true}, {"w", &w, true}, {"dy", &dy, true}};
+  for (int i = 0; i < 3; ++i) {
+    if (!outs[i].used) continue;
+    for (const Named& src : ins) no_overlap(fn, outs[i].name, *outs[i].a, src.name, *src.a);
+    for (int j = 0; j < i; ++j) {
+      if (outs[j].used) no_overlap(fn, outs[i].name, *outs[i].a, outs[j].name, *outs[j].a);
+    }
+  }
+  reject_nan(fn, "x", x);
+  reject_nan(fn, "w", w);
+  reject_nan(fn, "dy", dy);
+  {
+    py::gil_scoped_release nogil;
+    if (is_f32(x)) {
+      dense_backward(cptr<float>(x), cptr<float>(w), cptr<float>(dy), need_dx ? ptr<float>(dx) : nullptr, ptr<float>(dw),
+                     has_bias ? ptr<float>(db) : nullptr, n, in, outf, accumulate);
+    } else {
+      dense_backward(cptr<double>(x), cptr<double>(w), cptr<double>(dy), need_dx ? ptr<double>(dx) : nullptr,
+                     ptr<double>(dw), has_bias ? ptr<double>(db) : nullptr, n, in, outf, accumulate);
+    }
+  }
+  return py::make_tuple(need_dx ? py::object(dx) : py::none(), dw, has_bias ? py::object(db) : py::none());
+}
+
+}  // namespace
+
+PYDL_BINDINGS(bind_dense) {
+  using py::arg;
+  const auto none = py::none();
+  m.def("matmul", &matmul_py, arg("a"), arg("b"), arg("out") = none, py::kw_only(), arg("trans_a") = false,
+        arg("trans_b") = false, arg("alpha") = 1.0, arg("beta") = 0.0,
+        "out = alpha * op(a) @ op(b) + beta * out for 2-D arrays, op(a) = a.T when trans_a (likewise b).\n"
+        "The transposes are read in place, never copied. beta == 0 overwrites out (its old contents, NaN\n"
+        "included, are ignored); beta != 0 needs out. Returns out (allocated when None).");
+  m.def("dense_forward", &dense_forward_py, arg("x"), arg("w"), arg("b") = none, arg("activation") = "none",
+        arg("out") = none,
+        "Fully connected layer: activation(x @ w + b) for x (N, in_features), w (in_features, out_features),\n"
+        "b (out_features,) or None. activation is 'none', 'relu', 'sigmoid' or 'tanh', applied in the same\n"
+        "pass as the bias. Returns out (N, out_features), allocated when None.");
+  m.def("dense_backward", &dense_backward_py, arg("x"), arg("w"), arg("dy"), py::kw_only(), arg("dx") = none,
+        arg("dw") = none, arg("db") = none, arg("need_dx") = true, arg("has_bias") = true, arg("accumulate") = false,
+        "Gradients of y = x @ w + b given dy = dL/dy (N, out_features), before any activation (apply its\n"
+        "backward to dy first). Returns (dx, dw, db): dx = dy @ w.T (None when need_dx=False), dw = x.T @ dy,\n"
+        "db = dy.sum(axis=0) (None when has_bias=False). Arrays given as dx/dw/db are written in place;\n"
+        "accumulate=True adds into dw and db (which must then be given) instead of overwriting them.");
+}
+
+}  // namespace pydl

@@ -1,0 +1,49 @@
+// 2-D convolution (PyTorch's conv2d with dilation 1, groups 1) and 2-D max/average pooling on NCHW
+// data. The bindings validate and fill the geometry; these kernels assume it is consistent, run
+// without the GIL and never throw.
+#pragma once
+#include <cstdint>
+
+namespace pydl {
+
+// Output size floor((in + 2 pad - k) / stride) + 1 of one spatial dimension; < 1 means no window fits.
+inline int64_t window_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad) {
+  int64_t span = in + 2 * pad - k;
+  return span < 0 ? 0 : span / stride + 1;
+}
+
+struct ConvGeom {
+  int64_t n, c_in, h, w;  // input x (n, c_in, h, w)
+  int64_t c_out, kh, kw;  // weight (c_out, c_in, kh, kw)
+  int64_t sh, sw, ph, pw;
+  int64_t ho, wo;  // output y (n, c_out, ho, wo)
+};
+
+// y = conv(x, w) + b; b may be null.
+template <typename T>
+void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y);
+
+// Gradients of y = conv(x, w) + b given dy: dw always, dx and db when non-null (all overwritten).
+template <typename T>
+void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db);
+
+struct PoolGeom {
+  int64_t planes, h, w;  // input (n * c) planes of h x w
+  int64_t kh, kw, sh, sw, ph, pw;
+  int64_t ho, wo;
+};
+
+// argmax holds, per output, the flat index ih * w + iw of the maximum in its input plane (the first on ties).
+template <typename T>
+void max_pool2d_forward(const PoolGeom& g, const T* x, T* y, int64_t* argmax);
+// Only planes, h, w, ho, wo of g are used; argmax values must lie in [0, h * w).
+template <typename T>
+void max_pool2d_backward(const PoolGeom& g, const T* dy, const int64_t* argmax, T* dx);
+
+// Zero padding counts towards the divisor kh * kw (PyTorch's count_include_pad=True).
+template <typename T>
+void avg_pool2d_forward(const PoolGeom& g, const T* x, T* y);
+template <typename T>
+void avg_pool2d_backward(const PoolGeom& g, const T* dy, T* dx);
+
+}  // namespace pydl

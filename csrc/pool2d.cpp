@@ -1,0 +1,128 @@
+// Max and average pooling, one (n, c) plane at a time; planes are independent, so threads split them.
+#include <algorithm>
+
+#include "conv.h"
+#include "parallel.h"
+
+namespace pydl {
+namespace {
+
+// Window visits a thread must get before waking a second one pays off on a busy 2-core machine.
+constexpr int64_t kMinVisitsPerThread = int64_t(1) << 17;
+
+int64_t min_planes_per_thread(const PoolGeom& g) {
+  const int64_t visits = std::max<int64_t>(1, g.ho * g.wo * g.kh * g.kw);
+  return std::max<int64_t>(1, (kMinVisitsPerThread + visits - 1) / visits);
+}
+
+// The window of output (oh, ow) clipped to the input: rows [h0, h1), columns [w0, w1).
+struct Window {
+  int64_t h0, h1, w0, w1;
+};
+
+inline Window window(const PoolGeom& g, int64_t oh, int64_t ow) {
+  const int64_t hs = oh * g.sh - g.ph, ws = ow * g.sw - g.pw;
+  return {std::max<int64_t>(hs, 0), std::min(hs + g.kh, g.h), std::max<int64_t>(ws, 0), std::min(ws + g.kw, g.w)};
+}
+
+}  // namespace
+
+template <typename T>
+void max_pool2d_forward(const PoolGeom& g, const T* x, T* y, int64_t* argmax) {
+  const int64_t in_plane = g.h * g.w, out_plane = g.ho * g.wo;
+  parallel_for(g.planes, min_planes_per_thread(g), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const T* xp = x + p * in_plane;
+      T* yp = y + p * out_plane;
+      int64_t* ap = argmax + p * out_plane;
+      for (int64_t oh = 0; oh < g.ho; ++oh) {
+        for (int64_t ow = 0; ow < g.wo; ++ow) {
+          // padding <= kernel/2 puts at least one input element in every window; starting from it
+          // (not from -inf) gives an all -inf window a valid arg-max, as PyTorch does.
+          const Window win = window(g, oh, ow);
+          int64_t best = win.h0 * g.w + win.w0;
+          T best_v = xp[best];
+          for (int64_t ih = win.h0; ih < win.h1; ++ih) {
+            for (int64_t iw = win.w0; iw < win.w1; ++iw) {
+              const T v = xp[ih * g.w + iw];
+              if (v > best_v) {  // strict: ties keep the first in row-major order
+                best_v = v;
+                best = ih * g.w + iw;
+              }
+            }
+          }
+          yp[oh * g.wo + ow] = best_v;
+          ap[oh * g.wo + ow] = best;
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void max_pool2d_backward(const PoolGeom& g, const T* dy, const int64_t* argmax, T* dx) {
+  const int64_t in_plane = g.h * g.w, out_plane = g.ho * g.wo;
+  parallel_for(g.planes, std::max<int64_t>(1, kMinVisitsPerThread / std::max<int64_t>(1, out_plane)),
+               [&](int64_t p0, int64_t p1) {
+                 std::fill(dx + p0 * in_plane, dx + p1 * in_plane, T(0));
+                 for (int64_t p = p0; p < p1; ++p) {
+                   T* dxp = dx + p * in_plane;
+                   for (int64_t o = p * out_plane; o < (p + 1) * out_plane; ++o) dxp[argmax[o]] += dy[o];
+                 }
+               });
+}
+
+template <typename T>
+void avg_pool2d_forward(const PoolGeom& g, const T* x, T* y) {
+  const int64_t in_plane = g.h * g.w, out_plane = g.ho * g.wo;
+  const T scale = T(1) / T(g.kh * g.kw);
+  parallel_for(g.planes, min_planes_per_thread(g), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const T* xp = x + p * in_plane;
+      T* yp = y + p * out_plane;
+      for (int64_t oh = 0; oh < g.ho; ++oh) {
+        for (int64_t ow = 0; ow < g.wo; ++ow) {
+          const Window win = window(g, oh, ow);
+          T s = T(0);
+          for (int64_t ih = win.h0; ih < win.h1; ++ih) {
+            for (int64_t iw = win.w0; iw < win.w1; ++iw) s += xp[ih * g.w + iw];
+          }
+          yp[oh * g.wo + ow] = s * scale;
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void avg_pool2d_backward(const PoolGeom& g, const T* dy, T* dx) {
+  const int64_t in_plane = g.h * g.w, out_plane = g.ho * g.wo;
+  const T scale = T(1) / T(g.kh * g.kw);
+  parallel_for(g.planes, min_planes_per_thread(g), [&](int64_t p0, int64_t p1) {
+    std::fill(dx + p0 * in_plane, dx + p1 * in_plane, T(0));
+    for (int64_t p = p0; p < p1; ++p) {
+      const T* dyp = dy + p * out_plane;
+      T* dxp = dx + p * in_plane;
+      for (int64_t oh = 0; oh < g.ho; ++oh) {
+        for (int64_t ow = 0; ow < g.wo; ++ow) {
+          const Window win = window(g, oh, ow);
+          const T d = dyp[oh * g.wo + ow] * scale;
+          for (int64_t ih = win.h0; ih < win.h1; ++ih) {
+            for (int64_t iw = win.w0; iw < win.w1; ++iw) dxp[ih * g.w + iw] += d;
+          }
+        }
+      }
+    }
+  });
+}
+
+template void max_pool2d_forward<float>(const PoolGeom&, const float*, float*, int64_t*);
+template void max_pool2d_forward<double>(const PoolGeom&, const double*, double*, int64_t*);
+template void max_pool2d_backward<float>(const PoolGeom&, const float*, const int64_t*, float*);
+template void max_pool2d_backward<double>(const PoolGeom&, const double*, const int64_t*, double*);
+template void avg_pool2d_forward<float>(const PoolGeom&, const float*, float*);
+template void avg_pool2d_forward<double>(const PoolGeom&, const double*, double*);
+template void avg_pool2d_backward<float>(const PoolGeom&, const float*, float*);
+template void avg_pool2d_backward<double>(const PoolGeom&, const double*, double*);
+
+}  // namespace pydl

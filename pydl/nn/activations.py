@@ -1,0 +1,66 @@
+"""Activation layers. Each keeps its output, which is all its backward needs."""
+import numpy as np
+
+from .base import Layer
+
+
+class _Activation(Layer):
+    _kernel = None  # name of the forward kernel; the backward is "<name>_backward"
+
+    def __init__(self, dtype="float32", backend=None):
+        super().__init__(dtype, backend)
+        self._y = None
+
+    def forward(self, x):
+        y = getattr(self.kernels, self._kernel)(x, out=self._buffer("y", x.shape))
+        if self.training:
+            self._y = y
+        return y
+
+    def backward(self, dy, need_dx=True):
+        if self._y is None:
+            raise self._missing_cache()
+        if not need_dx:
+            return None
+        return getattr(self.kernels, self._kernel + "_backward")(self._y, dy, out=self._buffer("dx", dy.shape))
+
+
+class Sigmoid(_Activation):
+    """σ(x) = 1 / (1 + e^-x). ``clip=eps`` clips the output to [eps, 1-eps] as report 004 does, which keeps
+    a following BCE finite; backward then uses the clipped output, y(1-y)·dy, like that report."""
+
+    _kernel = "sigmoid"
+
+    def __init__(self, clip=None, dtype="float32", backend=None):
+        super().__init__(dtype, backend)
+        if clip is not None and not 0.0 < float(clip) < 0.5:
+            raise ValueError(f"Sigmoid: clip must be in (0, 0.5), got {clip!r}")
+        self.clip = None if clip is None else float(clip)
+
+    def forward(self, x):
+        y = super().forward(x)
+        if self.clip is not None:
+            np.clip(y, self.clip, 1.0 - self.clip, out=y)
+        return y
+
+    def get_config(self):
+        return {} if self.clip is None else {"clip": self.clip}
+
+
+class ReLU(_Activation):
+    _kernel = "relu"
+
+
+class Tanh(_Activation):
+    _kernel = "tanh"
+
+
+class Softmax(_Activation):
+    """Row-wise softmax over (N, C). For training prefer CrossEntropyLoss on logits (stabler, cheaper)."""
+
+    _kernel = "softmax"
+
+    def output_shape(self, input_shape):
+        if len(input_shape) != 1:
+            raise ValueError(f"Softmax: expected input of shape (N, C), got (N, {', '.join(map(str, input_shape))})")
+        return tuple(input_shape)

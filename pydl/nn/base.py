@@ -1,0 +1,164 @@
+"""Parameter and the Layer base class."""
+import numpy as np
+
+from .. import backend as _backend
+from .. import init as _init
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_float_dtype(dtype):
+    dt = np.dtype(dtype)
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+class Parameter:
+    """A trainable array and its gradient, updated in place by optimizers.
+
+    ``data`` keeps its identity for the parameter's life (optimizers and kernels write into it);
+    ``grad`` is the gradient of the last backward pass. ``l2`` is the L2 coefficient λ the network
+    applies to this array (weights only): the optimizer adds 2λ·data to the gradient.
+    """
+
+    __slots__ = ("name", "data", "grad", "l2", "regularizable")
+
+    def __init__(self, name, data, regularizable):
+        self.name = name
+        self.data = data
+        self.grad = np.zeros_like(data)
+        self.l2 = 0.0
+        self.regularizable = regularizable
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def size(self):
+        return self.data.size
+
+    def __repr__(self):
+        return f"Parameter({self.name!r}, shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+class Layer:
+    """A step of a network: ``forward(x)`` then ``backward(dy)``, in the layer's dtype and backend.
+
+    ``forward`` returns an array the layer reuses on its next call with the same shape (copy it to keep
+    it) and, in training mode, keeps exactly what ``backward`` needs. ``backward(dy)`` stores the
+    parameter gradients in ``grads`` and returns dL/dx (None when ``need_dx=False``, which the first
+    layer of a network uses to skip that work).
+
+    Shapes in ``output_shape``/``summary`` are per sample, without the batch dimension.
+    """
+
+    def __init__(self, dtype="float32", backend=None):
+        self.dtype = as_float_dtype(dtype)
+        self.backend = backend
+        self.training = True
+        self._parameters = {}
+        self._buffers = {}
+
+    # ---- parameters ------------------------------------------------------------------------------
+    def _add_parameter(self, name, shape, regularizable):
+        self._parameters[name] = Parameter(name, np.zeros(shape, dtype=self.dtype), regularizable)
+
+    def _fill(self, name, init, fan_in, fan_out, rng):
+        p = self._parameters[name]
+        values = np.asarray(init(p.shape, fan_in, fan_out, rng))
+        if values.shape != p.shape:
+            raise ValueError(f"{type(self).__name__}: initializer returned shape {values.shape}, expected {p.shape}")
+        p.data[...] = values
+
+    def reset_parameters(self, rng=None):
+        """Draw fresh parameter values from ``rng`` (a Generator or a seed); no-op without parameters."""
+
+    @property
+    def params(self):
+        """name -> parameter array (the live arrays: assigning into them changes the layer)."""
+        return {name: p.data for name, p in self._parameters.items()}
+
+    @property
+    def grads(self):
+        """name -> gradient of the last backward pass."""
+        return {name: p.grad for name, p in self._parameters.items()}
+
+    def parameters(self):
+        return list(self._parameters.values())
+
+    def num_params(self):
+        return sum(p.size for p in self._parameters.values())
+
+    def set_dtype(self, dtype):
+        """Cast parameters (and future computation) to float32 or float64."""
+        dt = as_float_dtype(dtype)
+        if dt != self.dtype:
+            for p in self._parameters.values():
+                p.data = np.ascontiguousarray(p.data, dtype=dt)
+                p.grad = np.zeros_like(p.data)
+            self.dtype = dt
+            self._buffers.clear()
+        return self
+
+    # ---- modes -----------------------------------------------------------------------------------
+    def train(self, mode=True):
+        self.training = bool(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    # ---- computation -----------------------------------------------------------------------------
+    @property
+    def kernels(self):
+        return _backend.resolve(self.backend)
+
+    def _buffer(self, key, shape):
+        """A reusable output array: one per (key, shape), so alternating batch sizes don't reallocate."""
+        buf = self._buffers.get((key, shape))
+        if buf is None:
+            if len(self._buffers) > 16:
+                self._buffers.clear()
+            buf = self._buffers[(key, shape)] = np.empty(shape, dtype=self.dtype)
+        return buf
+
+    def forward(self, x):
+        raise NotImplementedError
+
+    def backward(self, dy, need_dx=True):
+        raise NotImplementedError
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def output_shape(self, input_shape):
+        """Per-sample output shape for a per-sample input shape; ValueError when the input doesn't fit."""
+        return tuple(input_shape)
+
+    def kernel_shape(self):
+        """What ``summary`` prints in the kernel column (None: nothing)."""
+        return None
+
+    def _missing_cache(self):
+        return RuntimeError(f"{type(self).__name__}.backward: call forward in training mode first")
+
+    # ---- description -----------------------------------------------------------------------------
+    def get_config(self):
+        """Constructor arguments, JSON-serializable (used by save/load and repr)."""
+        return {}
+
+    def _repr_args(self):
+        return ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self._repr_args()})"
+
+
+def make_init(init):
+    return _init.get(init)
+
+
+def rng_of(seed):
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)

@@ -1,0 +1,273 @@
+"""Layers with parameters (Dense, Conv2D) and the shape-only ones (pooling, Flatten)."""
+import numpy as np
+
+from .base import Layer, make_init, rng_of
+
+_FUSED = ("none", "relu", "sigmoid", "tanh")
+_DEFAULT_INIT = "xavier_uniform"
+
+
+def _pair(v, what):
+    if isinstance(v, (int, np.integer)):
+        v = (int(v), int(v))
+    else:
+        v = tuple(int(e) for e in v)
+    if len(v) != 2:
+        raise ValueError(f"{what} must be an int or a pair of ints, got {v!r}")
+    return v
+
+
+def _conv_out(n, k, s, p):
+    return (n + 2 * p - k) // s + 1
+
+
+def _as_kernel_arg(pair):
+    """Kernels take an int for a square size/stride/padding, a pair otherwise."""
+    return pair[0] if pair[0] == pair[1] else pair
+
+
+def _spatial_output(layer, input_shape, channels, kernel, stride, padding):
+    name = repr(layer)
+    if len(input_shape) != 3:
+        raise ValueError(f"{name}: expected input of shape (N, C, H, W), got (N, {', '.join(map(str, input_shape))})")
+    c, h, w = input_shape
+    if channels is not None and c != channels:
+        raise ValueError(f"{name}: expected {channels} input channels, got input (N, {c}, {h}, {w})")
+    oh, ow = _conv_out(h, kernel[0], stride[0], padding[0]), _conv_out(w, kernel[1], stride[1], padding[1])
+    if oh < 1 or ow < 1:
+        raise ValueError(f"{name}: kernel {kernel} does not fit input {h}x{w} with padding {padding}")
+    return oh, ow
+
+
+class Dense(Layer):
+    """Fully connected: ``y = act(x @ W + b)``, W stored ``(in_features, out_features)``.
+
+    ``activation`` ("relu", "sigmoid", "tanh") fuses the activation into the same kernel call; a separate
+    activation layer gives the same result. ``init`` draws W (fan_in=in, fan_out=out); biases start at 0.
+    """
+
+    def __init__(self, in_features, out_features, bias=True, activation=None, init=_DEFAULT_INIT,
+                 seed=None, dtype="float32", backend=None):
+        super().__init__(dtype, backend)
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        if self.in_features < 1 or self.out_features < 1:
+            raise ValueError(f"Dense: in_features and out_features must be >= 1, got {in_features}, {out_features}")
+        self.bias = bool(bias)
+        self.activation = "none" if activation is None else str(activation).lower()
+        if self.activation not in _FUSED:
+            raise ValueError(f"Dense: activation must be one of {_FUSED} or None, got {activation!r}")
+        self._init_arg = init
+        self.init = make_init(init)
+        self._add_parameter("W", (self.in_features, self.out_features), regularizable=True)
+        if self.bias:
+            self._add_parameter("b", (self.out_features,), regularizable=False)
+        self.reset_parameters(seed)
+        self._x = self._y = None
+
+    def reset_parameters(self, rng=None):
+        self._fill("W", self.init, self.in_features, self.out_features, rng_of(rng))
+        if self.bias:
+            self._parameters["b"].data[...] = 0
+
+    def forward(self, x):
+        p = self._parameters
+        y = self._buffer("y", (x.shape[0], self.out_features))
+        self.kernels.dense_forward(x, p["W"].data, p["b"].data if self.bias else None,
+                                   activation=self.activation, out=y)
+        if self.training:
+            self._x, self._y = x, y
+        return y
+
+    def backward(self, dy, need_dx=True):
+        if self._x is None:
+            raise self._missing_cache()
+        k, p, x = self.kernels, self._parameters, self._x
+        if self.activation != "none":
+            dy = getattr(k, self.activation + "_backward")(self._y, dy, out=self._buffer("dz", dy.shape))
+        dx = self._buffer("dx", x.shape) if need_dx else None
+        dx, _, _ = k.dense_backward(x, p["W"].data, dy, dx=dx, dw=p["W"].grad, db=p["b"].grad if self.bias else None,
+                                    need_dx=need_dx, has_bias=self.bias)
+        return dx
+
+    def output_shape(self, input_shape):
+        if tuple(input_shape) != (self.in_features,):
+            got = ", ".join(map(str, input_shape))
+            raise ValueError(f"{self!r}: expected input of shape (N, {self.in_features}), got (N, {got})")
+        return (self.out_features,)
+
+    def kernel_shape(self):
+        return (self.in_features, self.out_features)
+
+    def get_config(self):
+        cfg = {"in_features": self.in_features, "out_features": self.out_features}
+        if not self.bias:
+            cfg["bias"] = False
+        if self.activation != "none":
+            cfg["activation"] = self.activation
+        if isinstance(self._init_arg, str) and self._init_arg != _DEFAULT_INIT:
+            cfg["init"] = self._init_arg
+        return cfg
+
+    def _repr_args(self):
+        cfg = self.get_config()
+        head = f"{cfg.pop('in_features')}, {cfg.pop('out_features')}"
+        return ", ".join([head] + [f"{k}={v!r}" for k, v in cfg.items()])
+
+
+Linear = Dense
+
+
+class Conv2D(Layer):
+    """2-D convolution (cross-correlation) on NCHW input, weights ``(out_ch, in_ch, kH, kW)``.
+
+    A kernel as large as the input is a fully connected layer written as a convolution (report 004's
+    design): input (1, 1, 2) with ``kernel_size=(1, 2)`` gives output (out_ch, 1, 1).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
+                 init=_DEFAULT_INIT, seed=None, dtype="float32", backend=None):
+        super().__init__(dtype, backend)
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        if self.in_channels < 1 or self.out_channels < 1:
+            raise ValueError(f"Conv2D: channels must be >= 1, got {in_channels}, {out_channels}")
+        self.kernel_size = _pair(kernel_size, "Conv2D: kernel_size")
+        self.stride = _pair(stride, "Conv2D: stride")
+        self.padding = _pair(padding, "Conv2D: padding")
+        if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
+            raise ValueError(f"Conv2D: need kernel_size >= 1, stride >= 1, padding >= 0, got "
+                             f"{self.kernel_size}, {self.stride}, {self.padding}")
+        self._stride_arg, self._padding_arg = _as_kernel_arg(self.stride), _as_kernel_arg(self.padding)
+        self.bias = bool(bias)
+        self._init_arg = init
+        self.init = make_init(init)
+        self._add_parameter("W", (self.out_channels, self.in_channels) + self.kernel_size, regularizable=True)
+        if self.bias:
+            self._add_parameter("b", (self.out_channels,), regularizable=False)
+        self.reset_parameters(seed)
+        self._x = None
+
+    def reset_parameters(self, rng=None):
+        area = self.kernel_size[0] * self.kernel_size[1]
+        self._fill("W", self.init, self.in_channels * area, self.out_channels * area, rng_of(rng))
+        if self.bias:
+            self._parameters["b"].data[...] = 0
+
+    def forward(self, x):
+        p = self._parameters
+        oh, ow = _conv_out(x.shape[2], self.kernel_size[0], self.stride[0], self.padding[0]), \
+            _conv_out(x.shape[3], self.kernel_size[1], self.stride[1], self.padding[1])
+        y = self._buffer("y", (x.shape[0], self.out_channels, oh, ow))
+        self.kernels.conv2d_forward(x, p["W"].data, p["b"].data if self.bias else None,
+                                    self._stride_arg, self._padding_arg, out=y)
+        if self.training:
+            self._x = x
+        return y
+
+    def backward(self, dy, need_dx=True):
+        if self._x is None:
+            raise self._missing_cache()
+        p = self._parameters
+        dx, dw, db = self.kernels.conv2d_backward(self._x, p["W"].data, dy, self._stride_arg, self._padding_arg,
+                                                  need_dx=need_dx, has_bias=self.bias)
+        # The kernel allocates its gradients; adopting them saves a copy (optimizers read p.grad each step).
+        p["W"].grad = dw
+        if self.bias:
+            p["b"].grad = db
+        return dx
+
+    def output_shape(self, input_shape):
+        oh, ow = _spatial_output(self, input_shape, self.in_channels, self.kernel_size, self.stride, self.padding)
+        return (self.out_channels, oh, ow)
+
+    def kernel_shape(self):
+        return self._parameters["W"].shape
+
+    def get_config(self):
+        cfg = {"in_channels": self.in_channels, "out_channels": self.out_channels,
+               "kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": list(self.padding)}
+        if not self.bias:
+            cfg["bias"] = False
+        if isinstance(self._init_arg, str) and self._init_arg != _DEFAULT_INIT:
+            cfg["init"] = self._init_arg
+        return cfg
+
+    def _repr_args(self):
+        cfg = self.get_config()
+        head = f"{cfg.pop('in_channels')}, {cfg.pop('out_channels')}"
+        return ", ".join([head] + [f"{k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in cfg.items()])
+
+
+class _Pool2D(Layer):
+    def __init__(self, kernel_size, stride=None, padding=0, dtype="float32", backend=None):
+        super().__init__(dtype, backend)
+        name = type(self).__name__
+        self.kernel_size = _pair(kernel_size, f"{name}: kernel_size")
+        self.stride = self.kernel_size if stride is None else _pair(stride, f"{name}: stride")
+        self.padding = _pair(padding, f"{name}: padding")
+        if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
+            raise ValueError(f"{name}: need kernel_size >= 1, stride >= 1, padding >= 0")
+        self._args = tuple(_as_kernel_arg(v) for v in (self.kernel_size, self.stride, self.padding))
+        self._x_shape = None
+
+    def output_shape(self, input_shape):
+        c = input_shape[0] if len(input_shape) == 3 else None
+        return (c,) + _spatial_output(self, input_shape, None, self.kernel_size, self.stride, self.padding)
+
+    def kernel_shape(self):
+        return self.kernel_size
+
+    def get_config(self):
+        return {"kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": list(self.padding)}
+
+    def _repr_args(self):
+        return ", ".join(f"{k}={tuple(v)}" for k, v in self.get_config().items())
+
+
+class MaxPool2D(_Pool2D):
+    """Max pooling on NCHW input; ``stride`` defaults to ``kernel_size``."""
+
+    def forward(self, x):
+        y, argmax = self.kernels.max_pool2d_forward(x, *self._args)
+        if self.training:
+            self._x_shape, self._argmax = x.shape, argmax
+        return y
+
+    def backward(self, dy, need_dx=True):
+        if self._x_shape is None:
+            raise self._missing_cache()
+        return self.kernels.max_pool2d_backward(dy, self._argmax, self._x_shape) if need_dx else None
+
+
+class AvgPool2D(_Pool2D):
+    """Average pooling on NCHW input; ``stride`` defaults to ``kernel_size``."""
+
+    def forward(self, x):
+        if self.training:
+            self._x_shape = x.shape
+        return self.kernels.avg_pool2d_forward(x, *self._args)
+
+    def backward(self, dy, need_dx=True):
+        if self._x_shape is None:
+            raise self._missing_cache()
+        return self.kernels.avg_pool2d_backward(dy, self._x_shape, *self._args) if need_dx else None
+
+
+class Flatten(Layer):
+    """(N, ...) -> (N, prod(...)): a view, no copy."""
+
+    def __init__(self, dtype="float32", backend=None):
+        super().__init__(dtype, backend)
+        self._x_shape = None
+
+    def forward(self, x):
+        if self.training:
+            self._x_shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy, need_dx=True):
+        if self._x_shape is None:
+            raise self._missing_cache()
+        return dy.reshape(self._x_shape) if need_dx else None
+
+    def output_shape(self, input_shape):
+        return (int(np.prod(input_shape)),)

@@ -1,0 +1,276 @@
+"""Optimizers (PyTorch names, defaults and update formulas) and learning-rate schedules.
+
+An optimizer updates :class:`pydl.nn.Parameter` objects in place through the kernels ``sgd_step``,
+``rmsprop_step`` and ``adam_step``. Build it PyTorch style, ``SGD(net.parameters(), lr=0.1)``, or Keras
+style, ``SGD(lr=0.1)``, and let ``Network``/``compile`` bind it to the network's parameters. State
+(momentum buffers, moment estimates) is per parameter, created at the first step in the parameter's
+dtype. ``weight_decay`` is PyTorch's (added to the gradient); a network's L2 term λ‖W‖² adds a further
+2λ on weights only, through the same argument (``Parameter.l2``).
+
+Schedules (:class:`StepDecay`, :class:`ExponentialDecay`, :class:`CyclicLR`) set ``optimizer.lr``; pass
+them to ``fit(callbacks=[...])``, which steps them every epoch (CyclicLR every batch), or call
+``step()`` yourself.
+"""
+import math
+
+import numpy as np
+
+from . import backend as _backend
+from .callbacks import Callback
+from .nn.base import Parameter
+
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "get", "LRScheduler", "StepDecay", "ExponentialDecay", "CyclicLR"]
+
+
+class Optimizer:
+    def __init__(self, params, lr, backend):
+        if isinstance(params, (int, float)) and not isinstance(params, bool):
+            raise TypeError(f"{type(self).__name__}: the first argument is the parameters; pass the learning "
+                            f"rate by name: {type(self).__name__}(lr={params})")
+        if not lr > 0:
+            raise ValueError(f"{type(self).__name__}: lr must be > 0, got {lr}")
+        self.lr = float(lr)
+        self.backend = backend
+        self.params = []
+        self.steps = 0
+        self._state = None
+        if params is not None:
+            self.bind(params)
+
+    def bind(self, params):
+        """Use ``params`` (Parameters, e.g. ``net.parameters()``); resets the state."""
+        params = list(params)
+        for p in params:
+            if not isinstance(p, Parameter):
+                raise TypeError(f"{type(self).__name__}: parameters must be pydl.nn.Parameter objects "
+                                f"(net.parameters()), got {type(p).__name__}")
+        self.params = params
+        self.steps = 0
+        self._state = None
+        return self
+
+    @property
+    def bound(self):
+        return bool(self.params)
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad[...] = 0
+
+    def step(self):
+        if not self.params:
+            raise RuntimeError(f"{type(self).__name__}.step: no parameters "
+                               f"(pass net.parameters() or compile a network)")
+        if self._state is None:
+            self._state = [self._new_state(p.data) for p in self.params]
+        self.steps += 1
+        self._step(_backend.resolve(self.backend))
+
+    def state_of(self, param):
+        """The state arrays (dict) the optimizer keeps for ``param``."""
+        if self._state is None:
+            return {}
+        return self._state[next(i for i, p in enumerate(self.params) if p is param)]
+
+    def get_config(self):
+        return {"lr": self.lr}
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
+
+
+class SGD(Optimizer):
+    """PyTorch SGD: d = g + wd·p; with momentum b = μb + (1-dampening)d (b = d at the first step),
+    d = d + μb if nesterov else b; p -= lr·d."""
+
+    def __init__(self, params=None, lr=0.001, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
+                 backend=None):
+        if momentum < 0 or weight_decay < 0:
+            raise ValueError(f"SGD: momentum and weight_decay must be >= 0, got {momentum}, {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("SGD: nesterov needs momentum > 0 and dampening = 0")
+        self.momentum, self.dampening = float(momentum), float(dampening)
+        self.weight_decay, self.nesterov = float(weight_decay), bool(nesterov)
+        super().__init__(params, lr, backend)
+
+    def _new_state(self, data):
+        return {"momentum_buffer": np.zeros_like(data)} if self.momentum else {}
+
+    def _step(self, k):
+        first = self.steps == 1
+        for p, s in zip(self.params, self._state):
+            k.sgd_step(p.data, p.grad, s.get("momentum_buffer"), lr=self.lr, momentum=self.momentum,
+                       dampening=self.dampening, weight_decay=self.weight_decay + 2.0 * p.l2,
+                       nesterov=self.nesterov, first_step=first)
+
+    def get_config(self):
+        return {"lr": self.lr, "momentum": self.momentum, "dampening": self.dampening,
+                "weight_decay": self.weight_decay, "nesterov": self.nesterov}
+
+
+class RMSprop(Optimizer):
+    """PyTorch RMSprop: v = αv + (1-α)g²; centered subtracts the running mean of g squared;
+    with momentum b = μb + g/(√v+eps), p -= lr·b, else p -= lr·g/(√v+eps)."""
+
+    def __init__(self, params=None, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
+                 backend=None):
+        if not 0 <= alpha <= 1 or eps < 0 or weight_decay < 0 or momentum < 0:
+            raise ValueError(f"RMSprop: need 0 <= alpha <= 1 and eps, weight_decay, momentum >= 0, got "
+                             f"alpha={alpha}, eps={eps}, weight_decay={weight_decay}, momentum={momentum}")
+        self.alpha, self.eps, self.weight_decay = float(alpha), float(eps), float(weight_decay)
+        self.momentum, self.centered = float(momentum), bool(centered)
+        super().__init__(params, lr, backend)
+
+    def _new_state(self, data):
+        state = {"square_avg": np.zeros_like(data)}
+        if self.momentum:
+            state["momentum_buffer"] = np.zeros_like(data)
+        if self.centered:
+            state["grad_avg"] = np.zeros_like(data)
+        return state
+
+    def _step(self, k):
+        for p, s in zip(self.params, self._state):
+            k.rmsprop_step(p.data, p.grad, s["square_avg"], lr=self.lr, alpha=self.alpha, eps=self.eps,
+                           weight_decay=self.weight_decay + 2.0 * p.l2, momentum=self.momentum,
+                           centered=self.centered, momentum_buf=s.get("momentum_buffer"), grad_avg=s.get("grad_avg"))
+
+    def get_config(self):
+        return {"lr": self.lr, "alpha": self.alpha, "eps": self.eps, "weight_decay": self.weight_decay,
+                "momentum": self.momentum, "centered": self.centered}
+
+
+class Adam(Optimizer):
+    """PyTorch Adam (L2 weight_decay, not AdamW): m, v moment estimates with bias correction,
+    p -= lr·m̂/(√v̂+eps)."""
+
+    def __init__(self, params=None, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, backend=None):
+        beta1, beta2 = (float(b) for b in betas)
+        if not (0 <= beta1 < 1 and 0 <= beta2 < 1) or eps < 0 or weight_decay < 0:
+            raise ValueError(f"Adam: need betas in [0, 1) and eps, weight_decay >= 0, got betas={betas}, "
+                             f"eps={eps}, weight_decay={weight_decay}")
+        self.betas, self.eps, self.weight_decay = (beta1, beta2), float(eps), float(weight_decay)
+        super().__init__(params, lr, backend)
+
+    def _new_state(self, data):
+        return {"exp_avg": np.zeros_like(data), "exp_avg_sq": np.zeros_like(data)}
+
+    def _step(self, k):
+        beta1, beta2 = self.betas
+        for p, s in zip(self.params, self._state):
+            k.adam_step(p.data, p.grad, s["exp_avg"], s["exp_avg_sq"], step=self.steps, lr=self.lr, beta1=beta1,
+                        beta2=beta2, eps=self.eps, weight_decay=self.weight_decay + 2.0 * p.l2)
+
+    def get_config(self):
+        return {"lr": self.lr, "betas": list(self.betas), "eps": self.eps, "weight_decay": self.weight_decay}
+
+
+_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}
+
+
+def get(optimizer):
+    """An optimizer from a name (default hyper-parameters) or an instance (returned as is)."""
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    if isinstance(optimizer, str) and optimizer.lower() in _BY_NAME:
+        return _BY_NAME[optimizer.lower()]()
+    if isinstance(optimizer, str):
+        raise ValueError(f"unknown optimizer {optimizer!r}; known: {', '.join(sorted(_BY_NAME))}")
+    raise TypeError(f"optimizer must be a name or a pydl.optim.Optimizer, got {type(optimizer).__name__}")
+
+
+def from_config(name, config):
+    cls = _BY_NAME[name.lower()]
+    config = dict(config)
+    if "betas" in config:
+        config["betas"] = tuple(config["betas"])
+    return cls(**config)
+
+
+# ---- learning-rate schedules -------------------------------------------------------------------
+class LRScheduler(Callback):
+    """Sets ``optimizer.lr = lr_at(t)`` from the lr the optimizer had when bound, t counting ``step()``s.
+
+    Give the optimizer (PyTorch style) or let ``fit`` bind the network's at the start of training.
+    """
+
+    def __init__(self, optimizer=None):
+        self.optimizer = None
+        self.t = 0
+        if optimizer is not None:
+            self.bind(optimizer)
+
+    def bind(self, optimizer):
+        self.optimizer = optimizer
+        self.base_lr = optimizer.lr
+        self.t = 0
+        return self
+
+    def lr_at(self, t):
+        raise NotImplementedError
+
+    def step(self):
+        self.t += 1
+        self.optimizer.lr = self.lr_at(self.t)
+
+    def on_train_begin(self, network):
+        if self.optimizer is None:
+            self.bind(network.optimizer)
+
+    def on_epoch_end(self, epoch, logs):
+        self.step()
+
+
+class StepDecay(LRScheduler):
+    """lr = base · gamma^(epoch // step_size): report 002's η ← 0.95·η every epoch is the default."""
+
+    def __init__(self, optimizer=None, gamma=0.95, step_size=1):
+        if step_size < 1 or not gamma > 0:
+            raise ValueError(f"StepDecay: need step_size >= 1 and gamma > 0, got {step_size}, {gamma}")
+        self.gamma, self.step_size = float(gamma), int(step_size)
+        super().__init__(optimizer)
+
+    def lr_at(self, t):
+        return self.base_lr * self.gamma ** (t // self.step_size)
+
+
+class ExponentialDecay(LRScheduler):
+    """lr = base · decay_rate^(epoch / decay_steps), continuous (Keras' ExponentialDecay, per epoch)."""
+
+    def __init__(self, optimizer=None, decay_rate=0.96, decay_steps=1):
+        if decay_steps <= 0 or not decay_rate > 0:
+            raise ValueError(f"ExponentialDecay: need decay_steps > 0 and decay_rate > 0, "
+                             f"got {decay_steps}, {decay_rate}")
+        self.decay_rate, self.decay_steps = float(decay_rate), float(decay_steps)
+        super().__init__(optimizer)
+
+    def lr_at(self, t):
+        return self.base_lr * self.decay_rate ** (t / self.decay_steps)
+
+
+class CyclicLR(LRScheduler):
+    """Triangular cyclic learning rate (Smith 2017, PyTorch's CyclicLR mode="triangular"), stepped every
+    batch: from base_lr up to max_lr in step_size_up steps and back down, repeating."""
+
+    def __init__(self, optimizer=None, base_lr=0.001, max_lr=0.006, step_size_up=2000):
+        if not 0 < base_lr <= max_lr or step_size_up < 1:
+            raise ValueError(f"CyclicLR: need 0 < base_lr <= max_lr and step_size_up >= 1, got "
+                             f"{base_lr}, {max_lr}, {step_size_up}")
+        self.min_lr, self.max_lr, self.step_size_up = float(base_lr), float(max_lr), int(step_size_up)
+        super().__init__(optimizer)
+
+    def bind(self, optimizer):
+        super().bind(optimizer)
+        optimizer.lr = self.min_lr
+        return self
+
+    def on_batch_end(self, batch, loss):
+        self.step()
+
+    def on_epoch_end(self, epoch, logs):
+        pass
+
+    def lr_at(self, t):
+        cycle = math.floor(1 + t / (2 * self.step_size_up))
+        x = abs(t / self.step_size_up - 2 * cycle + 1)
+        return self.min_lr + (self.max_lr - self.min_lr) * max(0.0, 1.0 - x)

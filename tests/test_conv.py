@@ -1,0 +1,275 @@
+"""conv2d_forward / conv2d_backward: C++ against the NumPy reference, numerical gradients and PyTorch."""
+import numpy as np
+import pytest
+
+import pydl
+from pydl import kernels as K
+from pydl import reference as R
+
+BACKENDS = [pytest.param(K, id="cpp"), pytest.param(R, id="numpy")]
+
+
+def _out(n, k, s, p):
+    return (n + 2 * p - k) // s + 1
+
+
+def _random_configs(count, seed=1234):
+    """`count` configurations whose output is at least 1x1, and the rejected ones on the way (which must raise)."""
+    rng = np.random.default_rng(seed)
+    valid, invalid = [], []
+    while len(valid) < count:
+        kh, kw = rng.integers(1, 6, size=2)
+        if rng.random() < 0.5:
+            kw = kh
+        sh, sw = rng.integers(1, 4, size=2) if rng.random() < 0.3 else (rng.integers(1, 4),) * 2
+        ph, pw = rng.integers(0, 3, size=2) if rng.random() < 0.3 else (rng.integers(0, 3),) * 2
+        cfg = dict(n=int(rng.integers(1, 5)), c_in=int(rng.integers(1, 9)), c_out=int(rng.integers(1, 17)),
+                   h=int(rng.integers(1, 21)), w=int(rng.integers(1, 21)), kh=int(kh), kw=int(kw),
+                   stride=(int(sh), int(sw)), padding=(int(ph), int(pw)),
+                   dtype=np.float32 if len(valid) % 2 else np.float64, seed=int(rng.integers(1 << 30)))
+        ok = _out(cfg["h"], cfg["kh"], sh, ph) >= 1 and _out(cfg["w"], cfg["kw"], sw, pw) >= 1
+        (valid if ok else invalid).append(cfg)
+    return valid, invalid
+
+
+VALID, INVALID = _random_configs(64)
+
+
+def _arrays(cfg):
+    rng = np.random.default_rng(cfg["seed"])
+    dt = cfg["dtype"]
+    x = rng.standard_normal((cfg["n"], cfg["c_in"], cfg["h"], cfg["w"])).astype(dt)
+    w = rng.standard_normal((cfg["c_out"], cfg["c_in"], cfg["kh"], cfg["kw"])).astype(dt)
+    b = rng.standard_normal(cfg["c_out"]).astype(dt)
+    return x, w, b
+
+
+def _close(actual, expected, dtype):
+    scale = max(1.0, float(np.abs(expected).max()))
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape
+    np.testing.assert_allclose(actual, expected, rtol=tol, atol=tol * scale)
+
+
+def _id(cfg):
+    s, p = cfg["stride"], cfg["padding"]
+    return (f"n{cfg['n']}-{cfg['c_in']}x{cfg['h']}x{cfg['w']}-o{cfg['c_out']}-k{cfg['kh']}x{cfg['kw']}"
+            f"-s{s[0]}{s[1]}-p{p[0]}{p[1]}-{np.dtype(cfg['dtype']).name}")
+
+
+@pytest.mark.parametrize("cfg", VALID, ids=_id)
+def test_matches_reference(cfg):
+    x, w, b = _arrays(cfg)
+    s, p, dt = cfg["stride"], cfg["padding"], cfg["dtype"]
+    y = K.conv2d_forward(x, w, b, s, p)
+    _close(y, R.conv2d_forward(x, w, b, s, p), dt)
+    _close(K.conv2d_forward(x, w, None, s, p), R.conv2d_forward(x, w, None, s, p), dt)
+    dy = np.random.default_rng(cfg["seed"] + 1).standard_normal(y.shape).astype(dt)
+    for got, want in zip(K.conv2d_backward(x, w, dy, s, p), R.conv2d_backward(x, w, dy, s, p)):
+        _close(got, want, dt)
+
+
+def test_enough_random_configs():
+    assert len(VALID) >= 50 and {c["dtype"] for c in VALID} == {np.float32, np.float64}
+    assert {c["stride"][0] for c in VALID} == {1, 2, 3} and {c["padding"][0] for c in VALID} == {0, 1, 2}
+    assert any(c["kh"] != c["kw"] for c in VALID) and len(INVALID) > 0
+
+
+@pytest.mark.parametrize("cfg", INVALID[:10], ids=_id)
+@pytest.mark.parametrize("mod", BACKENDS)
+def test_output_below_one_raises(mod, cfg):
+    x, w, b = _arrays(cfg)
+    with pytest.raises(ValueError, match=r"output size would be .* input \(H, W\)"):
+        mod.conv2d_forward(x, w, b, cfg["stride"], cfg["padding"])
+
+
+def test_need_dx_and_has_bias_flags():
+    x, w, _ = _arrays(VALID[0])
+    dy = np.ones_like(K.conv2d_forward(x, w, None, VALID[0]["stride"], VALID[0]["padding"]))
+    dx, dw, db = K.conv2d_backward(x, w, dy, VALID[0]["stride"], VALID[0]["padding"], need_dx=False, has_bias=False)
+    assert dx is None and db is None
+    _close(dw, R.conv2d_backward(x, w, dy, VALID[0]["stride"], VALID[0]["padding"])[1], x.dtype)
+
+
+@pytest.mark.parametrize("shape,stride,padding", [
+    ((2, 8, 16, 16, 16, 3, 3), 1, 1),     # enough work for two threads over the batch
+    ((4, 6, 12, 12, 16, 1, 1), 1, 0),     # 1x1, stride 1, no padding: no im2col
+    ((1, 32, 64, 64, 2, 3, 3), 1, 1),     # im2col in several row bands (float64 rows exceed the band size)
+])
+def test_larger_shapes_and_thread_counts(shape, stride, padding):
+    n, c_in, h, w, c_out, kh, kw = shape
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((n, c_in, h, w))
+    wt = rng.standard_normal((c_out, c_in, kh, kw))
+    b = rng.standard_normal(c_out)
+    dy = rng.standard_normal(R.conv2d_forward(x, wt, b, stride, padding).shape)
+    want = [R.conv2d_forward(x, wt, b, stride, padding), *R.conv2d_backward(x, wt, dy, stride, padding)]
+    threads = pydl.get_num_threads()
+    try:
+        for t in sorted({1, threads}):
+            pydl.set_num_threads(t)
+            got = [K.conv2d_forward(x, wt, b, stride, padding), *K.conv2d_backward(x, wt, dy, stride, padding)]
+            for g, e in zip(got, want):
+                _close(g, e, np.float64)
+    finally:
+        pydl.set_num_threads(threads)
+
+
+def _numerical_grad(f, a, eps=1e-6):
+    g = np.empty_like(a)
+    for i in np.ndindex(a.shape):
+        old = a[i]
+        a[i] = old + eps
+        hi = f()
+        a[i] = old - eps
+        lo = f()
+        a[i] = old
+        g[i] = (hi - lo) / (2 * eps)
+    return g
+
+
+def _rel_err(a, b):
+    return np.linalg.norm(a - b) / max(np.linalg.norm(a), np.linalg.norm(b), 1e-300)
+
+
+@pytest.mark.parametrize("shape,stride,padding", [
+    ((2, 3, 6, 5, 4, 3, 3), 1, 1),
+    ((1, 2, 7, 8, 3, 2, 3), (2, 3), (1, 2)),
+    ((2, 1, 5, 5, 2, 1, 1), 1, 0),
+    ((1, 2, 4, 4, 2, 4, 4), 1, 0),        # kernel as large as the input
+    ((2, 2, 7, 7, 3, 2, 2), 3, 0),        # stride larger than the kernel
+])
+def test_backward_matches_numerical_gradient(shape, stride, padding):
+    n, c_in, h, w, c_out, kh, kw = shape
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((n, c_in, h, w))
+    wt = rng.standard_normal((c_out, c_in, kh, kw))
+    b = rng.standard_normal(c_out)
+    dy = rng.standard_normal(K.conv2d_forward(x, wt, b, stride, padding).shape)
+
+    def loss():
+        return float(np.sum(K.conv2d_forward(x, wt, b, stride, padding) * dy))
+
+    dx, dw, db = K.conv2d_backward(x, wt, dy, stride, padding)
+    assert _rel_err(dx, _numerical_grad(loss, x)) < 1e-6
+    assert _rel_err(dw, _numerical_grad(loss, wt)) < 1e-6
+    assert _rel_err(db, _numerical_grad(loss, b)) < 1e-6
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("c_out", [1, 3])
+@pytest.mark.parametrize("n", [1, 5])
+def test_seed_report_shapes_equal_a_dense_layer(n, c_out, dtype):
+    """Samples of 2 features as (N, 1, 1, 2), a 1x2 kernel covering them: a dense layer 2 -> c_out."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((n, 1, 1, 2)).astype(dtype)
+    w = rng.standard_normal((c_out, 1, 1, 2)).astype(dtype)
+    b = rng.standard_normal(c_out).astype(dtype)
+    W = w[:, 0, 0, :].T  # (in, out)
+    y = K.conv2d_forward(x, w, b)
+    assert y.shape == (n, c_out, 1, 1)
+    _close(y.reshape(n, c_out), x.reshape(n, 2) @ W + b, dtype)
+    dy = rng.standard_normal((n, c_out, 1, 1)).astype(dtype)
+    dx, dw, db = K.conv2d_backward(x, w, dy)
+    dy2 = dy.reshape(n, c_out)
+    _close(dx.reshape(n, 2), dy2 @ W.T, dtype)
+    _close(dw[:, 0, 0, :].T, x.reshape(n, 2).T @ dy2, dtype)
+    _close(db, dy2.sum(axis=0), dtype)
+
+
+def test_out_argument_and_pair_forms():
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((2, 3, 6, 7)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    out = np.full((2, 4, 6, 7), np.nan)
+    got = K.conv2d_forward(x, w, b, stride=[1, np.int64(1)], padding=(np.int32(1), 1), out=out)
+    assert got is out
+    _close(out, R.conv2d_forward(x, w, b, 1, 1), np.float64)
+    with pytest.raises(ValueError, match="out must have shape"):
+        K.conv2d_forward(x, w, b, 1, 1, out=out[:, :, :-1].copy())
+    with pytest.raises(TypeError, match="out must have dtype float64"):
+        K.conv2d_forward(x, w, b, 1, 1, out=out.astype(np.float32))
+
+
+@pytest.mark.parametrize("mod", BACKENDS)
+class TestBadInput:
+    x = np.zeros((2, 3, 5, 5), np.float32)
+    w = np.zeros((4, 3, 3, 3), np.float32)
+
+    def test_wrong_dtypes(self, mod):
+        with pytest.raises(TypeError, match="x must have dtype float32 or float64, got int64"):
+            mod.conv2d_forward(self.x.astype(np.int64), self.w)
+        with pytest.raises(TypeError, match="w has dtype float64 but x has float32"):
+            mod.conv2d_forward(self.x, self.w.astype(np.float64))
+        with pytest.raises(TypeError, match="b has dtype float64"):
+            mod.conv2d_forward(self.x, self.w, np.zeros(4))
+        with pytest.raises(TypeError, match="dy has dtype float64"):
+            mod.conv2d_backward(self.x, self.w, np.zeros((2, 4, 3, 3)))
+        with pytest.raises(TypeError, match="x must be a numpy.ndarray"):
+            mod.conv2d_forward(self.x.tolist(), self.w)
+
+    def test_channel_mismatch_names_both_shapes(self, mod):
+        w = np.zeros((4, 2, 3, 3), np.float32)
+        msg = r"x has 3 input channels \(shape \(2, 3, 5, 5\).*w expects 2 \(shape \(4, 2, 3, 3\)"
+        with pytest.raises(ValueError, match=msg):
+            mod.conv2d_forward(self.x, w)
+        with pytest.raises(ValueError, match=msg):
+            mod.conv2d_backward(self.x, w, np.zeros((2, 4, 3, 3), np.float32))
+
+    def test_output_below_one(self, mod):
+        with pytest.raises(ValueError, match=r"output size would be \(0, 0\) for input \(H, W\) = \(5, 5\), "
+                                             r"kernel \(6, 6\)"):
+            mod.conv2d_forward(self.x, np.zeros((4, 3, 6, 6), np.float32))
+        with pytest.raises(ValueError, match="output size would be"):
+            mod.conv2d_forward(self.x[:, :, :1, :1].copy(), self.w, padding=(0, 1))
+
+    def test_negative_padding_and_zero_stride(self, mod):
+        with pytest.raises(ValueError, match=r"padding must be >= 0, got \(-1, 0\)"):
+            mod.conv2d_forward(self.x, self.w, padding=(-1, 0))
+        with pytest.raises(ValueError, match=r"stride must be >= 1, got \(0, 0\)"):
+            mod.conv2d_forward(self.x, self.w, stride=0)
+        with pytest.raises(ValueError, match=r"stride must be >= 1, got \(1, -2\)"):
+            mod.conv2d_backward(self.x, self.w, np.zeros((2, 4, 3, 3), np.float32), stride=(1, -2))
+        with pytest.raises(TypeError, match="stride must be an int or a pair of ints"):
+            mod.conv2d_forward(self.x, self.w, stride=(1, 2, 3))
+        with pytest.raises(TypeError, match="padding must be an int or a pair of ints"):
+            mod.conv2d_forward(self.x, self.w, padding=1.5)
+
+    def test_not_4d(self, mod):
+        with pytest.raises(ValueError, match=r"x must be 4-D, got shape \(3, 5, 5\)"):
+            mod.conv2d_forward(self.x[0], self.w)
+        with pytest.raises(ValueError, match="w must be 4-D"):
+            mod.conv2d_forward(self.x, self.w[0])
+        with pytest.raises(ValueError, match="dy must be 4-D"):
+            mod.conv2d_backward(self.x, self.w, np.zeros((2, 4, 9), np.float32))
+
+    def test_bias_and_dy_shapes(self, mod):
+        with pytest.raises(ValueError, match=r"b must have shape \(4,\), got \(3,\)"):
+            mod.conv2d_forward(self.x, self.w, np.zeros(3, np.float32))
+        with pytest.raises(ValueError, match=r"dy must have shape \(2, 4, 3, 3\), got \(2, 4, 5, 5\)"):
+            mod.conv2d_backward(self.x, self.w, np.zeros((2, 4, 5, 5), np.float32))
+
+    def test_nan(self, mod):
+        bad = self.x.copy()
+        bad[1, 2, 3, 4] = np.nan
+        with pytest.raises(ValueError, match="x with shape .* contains NaN"):
+            mod.conv2d_forward(bad, self.w)
+        with pytest.raises(ValueError, match="w with shape .* contains NaN"):
+            mod.conv2d_forward(self.x, np.full_like(self.w, np.nan))
+        with pytest.raises(ValueError, match="dy with shape .* contains NaN"):
+            mod.conv2d_backward(self.x, self.w, np.full((2, 4, 3, 3), np.nan, np.float32))
+
+
+@pytest.mark.parametrize("cfg", VALID[:24], ids=_id)
+def test_matches_torch(cfg):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x, w, b = _arrays(cfg)
+    s, p, dt = cfg["stride"], cfg["padding"], cfg["dtype"]
+    tx, tw, tb = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
+    ty = F.conv2d(tx, tw, tb, stride=s, padding=p)
+    y = K.conv2d_forward(x, w, b, s, p)
+    _close(y, ty.detach().numpy(), dt)
+    dy = np.random.default_rng(cfg["seed"] + 1).standard_normal(y.shape).astype(dt)
+    ty.backward(torch.from_numpy(dy))
+    for got, t in zip(K.conv2d_backward(x, w, dy, s, p), (tx, tw, tb)):
+        _close(got, t.grad.numpy(), dt)

@@ -1,0 +1,205 @@
+"""max_pool2d / avg_pool2d forward and backward: C++ against the NumPy reference, gradients and PyTorch."""
+import numpy as np
+import pytest
+
+import pydl
+from pydl import kernels as K
+from pydl import reference as R
+
+BACKENDS = [pytest.param(K, id="cpp"), pytest.param(R, id="numpy")]
+
+
+def _random_configs(count, seed=4321):
+    """`count` valid pooling configurations (padding <= kernel/2, output at least 1x1)."""
+    rng = np.random.default_rng(seed)
+    configs = []
+    while len(configs) < count:
+        kh, kw = (int(v) for v in rng.integers(1, 6, size=2))
+        stride = None if rng.random() < 0.25 else (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        padding = (int(rng.integers(0, kh // 2 + 1)), int(rng.integers(0, kw // 2 + 1)))
+        cfg = dict(shape=(int(rng.integers(1, 5)), int(rng.integers(1, 6)), int(rng.integers(1, 21)),
+                          int(rng.integers(1, 21))),
+                   kernel=(kh, kw), stride=stride, padding=padding,
+                   dtype=np.float32 if len(configs) % 2 else np.float64, seed=int(rng.integers(1 << 30)))
+        s = stride or (kh, kw)
+        h, w = cfg["shape"][2:]
+        if (h + 2 * padding[0] - kh) // s[0] >= 0 and (w + 2 * padding[1] - kw) // s[1] >= 0:
+            configs.append(cfg)
+    return configs
+
+
+CONFIGS = _random_configs(40)
+
+
+def _id(cfg):
+    return (f"{'x'.join(map(str, cfg['shape']))}-k{cfg['kernel']}-s{cfg['stride']}-p{cfg['padding']}"
+            f"-{np.dtype(cfg['dtype']).name}").replace(" ", "")
+
+
+def _input(cfg):
+    return np.random.default_rng(cfg["seed"]).standard_normal(cfg["shape"]).astype(cfg["dtype"])
+
+
+def _close(actual, expected):
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape
+    tol = 1e-6 if actual.dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(actual, expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=_id)
+def test_matches_reference(cfg):
+    x = _input(cfg)
+    args = (cfg["kernel"], cfg["stride"], cfg["padding"])
+    y, argmax = K.max_pool2d_forward(x, *args)
+    y_ref, argmax_ref = R.max_pool2d_forward(x, *args)
+    _close(y, y_ref)
+    assert argmax.dtype == np.int64
+    np.testing.assert_array_equal(argmax, argmax_ref)
+    dy = np.random.default_rng(cfg["seed"] + 1).standard_normal(y.shape).astype(x.dtype)
+    _close(K.max_pool2d_backward(dy, argmax, x.shape), R.max_pool2d_backward(dy, argmax, x.shape))
+
+    y = K.avg_pool2d_forward(x, *args)
+    _close(y, R.avg_pool2d_forward(x, *args))
+    _close(K.avg_pool2d_backward(dy, x.shape, *args), R.avg_pool2d_backward(dy, x.shape, *args))
+
+
+@pytest.mark.parametrize("mod", BACKENDS)
+def test_max_ties_go_to_the_first_and_overlaps_accumulate(mod):
+    x = np.zeros((1, 1, 3, 4))
+    y, argmax = mod.max_pool2d_forward(x, 2, stride=1)
+    np.testing.assert_array_equal(argmax[0, 0], [[0, 1, 2], [4, 5, 6]])
+    dx = mod.max_pool2d_backward(np.ones_like(y), argmax, x.shape)
+    np.testing.assert_array_equal(dx[0, 0], [[1, 1, 1, 0], [1, 1, 1, 0], [0, 0, 0, 0]])
+
+
+@pytest.mark.parametrize("mod", BACKENDS)
+def test_max_padding_is_minus_infinity(mod):
+    x = np.full((1, 1, 2, 2), -np.inf)
+    x[0, 0, 1, 1] = -5.0
+    y, argmax = mod.max_pool2d_forward(x, 3, stride=1, padding=1)
+    np.testing.assert_array_equal(y[0, 0], [[-5, -5], [-5, -5]])
+    np.testing.assert_array_equal(argmax[0, 0], [[3, 3], [3, 3]])
+    y, argmax = mod.max_pool2d_forward(np.full((1, 1, 2, 2), -np.inf), 2, stride=1, padding=1)
+    np.testing.assert_array_equal(argmax[0, 0], [[0, 0, 1], [0, 0, 1], [2, 2, 3]])  # first input element
+
+
+def test_many_planes_and_thread_counts():
+    x = np.random.default_rng(2).standard_normal((8, 16, 20, 20))
+    want = [R.max_pool2d_forward(x, 3, 1, 1)[0], R.avg_pool2d_forward(x, 3, 1, 1)]
+    threads = pydl.get_num_threads()
+    try:
+        for t in sorted({1, threads}):
+            pydl.set_num_threads(t)
+            _close(K.max_pool2d_forward(x, 3, 1, 1)[0], want[0])
+            _close(K.avg_pool2d_forward(x, 3, 1, 1), want[1])
+    finally:
+        pydl.set_num_threads(threads)
+
+
+def _numerical_grad(f, a, eps=1e-6):
+    g = np.empty_like(a)
+    for i in np.ndindex(a.shape):
+        old = a[i]
+        a[i] = old + eps
+        hi = f()
+        a[i] = old - eps
+        lo = f()
+        a[i] = old
+        g[i] = (hi - lo) / (2 * eps)
+    return g
+
+
+def _rel_err(a, b):
+    return np.linalg.norm(a - b) / max(np.linalg.norm(a), np.linalg.norm(b), 1e-300)
+
+
+@pytest.mark.parametrize("kernel,stride,padding", [(2, None, 0), ((3, 2), 1, (1, 1)), (3, 2, 1), (1, 2, 0)])
+def test_backward_matches_numerical_gradient(kernel, stride, padding):
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 2, 7, 6))  # distinct values: the arg-max stays put under a 1e-6 nudge
+    dy = rng.standard_normal(K.avg_pool2d_forward(x, kernel, stride, padding).shape)
+
+    def max_loss():
+        return float(np.sum(K.max_pool2d_forward(x, kernel, stride, padding)[0] * dy))
+
+    def avg_loss():
+        return float(np.sum(K.avg_pool2d_forward(x, kernel, stride, padding) * dy))
+
+    argmax = K.max_pool2d_forward(x, kernel, stride, padding)[1]
+    assert _rel_err(K.max_pool2d_backward(dy, argmax, x.shape), _numerical_grad(max_loss, x)) < 1e-6
+    assert _rel_err(K.avg_pool2d_backward(dy, x.shape, kernel, stride, padding), _numerical_grad(avg_loss, x)) < 1e-6
+
+
+@pytest.mark.parametrize("mod", BACKENDS)
+class TestBadInput:
+    x = np.zeros((2, 3, 5, 5), np.float32)
+
+    def test_wrong_dtypes(self, mod):
+        with pytest.raises(TypeError, match="x must have dtype float32 or float64, got int32"):
+            mod.max_pool2d_forward(self.x.astype(np.int32), 2)
+        with pytest.raises(TypeError, match="x must have dtype float32 or float64"):
+            mod.avg_pool2d_forward(self.x.astype(np.float16), 2)
+        y, argmax = mod.max_pool2d_forward(self.x, 2)
+        with pytest.raises(TypeError, match="argmax must have an integer dtype"):
+            mod.max_pool2d_backward(y, argmax.astype(np.float64), self.x.shape)
+        with pytest.raises(TypeError, match="kernel_size must be an int or a pair"):
+            mod.avg_pool2d_forward(self.x, (2, 2, 2))
+
+    def test_geometry(self, mod):
+        with pytest.raises(ValueError, match=r"padding \(2, 2\) must be at most half the kernel size \(3, 3\)"):
+            mod.max_pool2d_forward(self.x, 3, padding=2)
+        with pytest.raises(ValueError, match=r"stride must be >= 1, got \(0, 1\)"):
+            mod.avg_pool2d_forward(self.x, 2, stride=(0, 1))
+        with pytest.raises(ValueError, match=r"padding must be >= 0, got \(-1, -1\)"):
+            mod.avg_pool2d_forward(self.x, 2, padding=-1)
+        with pytest.raises(ValueError, match=r"kernel_size must be >= 1, got \(0, 2\)"):
+            mod.max_pool2d_forward(self.x, (0, 2))
+        with pytest.raises(ValueError, match=r"output size would be \(0, 2\) for input \(H, W\) = \(5, 5\)"):
+            mod.max_pool2d_forward(self.x, (6, 2))
+        with pytest.raises(ValueError, match="output size would be"):
+            mod.avg_pool2d_backward(np.zeros((2, 3, 1, 1), np.float32), (2, 3, 5, 5), 7)
+
+    def test_not_4d_and_nan(self, mod):
+        with pytest.raises(ValueError, match=r"x must be 4-D, got shape \(3, 5, 5\)"):
+            mod.max_pool2d_forward(self.x[0], 2)
+        bad = self.x.copy()
+        bad[0, 0, 0, 0] = np.nan
+        with pytest.raises(ValueError, match="x with shape .* contains NaN"):
+            mod.avg_pool2d_forward(bad, 2)
+        with pytest.raises(ValueError, match="dy with shape .* contains NaN"):
+            mod.avg_pool2d_backward(bad[:, :, :2, :2].copy(), (2, 3, 5, 5), 2)
+
+    def test_backward_shapes(self, mod):
+        y, argmax = mod.max_pool2d_forward(self.x, 2)
+        with pytest.raises(ValueError, match=r"argmax holds 25, outside \[0, H\*W\) = \[0, 25\)"):
+            mod.max_pool2d_backward(y, np.full_like(argmax, 25), self.x.shape)
+        with pytest.raises(ValueError, match="argmax must have shape"):
+            mod.max_pool2d_backward(y, argmax[:, :, :1], self.x.shape)
+        with pytest.raises(ValueError, match="x_shape .* must share N and C with dy"):
+            mod.max_pool2d_backward(y, argmax, (2, 4, 5, 5))
+        with pytest.raises(TypeError, match="x_shape must be a sequence of 4 ints"):
+            mod.max_pool2d_backward(y, argmax, (2, 3, 5))
+        with pytest.raises(ValueError, match=r"dy must have shape \(2, 3, 2, 2\), got \(2, 3, 3, 3\)"):
+            mod.avg_pool2d_backward(np.zeros((2, 3, 3, 3), np.float32), self.x.shape, 2)
+
+
+@pytest.mark.parametrize("cfg", CONFIGS[:16], ids=_id)
+def test_matches_torch(cfg):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x = _input(cfg)
+    args = (cfg["kernel"], cfg["stride"], cfg["padding"])
+    tx = torch.from_numpy(x).requires_grad_()
+    ty, tidx = F.max_pool2d(tx, *args, return_indices=True)
+    y, argmax = K.max_pool2d_forward(x, *args)
+    _close(y, ty.detach().numpy())
+    np.testing.assert_array_equal(argmax, tidx.numpy())
+    dy = np.random.default_rng(cfg["seed"] + 1).standard_normal(y.shape).astype(x.dtype)
+    ty.backward(torch.from_numpy(dy))
+    _close(K.max_pool2d_backward(dy, argmax, x.shape), tx.grad.numpy())
+
+    tx.grad = None
+    ty = F.avg_pool2d(tx, *args)  # count_include_pad=True, ceil_mode=False: PyTorch's defaults
+    _close(K.avg_pool2d_forward(x, *args), ty.detach().numpy())
+    ty.backward(torch.from_numpy(dy))
+    _close(K.avg_pool2d_backward(dy, x.shape, *args), tx.grad.numpy())
