@@ -14,8 +14,9 @@ __all__ = ["build_info", "get_num_threads", "kernels", "reference", "set_num_thr
 from . import callbacks, init, losses, metrics, nn, optim
 from .backend import get_backend, set_backend
 from .gradcheck import gradcheck
+from .profiler import profile
 from .network import History, Network, Sequential
 from .serialization import load
 
 __all__ += ["History", "Network", "Sequential", "callbacks", "get_backend", "gradcheck", "init", "load", "losses",
-            "metrics", "nn", "optim", "set_backend"]
+            "metrics", "nn", "optim", "profile", "set_backend"]

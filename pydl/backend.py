@@ -12,10 +12,18 @@ _BY_NAME = {"cpp": kernels, "c++": kernels, "kernels": kernels, "numpy": referen
 _default = "cpp"
 
 
+# While pydl.profile() runs: a function wrapping a kernel module in a timing proxy (None otherwise).
+kernel_wrapper = None
+
+
 def resolve(backend=None):
     """The kernel module for ``backend``: None (the default set by :func:`set_backend`), a name
-    (``"cpp"``, ``"numpy"``) or a module with the kernel functions. Called on every kernel use, so the
-    common cases come first."""
+    (``"cpp"``, ``"numpy"``) or a module with the kernel functions. Called on every kernel use."""
+    module = _resolve_module(backend)
+    return module if kernel_wrapper is None else kernel_wrapper(module)
+
+
+def _resolve_module(backend):
     if backend is None:
         backend = _default
     module = _BY_NAME.get(backend) if isinstance(backend, str) else None
@@ -30,14 +38,14 @@ def resolve(backend=None):
 
 def name_of(backend):
     """``"cpp"`` or ``"numpy"`` for a backend, as saved with a network."""
-    return "numpy" if resolve(backend) is reference else "cpp"
+    return "numpy" if _resolve_module(backend) is reference else "cpp"
 
 
 def normalize(backend):
     """None, ``"cpp"``, ``"numpy"``, or a kernel module other than those two, as layers store it."""
     if backend is None:
         return None
-    module = resolve(backend)
+    module = _resolve_module(backend)
     return module if module not in (kernels, reference) else name_of(module)
 
 
