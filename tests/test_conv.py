@@ -92,7 +92,7 @@ def test_need_dx_and_has_bias_flags():
 
 
 @pytest.mark.parametrize("shape,stride,padding", [
-    ((2, 8, 16, 16, 16, 3, 3), 1, 1),     # enough work for two threads over the batch
+    ((4, 8, 16, 16, 16, 3, 3), 1, 1),     # enough work for two threads over the batch
     ((4, 6, 12, 12, 16, 1, 1), 1, 0),     # 1x1, stride 1, no padding: no im2col
     ((1, 32, 64, 64, 2, 3, 3), 1, 1),     # im2col in several row bands (float64 rows exceed the band size)
 ])
