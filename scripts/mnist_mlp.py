@@ -1,0 +1,156 @@
+#!/usr/bin/env python
+"""Report 003 (Deep learning lab 01): a 784-256-128-64-10 ReLU MLP on MNIST (or Fashion-MNIST).
+
+Task 1: plain mini-batch SGD (lr 0.01, batch 25, 50 epochs: the report's best). Task 2: Adam (lr 0.001,
+batch 100), and the same in PyTorch when it is installed. Softmax cross-entropy. As in the report the
+"validation" set is the 10000-image test split; nothing is tuned on a held-out part of the training set.
+Prints one line per epoch and the report's hyper-parameter table.
+
+Data: --data DIR, else ../shared/data/mnist next to the repository when present, else $PYDL_DATA/mnist
+and ~/.pydl/data/mnist (Fashion-MNIST: $PYDL_DATA/fashion-mnist, ~/.pydl/data/fashion-mnist,
+/usr/share/datasets/fashion-mnist).
+"""
+import numpy as np
+
+import _common
+import pydl
+from pydl import nn, optim
+from pydl.callbacks import Callback
+from pydl.datasets import load_fashion_mnist, load_mnist
+
+SIZES = (784, 256, 128, 64, 10)
+TASKS = {"1": dict(name="Task1", optimizer="SGD", lr=0.01, batch_size=25),
+         "2": dict(name="Task2", optimizer="Adam", lr=0.001, batch_size=100)}
+
+
+def build(optimizer, lr, backend, seed):
+    layers = []
+    for n_in, n_out in zip(SIZES[:-2], SIZES[1:-1]):
+        layers += [nn.Dense(n_in, n_out, init="he_uniform"), nn.ReLU()]
+    layers.append(nn.Dense(SIZES[-2], SIZES[-1]))  # logits: the loss applies the softmax
+    opt = optim.SGD(lr=lr) if optimizer == "SGD" else optim.Adam(lr=lr)
+    return pydl.Network(layers, loss="cross_entropy", optimizer=opt, backend=backend, seed=seed)
+
+
+class EpochLine(Callback):
+    """The report's per-epoch line."""
+
+    def __init__(self, task):
+        self.task = task
+
+    def on_epoch_end(self, epoch, logs):
+        print(f"| {self.task} | Epoch: {epoch + 1} | Train Loss: {logs['loss']:.4f} | "
+              f"Train Acc: {100 * logs['accuracy']:.4f} | Val Loss: {logs['val_loss']:.4f} | "
+              f"Val Acc: {100 * logs['val_accuracy']:.4f} |", flush=True)
+
+
+def run_pydl(task, data, args):
+    x_train, y_train, x_val, y_val = data
+    net = build(task["optimizer"], task["lr"], args.backend, args.seed)
+    if task is TASKS["1"]:
+        net.summary()
+    history = net.fit(x_train, y_train, epochs=args.epochs, batch_size=task["batch_size"],
+                      validation_data=(x_val, y_val), verbose=0, callbacks=[EpochLine(task["name"])],
+                      seed=args.seed)
+    return _common.history_dict(history)
+
+
+def run_torch(task, data, args):
+    """Task 2 in PyTorch (CPU), same architecture, optimizer and batches; None without torch."""
+    torch = _common.import_torch()
+    if torch is None:
+        return None
+    torch.manual_seed(args.seed)
+    x_train, y_train, x_val, y_val = (torch.from_numpy(a) for a in data)
+    layers = []
+    for n_in, n_out in zip(SIZES[:-2], SIZES[1:-1]):
+        layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers, torch.nn.Linear(SIZES[-2], SIZES[-1]))
+    opt = torch.optim.Adam(model.parameters(), lr=task["lr"])
+    loss_fn = torch.nn.CrossEntropyLoss()
+    history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
+    line = EpochLine(task["name"] + " (PyTorch)")
+    generator = torch.Generator().manual_seed(args.seed)
+    for epoch in range(args.epochs):
+        model.train()
+        for idx in torch.randperm(len(x_train), generator=generator).split(task["batch_size"]):
+            opt.zero_grad()
+            loss_fn(model(x_train[idx]), y_train[idx]).backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            for prefix, x, y in (("", x_train, y_train), ("val_", x_val, y_val)):
+                logits = model(x)
+                history[prefix + "loss"].append(float(loss_fn(logits, y)))
+                history[prefix + "accuracy"].append(float((logits.argmax(1) == y).float().mean()))
+        line.on_epoch_end(epoch, {k: v[-1] for k, v in history.items()})
+    return history
+
+
+def load(args):
+    loader = load_mnist if args.dataset == "mnist" else load_fashion_mnist
+    path = _common.mnist_folder(args.data, args.dataset)
+    with _common.dataset_or_exit():
+        x_train, y_train = loader(path, "train", flatten=True)
+        x_val, y_val = loader(path, "test", flatten=True)
+    if args.limit:
+        x_train, y_train = x_train[:args.limit], y_train[:args.limit]
+        x_val, y_val = x_val[:max(args.limit // 5, 1)], y_val[:max(args.limit // 5, 1)]
+    return x_train, y_train, x_val, y_val
+
+
+def plot(out, name, history):
+    plt = out.pyplot
+    if plt is None:
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    for ax, key in zip(axes, ("loss", "accuracy")):
+        ax.plot(epochs, history[key], label="train")
+        ax.plot(epochs, history["val_" + key], label="validation (test split)")
+        ax.set(xlabel="epoch", ylabel=key, title=f"{name}: {key}")
+        ax.legend()
+    out.figure(f"mnist_{name.lower().replace(' ', '_').replace('(', '').replace(')', '')}", fig)
+
+
+def main():
+    parser = _common.make_parser(__doc__, runs=1, epochs=50)
+    parser.add_argument("--dataset", choices=("mnist", "fashion"), default="mnist")
+    parser.add_argument("--data", metavar="DIR", help="folder with the four IDX files (.gz or raw)")
+    parser.add_argument("--tasks", default="1,2", help="1 (SGD), 2 (Adam), or 1,2")
+    parser.add_argument("--limit", type=int, default=0,
+                        help="train on the first N images only (and validate on N/5); 0 = all")
+    args = _common.parse(parser, quick={"epochs": 2, "limit": 1000})
+    if args.runs != 1:
+        parser.error("--runs: this script trains each task once, as the report does")
+    out = _common.Output(args.out)
+    data = load(args)
+    print(f"{args.dataset}: {len(data[0])} training and {len(data[2])} validation (test-split) images; "
+          f"backend {args.backend}\n")
+
+    table = _common.Table(f"Hyper-parameters and final accuracies ({args.dataset})",
+                          ["Network", "Epoch", "Batch size", "Learning rate", "T_ACC", "V_ACC",
+                           "Activation function", "Loss function"])
+    histories = {}
+    for key in args.tasks.split(","):
+        task = TASKS[key]
+        runs = [(task["name"], run_pydl)]
+        if key == "2":
+            runs.append((task["name"] + " (PyTorch)", run_torch))
+        for name, runner in runs:
+            history = runner(task, data, args)
+            if history is None:
+                print(f"(PyTorch is not installed: skipping {name})")
+                continue
+            histories[name] = history
+            plot(out, name, history)
+            table.add(f"{name}: {'-'.join(map(str, SIZES))}", args.epochs, task["batch_size"], task["lr"],
+                      f"{100 * history['accuracy'][-1]:.4f}", f"{100 * history['val_accuracy'][-1]:.4f}",
+                      "ReLU", "Softmax and cross-entropy loss")
+            print()
+    out.table(f"mnist_mlp_{args.dataset}", table)
+    out.json(f"mnist_mlp_{args.dataset}", {"args": vars(args), "history": histories})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+#!/usr/bin/env python
+"""Report 000 (Practice #3): three small sigmoid networks on the parabola data, mean of 10 runs.
+
+Model #1: 2->1, Model #2: 2->1->1, Model #3: 2->3->1, all sigmoid with binary cross-entropy, trained by
+full-batch gradient descent (lr 5.0, 1000 epochs) on 1000 points and tested on 100; every run draws new
+data shared by the three models. ``--variant 004`` uses report 004's settings (lr 2.0) and also prints
+each model's layers and learnt weights as 004 does.
+"""
+import numpy as np
+
+import _common
+import pydl
+from pydl import nn, optim
+from pydl.datasets import make_parabola
+
+ARCHITECTURES = {"Model #1": [2, 1], "Model #2": [2, 1, 1], "Model #3": [2, 3, 1]}
+
+
+def build(sizes, lr, backend, seed):
+    layers = []
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        layers += [nn.Dense(n_in, n_out), nn.Sigmoid()]
+    return pydl.Network(layers, loss="bce", optimizer=optim.SGD(lr=lr), backend=backend, seed=seed)
+
+
+def run_once(sizes, data, args, seed):
+    x_train, y_train, x_test, y_test = data
+    net = build(sizes, args.lr, args.backend, seed)
+    times = {}
+    with _common.timer(times, "time_train"):
+        history = net.fit(x_train, y_train, epochs=args.epochs, batch_size=None, shuffle=False, verbose=0)
+    with _common.timer(times, "time_test"):
+        net.predict(x_test)
+    train, test = net.evaluate(x_train, y_train), net.evaluate(x_test, y_test)
+    result = {"acc_train": train["accuracy"], "acc_test": test["accuracy"], "loss_train": train["loss"],
+              "loss_test": test["loss"], **times}
+    return net, history, result
+
+
+def print_network(name, net, result):
+    """Report 004's per-task printout: layers, weights, losses, accuracies (%) and timings."""
+    print(f"{name}")
+    net.summary()
+    dense = [layer for layer in net.layers if layer.params]
+    for i, layer in enumerate(dense):
+        # Transposed to (out, in): one row per unit, the layout 004 prints.
+        print(f"w{i} : {np.array2string(layer.params['W'].T, precision=8)}")
+        print(f"b{i} : {np.array2string(layer.params['b'], precision=8)}")
+    for key in ("loss_train", "loss_test"):
+        print(f"{key.replace('loss_', '')}_loss : {result[key]:.6f}")
+    for key in ("acc_train", "acc_test"):
+        print(f"{key.replace('acc_', '')}_acc : {100 * result[key]:.1f}")
+    print(f"time_train : {result['time_train']:.6f}\ntime_predict : {result['time_test']:.6f}\n")
+
+
+def plot_boundary(out, name, net, data):
+    plt = out.pyplot
+    if plt is None:
+        return
+    x_train, y_train = data[0], data[1]
+    grid = np.linspace(-2, 2, 201, dtype=x_train.dtype)
+    gx, gy = np.meshgrid(grid, grid)
+    prob = net.predict_proba(np.column_stack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.contourf(gx, gy, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
+    ax.contour(gx, gy, prob, levels=[0.5], colors="k")
+    ax.scatter(x_train[:, 0], x_train[:, 1], c=y_train[:, 0], cmap="RdBu_r", s=6, edgecolors="none")
+    ax.plot(grid, grid ** 2, "g--", label="true boundary x1 = x0²")
+    ax.set(xlim=(-2, 2), ylim=(-2, 2), xlabel="x0", ylabel="x1", title=f"{name}: P(y=1) and the 0.5 level")
+    ax.legend(loc="lower right")
+    out.figure("boundary_" + name.replace(" #", ""), fig)
+
+
+def main():
+    parser = _common.make_parser(__doc__, runs=10, epochs=1000)
+    parser.add_argument("--variant", choices=("000", "004"), default="000",
+                        help="000: lr 5.0; 004: lr 2.0 and print layers and weights")
+    parser.add_argument("--lr", type=float, help="learning rate (default: 5.0, or 2.0 with --variant 004)")
+    parser.add_argument("--train-size", type=int, default=1000)
+    parser.add_argument("--test-size", type=int, default=100)
+    args = _common.parse(parser, quick={"runs": 2, "epochs": 50})
+    if args.lr is None:
+        args.lr = 2.0 if args.variant == "004" else 5.0
+    out = _common.Output(args.out)
+
+    print(f"Running {args.runs} tests on {len(ARCHITECTURES)} models, with:\n# of train data: {args.train_size}\n"
+          f"# of test data: {args.test_size}\nLearning rate: {args.lr:f}\n# of epochs: {args.epochs}\n"
+          f"Backend: {args.backend}\n")
+    results = {name: [] for name in ARCHITECTURES}
+    histories = {name: [] for name in ARCHITECTURES}
+    for run in _common.progress(range(args.runs), "runs"):
+        seed = args.seed + run
+        rng = np.random.default_rng(seed)
+        data = make_parabola(args.train_size, seed=rng) + make_parabola(args.test_size, seed=rng)
+        for name, sizes in ARCHITECTURES.items():
+            net, history, result = run_once(sizes, data, args, seed)
+            results[name].append(result)
+            histories[name].append(_common.history_dict(history))
+            if run == 0:
+                if args.variant == "004":
+                    print_network(name, net, result)
+                plot_boundary(out, name, net, data)
+
+    means = {name: _common.mean_of(r) for name, r in results.items()}
+    table = _common.Table(f"Mean of {args.runs} runs (lr {args.lr:g}, {args.epochs} epochs, "
+                          f"{args.train_size}/{args.test_size} samples, backend {args.backend})",
+                          ["", ""] + list(ARCHITECTURES))
+    rows = [("Accuracy", "Train Set", "acc_train", _common.pct), ("Accuracy", "Test Set", "acc_test", _common.pct),
+            ("Loss", "Train Set", "loss_train", "{:.2f}".format), ("Loss", "Test Set", "loss_test", "{:.2f}".format),
+            ("Elapsed Time", "Training", "time_train", _common.duration),
+            ("Elapsed Time", "Inference", "time_test", _common.duration)]
+    for group, label, key, fmt in rows:
+        table.add(group, label, *(fmt(means[name][key]) for name in ARCHITECTURES))
+    out.table(f"practice3_{args.variant}", table)
+    out.json(f"practice3_{args.variant}", {"args": vars(args), "mean": means, "runs": results,
+                                          "history": histories})
+
+
+if __name__ == "__main__":
+    main()

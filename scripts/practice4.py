@@ -1,0 +1,137 @@
+#!/usr/bin/env python
+"""Report 001 (Practice #4): loss functions, optimizers, backends and mini-batch sizes, mean of 20 runs.
+
+The model is report 000's Model #3 (2->3->1, sigmoid) on the parabola data (1000 train / 100 test
+points, 1000 epochs). Table 1: BCE (SGD, lr 10) vs MSE (SGD, lr 30). Table 2: SGD (10), RMSProp (0.01),
+Adam (1.0) with BCE. Table 3: pydl's NumPy reference backend vs its C++ kernels (and PyTorch on the CPU
+when it is installed), full-batch gradient descent with BCE. Table 4: mini-batch sizes 1, 32, 128, 1000
+with MSE and Adam (0.01). Batch size 1 means 1000 updates per epoch: expect minutes per run.
+"""
+import numpy as np
+
+import _common
+import pydl
+from pydl import nn, optim
+from pydl.datasets import make_parabola
+
+OPTIMIZERS = {"SGD": optim.SGD, "RMSProp": optim.RMSprop, "Adam": optim.Adam}
+
+
+def experiment(data, args, seed, *, loss="bce", optimizer="SGD", lr=10.0, batch_size=None, backend=None):
+    x_train, y_train, x_test, y_test = data
+    net = pydl.Network([nn.Dense(2, 3), nn.Sigmoid(), nn.Dense(3, 1), nn.Sigmoid()], loss=loss,
+                       optimizer=OPTIMIZERS[optimizer](lr=lr), backend=backend or args.backend, seed=seed)
+    times = {}
+    with _common.timer(times, "time_train"):
+        history = net.fit(x_train, y_train, epochs=args.epochs, batch_size=batch_size, shuffle=batch_size is not None,
+                          verbose=0, seed=seed)
+    with _common.timer(times, "time_test"):
+        net.predict(x_test)
+    train, test = net.evaluate(x_train, y_train), net.evaluate(x_test, y_test)
+    return {"acc_train": train["accuracy"], "acc_test": test["accuracy"], "loss_train": train["loss"],
+            "loss_test": test["loss"], **times}, _common.history_dict(history)
+
+
+def torch_experiment(data, args, seed, lr):
+    """The same full-batch BCE training in PyTorch (CPU, float32), or None when torch is not installed."""
+    torch = _common.import_torch()
+    if torch is None:
+        return None
+    torch.manual_seed(seed)
+    x_train, y_train, x_test, y_test = (torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for a in data)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Sigmoid(), torch.nn.Linear(3, 1), torch.nn.Sigmoid())
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    loss_fn = torch.nn.BCELoss()
+    times = {}
+    with _common.timer(times, "time_train"):
+        for _ in range(args.epochs):
+            opt.zero_grad()
+            loss_fn(model(x_train), y_train).backward()
+            opt.step()
+    with torch.no_grad():
+        with _common.timer(times, "time_test"):
+            model(x_test)
+        result = {}
+        for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+            p = model(x)
+            result[f"acc_{split}"] = float(((p > 0.5).float() == y).float().mean())
+            result[f"loss_{split}"] = float(loss_fn(p, y))
+    return {**result, **times}
+
+
+def build_table(title, corner, means, rows):
+    """``means``: column name -> averaged results."""
+    table = _common.Table(title, [corner, ""] + list(means))
+    for group, label, key, fmt in rows:
+        table.add(group, label, *(fmt(m[key]) for m in means.values()))
+    return table
+
+
+ACCURACY = [("Accuracy", "Train", "acc_train", _common.pct), ("Accuracy", "Test", "acc_test", _common.pct)]
+FULL = ACCURACY + [("Loss", "Train", "loss_train", "{:.6f}".format), ("Loss", "Test", "loss_test", "{:.6f}".format),
+                   ("Elapsed Time", "Train", "time_train", _common.duration),
+                   ("Elapsed Time", "Test", "time_test", _common.duration)]
+
+
+def main():
+    parser = _common.make_parser(__doc__, runs=20, epochs=1000)
+    parser.add_argument("--tables", default="1,2,3,4", help="which tables to compute, e.g. 4 or 1,2")
+    parser.add_argument("--batch-sizes", default="1,32,128,1000", help="Table 4's mini-batch sizes")
+    parser.add_argument("--gd-lr", type=float, default=5.0, help="Table 3's learning rate (practice 3's)")
+    args = _common.parse(parser, quick={"runs": 2, "epochs": 20, "batch_sizes": "32,1000"})
+    tables = {int(t) for t in args.tables.split(",")}
+    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    out = _common.Output(args.out)
+
+    configs = {}  # (table, column) -> experiment keyword arguments
+    if 1 in tables:
+        configs[1, "Binary Crossentropy (10.0)"] = dict(loss="bce", optimizer="SGD", lr=10.0)
+        configs[1, "Mean Squared Error (30.0)"] = dict(loss="mse", optimizer="SGD", lr=30.0)
+    if 2 in tables:
+        for name, lr in (("SGD", 10.0), ("RMSProp", 0.01), ("Adam", 1.0)):
+            configs[2, f"{name} ({lr})"] = dict(loss="bce", optimizer=name, lr=lr)
+    if 3 in tables:
+        configs[3, "pydl NumPy reference"] = dict(loss="bce", optimizer="SGD", lr=args.gd_lr, backend="numpy")
+        configs[3, "pydl C++"] = dict(loss="bce", optimizer="SGD", lr=args.gd_lr, backend="cpp")
+    if 4 in tables:
+        for b in batch_sizes:
+            configs[4, str(b)] = dict(loss="mse", optimizer="Adam", lr=0.01, batch_size=b)
+
+    results = {key: [] for key in configs}
+    histories = {key: [] for key in configs}
+    torch_results = []
+    for run in _common.progress(range(args.runs), "runs"):
+        seed = args.seed + run
+        rng = np.random.default_rng(seed)
+        data = make_parabola(1000, seed=rng) + make_parabola(100, seed=rng)
+        for key, kwargs in configs.items():
+            result, history = experiment(data, args, seed, **kwargs)
+            results[key].append(result)
+            histories[key].append(history)
+        if 3 in tables:
+            torch_result = torch_experiment(data, args, seed, args.gd_lr)
+            if torch_result is not None:
+                torch_results.append(torch_result)
+
+    means = {key: _common.mean_of(r) for key, r in results.items()}
+    by_table = {t: {col: means[t, col] for (tt, col) in configs if tt == t} for t in sorted(tables)}
+    if torch_results:
+        by_table[3]["PyTorch (CPU)"] = _common.mean_of(torch_results)
+    elif 3 in tables:
+        print("(PyTorch is not installed: Table 3 has no PyTorch column)\n")
+    suffix = f"mean of {args.runs} runs, {args.epochs} epochs"
+    titles = {1: ("Loss Function (learning rate)", "Table 1: Comparison between loss functions", ACCURACY),
+              2: ("Optimizer (learning rate)", "Table 2: Comparison between optimizers", FULL),
+              3: ("Model", f"Table 3: NumPy reference vs C++ kernels (BCE, full-batch GD, lr {args.gd_lr:g})", FULL),
+              4: ("Mini-batch size", "Table 4: Mini-batch sizes (MSE, Adam 0.01)", FULL)}
+    for t, columns in by_table.items():
+        corner, title, rows = titles[t]
+        table = build_table(f"{title}; {suffix}", corner, columns, rows)
+        out.table(f"practice4_table{t}", table)
+    out.json("practice4", {"args": vars(args), "mean": {f"table{t}": cols for t, cols in by_table.items()},
+                           "runs": {f"table{t}/{c}": results[t, c] for (t, c) in configs},
+                           "history": {f"table{t}/{c}": histories[t, c] for (t, c) in configs}})
+
+
+if __name__ == "__main__":
+    main()
