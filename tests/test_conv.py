@@ -6,6 +6,8 @@ import pydl
 from pydl import kernels as K
 from pydl import reference as R
 
+from numgrad import numerical_grad, rel_err
+
 BACKENDS = [pytest.param(K, id="cpp"), pytest.param(R, id="numpy")]
 
 
@@ -115,23 +117,6 @@ def test_larger_shapes_and_thread_counts(shape, stride, padding):
         pydl.set_num_threads(threads)
 
 
-def _numerical_grad(f, a, eps=1e-6):
-    g = np.empty_like(a)
-    for i in np.ndindex(a.shape):
-        old = a[i]
-        a[i] = old + eps
-        hi = f()
-        a[i] = old - eps
-        lo = f()
-        a[i] = old
-        g[i] = (hi - lo) / (2 * eps)
-    return g
-
-
-def _rel_err(a, b):
-    return np.linalg.norm(a - b) / max(np.linalg.norm(a), np.linalg.norm(b), 1e-300)
-
-
 @pytest.mark.parametrize("shape,stride,padding", [
     ((2, 3, 6, 5, 4, 3, 3), 1, 1),
     ((1, 2, 7, 8, 3, 2, 3), (2, 3), (1, 2)),
@@ -151,9 +136,9 @@ def test_backward_matches_numerical_gradient(shape, stride, padding):
         return float(np.sum(K.conv2d_forward(x, wt, b, stride, padding) * dy))
 
     dx, dw, db = K.conv2d_backward(x, wt, dy, stride, padding)
-    assert _rel_err(dx, _numerical_grad(loss, x)) < 1e-6
-    assert _rel_err(dw, _numerical_grad(loss, wt)) < 1e-6
-    assert _rel_err(db, _numerical_grad(loss, b)) < 1e-6
+    assert rel_err(dx, numerical_grad(loss, x)) < 1e-6
+    assert rel_err(dw, numerical_grad(loss, wt)) < 1e-6
+    assert rel_err(db, numerical_grad(loss, b)) < 1e-6
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
