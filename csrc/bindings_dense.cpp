@@ -54,12 +54,15 @@ py::array matmul_py(const py::object& a_obj, const py::object& b_obj, const py::
   reject_nan(fn, "a", a);
   reject_nan(fn, "b", b);
   if (beta != 0) reject_nan(fn, "out", out);
-  py::gil_scoped_release nogil;
-  if (is_f32(a)) {
-    gemm(ta, tb, m, n, k, float(alpha), cptr<float>(a), a.shape(1), cptr<float>(b), b.shape(1), float(beta),
-         ptr<float>(out), n);
-  } else {
-    gemm(ta, tb, m, n, k, alpha, cptr<double>(a), a.shape(1), cptr<double>(b), b.shape(1), beta, ptr<double>(out), n);
+  {
+    py::gil_scoped_release nogil;
+    if (is_f32(a)) {
+      gemm(ta, tb, m, n, k, float(alpha), cptr<float>(a), a.shape(1), cptr<float>(b), b.shape(1), float(beta),
+           ptr<float>(out), n);
+    } else {
+      gemm(ta, tb, m, n, k, alpha, cptr<double>(a), a.shape(1), cptr<double>(b), b.shape(1), beta, ptr<double>(out),
+           n);
+    }
   }
   return out;
 }
@@ -99,12 +102,15 @@ py::array dense_forward_py(const py::object& x_obj, const py::object& w_obj, con
   reject_nan(fn, "x", x);
   reject_nan(fn, "w", w);
   if (has_b) reject_nan(fn, "b", b);
-  py::gil_scoped_release nogil;
-  if (is_f32(x)) {
-    dense_forward(cptr<float>(x), cptr<float>(w), has_b ? cptr<float>(b) : nullptr, act, ptr<float>(out), n, in, outf);
-  } else {
-    dense_forward(cptr<double>(x), cptr<double>(w), has_b ? cptr<double>(b) : nullptr, act, ptr<double>(out), n, in,
-                  outf);
+  {
+    py::gil_scoped_release nogil;
+    if (is_f32(x)) {
+      dense_forward(cptr<float>(x), cptr<float>(w), has_b ? cptr<float>(b) : nullptr, act, ptr<float>(out), n, in,
+                    outf);
+    } else {
+      dense_forward(cptr<double>(x), cptr<double>(w), has_b ? cptr<double>(b) : nullptr, act, ptr<double>(out), n,
+                    in, outf);
+    }
   }
   return out;
 }
@@ -154,8 +160,8 @@ py::tuple dense_backward_py(const py::object& x_obj, const py::object& w_obj, co
   {
     py::gil_scoped_release nogil;
     if (is_f32(x)) {
-      dense_backward(cptr<float>(x), cptr<float>(w), cptr<float>(dy), need_dx ? ptr<float>(dx) : nullptr, ptr<float>(dw),
-                     has_bias ? ptr<float>(db) : nullptr, n, in, outf, accumulate);
+      dense_backward(cptr<float>(x), cptr<float>(w), cptr<float>(dy), need_dx ? ptr<float>(dx) : nullptr,
+                     ptr<float>(dw), has_bias ? ptr<float>(db) : nullptr, n, in, outf, accumulate);
     } else {
       dense_backward(cptr<double>(x), cptr<double>(w), cptr<double>(dy), need_dx ? ptr<double>(dx) : nullptr,
                      ptr<double>(dw), has_bias ? ptr<double>(db) : nullptr, n, in, outf, accumulate);

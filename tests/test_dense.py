@@ -13,8 +13,9 @@ from pydl import reference as R
 from conftest import DTYPES
 
 ACTIVATIONS = ["none", "relu", "sigmoid", "tanh"]
-# (N, in_features, out_features): a 2->3->1 network's layers, odd sizes, and the MNIST MLP's first layer.
-SHAPES = [(4, 2, 3), (4, 3, 1), (7, 13, 17), (33, 65, 10), (100, 784, 256)]
+# (N, in_features, out_features): a 2->3->1 network's layers, odd sizes, a 10-class output layer.
+SHAPES = [(4, 2, 3), (4, 3, 1), (7, 13, 17), (33, 65, 10)]
+MNIST_LAYER = (100, 784, 256)
 RTOL = {np.float32: 1e-4, np.float64: 1e-12}
 
 
@@ -40,6 +41,13 @@ def test_dense_forward_matches_reference(n, n_in, n_out, activation, dtype, rng,
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_dense_forward_matches_reference_at_an_mnist_layer(activation, dtype, rng, threads):
+    x, w, b = _layer(rng, *MNIST_LAYER, dtype)
+    assert_close(K.dense_forward(x, w, b, activation), R.dense_forward(x, w, b, activation), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_dense_forward_without_bias_is_activation_of_the_product(activation, dtype, rng):
     x, w, _ = _layer(rng, 33, 65, 10, dtype)
     assert_close(K.dense_forward(x, w, activation=activation), R.dense_forward(x, w, None, activation), dtype)
@@ -54,7 +62,7 @@ def test_dense_forward_writes_into_out_and_returns_it(rng):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("need_dx, has_bias", [(True, True), (False, False)], ids=["all", "dw_only"])
-@pytest.mark.parametrize("n, n_in, n_out", SHAPES, ids=str)
+@pytest.mark.parametrize("n, n_in, n_out", SHAPES + [MNIST_LAYER], ids=str)
 def test_dense_backward_matches_reference(n, n_in, n_out, has_bias, need_dx, dtype, rng, simd_level, threads):
     x, w, _ = _layer(rng, n, n_in, n_out, dtype)
     dy = rng.standard_normal((n, n_out)).astype(dtype)
