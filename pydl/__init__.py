@@ -3,7 +3,16 @@
 Hot kernels are C++ (``pydl.kernels``); every one has a pure-NumPy twin with the same signature in
 ``pydl.reference``, which is the test oracle and a backend you can select.
 """
-from . import _core, kernels, reference
+try:
+    from . import _core
+except ImportError as err:  # the source checkout shadows the installed package
+    import os as _os
+
+    raise ImportError(
+        f"pydl's compiled module _core is missing from {_os.path.dirname(__file__)}. This happens when Python "
+        "imports pydl from its source folder (the current directory) instead of the installed package: run "
+        "from another directory, or install in editable mode with `pip install -e .`.") from err
+from . import kernels, reference
 from ._info import build_info, get_num_threads, set_num_threads
 
 __version__ = _core.build_info()["version"]
