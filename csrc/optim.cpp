@@ -1,11 +1,31 @@
+// Optimizer updates: split across threads above a work threshold, each chunk run by the loop
+// compiled for the best instruction set the CPU has (optim_impl.h).
 #include "optim.h"
 
 #include <atomic>
 #include <cmath>
 
+#include "cpu.h"
 #include "parallel.h"
 
 namespace pydl {
+
+namespace generic {
+#include "optim_impl.h"
+}  // namespace generic
+
+#ifdef PYDL_X86
+#define PYDL_DECLARE_OPTIM(isa, T)                                                                  \
+  namespace isa {                                                                                   \
+  bool sgd(T* p, const T* g, T* buf, int64_t n, const SgdConfig& c);                                \
+  bool rmsprop(T* p, const T* g, T* sq, T* buf, T* ga, int64_t n, const RmspropConfig& c);          \
+  bool adam(T* p, const T* g, T* m, T* v, int64_t n, const AdamConfig& c, T step_size, T inv_bc2); \
+  }
+PYDL_DECLARE_OPTIM(avx2, float)
+PYDL_DECLARE_OPTIM(avx2, double)
+PYDL_DECLARE_OPTIM(avx512, float)
+PYDL_DECLARE_OPTIM(avx512, double)
+#endif
 
 // Updates touch each element a few times: below this many per thread, one thread is faster.
 constexpr int64_t kOptimGrain = 1 << 15;
@@ -21,66 +41,48 @@ static bool chunked(int64_t n, Body body) {
 
 template <typename T>
 bool sgd_update(T* p, const T* grad, T* buf, int64_t n, const SgdConfig& c) {
-  const T lr = T(c.lr), mu = T(c.momentum), damp = T(1 - c.dampening), wd = T(c.weight_decay);
   return chunked(n, [&](int64_t b, int64_t e) {
-    int nan = 0;
-    for (int64_t i = b; i < e; ++i) {
-      T g = grad[i];
-      nan |= g != g;
-      g += wd * p[i];
-      if (mu != T(0)) {
-        T v = c.first_step ? g : mu * buf[i] + damp * g;
-        buf[i] = v;
-        g = c.nesterov ? g + mu * v : v;
-      }
-      p[i] -= lr * g;
+    T* bb = buf ? buf + b : nullptr;
+#ifdef PYDL_X86
+    switch (simd_level()) {
+      case SimdLevel::avx512: return avx512::sgd(p + b, grad + b, bb, e - b, c);
+      case SimdLevel::avx2: return avx2::sgd(p + b, grad + b, bb, e - b, c);
+      default: break;
     }
-    return nan != 0;
+#endif
+    return generic::sgd_loop(p + b, grad + b, bb, e - b, c);
   });
 }
 
 template <typename T>
 bool rmsprop_update(T* p, const T* grad, T* sq, T* buf, T* gavg, int64_t n, const RmspropConfig& c) {
-  const T lr = T(c.lr), alpha = T(c.alpha), eps = T(c.eps), wd = T(c.weight_decay), mu = T(c.momentum);
   return chunked(n, [&](int64_t b, int64_t e) {
-    int nan = 0;
-    for (int64_t i = b; i < e; ++i) {
-      T g = grad[i];
-      nan |= g != g;
-      g += wd * p[i];
-      sq[i] = alpha * sq[i] + (T(1) - alpha) * g * g;
-      T var = sq[i];
-      if (c.centered) {
-        gavg[i] = alpha * gavg[i] + (T(1) - alpha) * g;
-        var -= gavg[i] * gavg[i];
-      }
-      T step = g / (std::sqrt(var) + eps);
-      if (mu > T(0)) {
-        buf[i] = mu * buf[i] + step;
-        step = buf[i];
-      }
-      p[i] -= lr * step;
+    T* bb = buf ? buf + b : nullptr;
+    T* ga = gavg ? gavg + b : nullptr;
+#ifdef PYDL_X86
+    switch (simd_level()) {
+      case SimdLevel::avx512: return avx512::rmsprop(p + b, grad + b, sq + b, bb, ga, e - b, c);
+      case SimdLevel::avx2: return avx2::rmsprop(p + b, grad + b, sq + b, bb, ga, e - b, c);
+      default: break;
     }
-    return nan != 0;
+#endif
+    return generic::rmsprop_loop(p + b, grad + b, sq + b, bb, ga, e - b, c);
   });
 }
 
 template <typename T>
 bool adam_update(T* p, const T* grad, T* m, T* v, int64_t n, const AdamConfig& c) {
-  const T b1 = T(c.beta1), b2 = T(c.beta2), eps = T(c.eps), wd = T(c.weight_decay);
   const T step_size = T(c.lr / (1 - std::pow(c.beta1, double(c.step))));
   const T inv_sqrt_bc2 = T(1 / std::sqrt(1 - std::pow(c.beta2, double(c.step))));
   return chunked(n, [&](int64_t b, int64_t e) {
-    int nan = 0;
-    for (int64_t i = b; i < e; ++i) {
-      T g = grad[i];
-      nan |= g != g;
-      g += wd * p[i];
-      m[i] = b1 * m[i] + (T(1) - b1) * g;
-      v[i] = b2 * v[i] + (T(1) - b2) * g * g;
-      p[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+#ifdef PYDL_X86
+    switch (simd_level()) {
+      case SimdLevel::avx512: return avx512::adam(p + b, grad + b, m + b, v + b, e - b, c, step_size, inv_sqrt_bc2);
+      case SimdLevel::avx2: return avx2::adam(p + b, grad + b, m + b, v + b, e - b, c, step_size, inv_sqrt_bc2);
+      default: break;
     }
-    return nan != 0;
+#endif
+    return generic::adam_loop(p + b, grad + b, m + b, v + b, e - b, c, step_size, inv_sqrt_bc2);
   });
 }
 

@@ -38,7 +38,7 @@ def _run(backend, name, kwargs, n_state, param, grads):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(1,), (3, 7), (1000, 37)], ids=str)
 @pytest.mark.parametrize("name,kwargs,n_state", CONFIGS)
-def test_ten_steps_match_reference(name, kwargs, n_state, shape, dtype, rng, threads):
+def test_ten_steps_match_reference(name, kwargs, n_state, shape, dtype, rng, threads, simd_level):
     param = rng.standard_normal(shape).astype(dtype)
     grads = [rng.standard_normal(shape).astype(dtype) for _ in range(10)]
     ours = _run(K, name, kwargs, n_state, param.copy(), grads)
