@@ -97,6 +97,8 @@ def test_need_dx_and_has_bias_flags():
     ((4, 8, 16, 16, 16, 3, 3), 1, 1),     # enough work for two threads over the batch
     ((4, 6, 12, 12, 16, 1, 1), 1, 0),     # 1x1, stride 1, no padding: no im2col
     ((1, 32, 64, 64, 2, 3, 3), 1, 1),     # im2col in several row bands (float64 rows exceed the band size)
+    ((7, 8, 12, 12, 16, 3, 3), 1, 1),     # one GEMM per block of 4 samples; the last block has 3
+    ((5, 3, 12, 24, 8, 3, 3), (1, 2), 1), # blocks of 4 samples and a last one of a single sample
 ])
 def test_larger_shapes_and_thread_counts(shape, stride, padding):
     n, c_in, h, w, c_out, kh, kw = shape
