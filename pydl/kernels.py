@@ -7,7 +7,8 @@ argument and the shapes; NaN in an input raises ``ValueError``. ``help(pydl.kern
 """
 from . import _core
 
-_NOT_KERNELS = {"build_info", "set_num_threads", "get_num_threads", "set_simd_level"}
+# Not kernels: build facts, settings, and the native training engine (used through pydl.native).
+_NOT_KERNELS = {"build_info", "set_num_threads", "get_num_threads", "set_simd_level", "NativeTrainer"}
 
 __all__ = sorted(n for n in dir(_core) if not n.startswith("_") and n not in _NOT_KERNELS)
 globals().update({name: getattr(_core, name) for name in __all__})

@@ -9,6 +9,7 @@ from . import losses as _losses
 from . import optim as _optim
 from .callbacks import Callback
 from .metrics import to_labels
+from .native import NativePlan
 from .nn.base import Layer, as_float_dtype
 
 __all__ = ["History", "Network", "Sequential"]
@@ -135,6 +136,9 @@ class Network:
         self.l2 = 0.0
         self.stop_training = False
         self._last_input_shape = None
+        # fit trains whole epochs in C++ when every layer, the loss and the optimizer allow it (pydl.native);
+        # False keeps the Python loop, e.g. to compare the two.
+        self.native = True
         self.compile(loss, optimizer, l2)
 
     def compile(self, loss=None, optimizer=None, l2=None):
@@ -449,11 +453,13 @@ class Network:
         n = x.shape[0]
         starts, bs = self._batches(n, batch_size)
         shuffle = shuffle and bs < n
-        if shuffle:
+        batch_hooks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
+        # Whole epochs in C++ when nothing needs Python between batches: same results, same shuffling.
+        plan = NativePlan.from_network(self) if self.native and not batch_hooks else None
+        if shuffle and plan is None:
             xs, ts, ls = np.empty_like(x), np.empty_like(t), np.empty_like(labels)
         else:
             xs, ts, ls = x, t, labels
-        batch_hooks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
         history = History()
         self.train()
         self.stop_training = False
@@ -463,24 +469,28 @@ class Network:
         if verbose == 1 or (verbose is None and sys.stderr.isatty()):
             from tqdm.auto import tqdm
             bar = tqdm(total=epochs, unit="epoch", leave=True)
+        epochs_left = range(epochs)
+        if plan is not None and epochs and not (shuffle or callbacks or val is not None or bar is not None
+                                                or verbose == 2 or self.l2):
+            # Nothing runs between epochs (small full-batch problems): all of them in one native call.
+            t0 = time.perf_counter()
+            losses, accuracies = plan.run_epochs(x, t, epochs)
+            seconds = (time.perf_counter() - t0) / epochs
+            for epoch, (loss, accuracy) in enumerate(zip(losses.tolist(), accuracies.tolist())):
+                history.append(epoch, {"loss": loss, "accuracy": accuracy, "cost": loss, "lr": self.optimizer.lr,
+                                       "time": seconds})
+            epochs_left = ()
         try:
-            for epoch in range(epochs):
+            for epoch in epochs_left:
                 t0 = time.perf_counter()
                 for cb in callbacks:
                     cb.on_epoch_begin(epoch)
-                if shuffle:
-                    perm = rng.permutation(n)
-                    np.take(x, perm, axis=0, out=xs)
-                    np.take(t, perm, axis=0, out=ts)
-                    np.take(labels, perm, axis=0, out=ls)
-                loss_sum, correct = 0.0, 0
-                for b, s in enumerate(starts):
-                    loss, out = self._train_step(xs[s:s + bs], ts[s:s + bs])
-                    loss_sum += loss * out.shape[0]
-                    correct += int(np.count_nonzero(self.loss.labels(out) == ls[s:s + bs]))
-                    for cb in batch_hooks:
-                        cb.on_batch_end(b, loss)
-                logs = {"loss": loss_sum / n, "accuracy": correct / n}
+                perm = rng.permutation(n) if shuffle else None
+                if plan is not None:
+                    loss, accuracy = plan.run_epoch(x, t, perm, bs)
+                    logs = {"loss": loss, "accuracy": accuracy}
+                else:
+                    logs = self._python_epoch(x, t, labels, xs, ts, ls, perm, starts, bs, batch_hooks)
                 logs["cost"] = logs["loss"] + self.regularization()
                 if val is not None:
                     logs.update({"val_" + k: v for k, v in self._evaluate(*val, batch_size).items()})
@@ -504,6 +514,22 @@ class Network:
         for cb in callbacks:
             cb.on_train_end(history)
         return history
+
+    def _python_epoch(self, x, t, labels, xs, ts, ls, perm, starts, bs, batch_hooks):
+        """One epoch through the layers' Python forward/backward; (xs, ts, ls) receive the shuffled data."""
+        if perm is not None:
+            np.take(x, perm, axis=0, out=xs)
+            np.take(t, perm, axis=0, out=ts)
+            np.take(labels, perm, axis=0, out=ls)
+        loss_sum, correct = 0.0, 0
+        for b, s in enumerate(starts):
+            loss, out = self._train_step(xs[s:s + bs], ts[s:s + bs])
+            loss_sum += loss * out.shape[0]
+            correct += int(np.count_nonzero(self.loss.labels(out) == ls[s:s + bs]))
+            for cb in batch_hooks:
+                cb.on_batch_end(b, loss)
+        n = x.shape[0]
+        return {"loss": loss_sum / n, "accuracy": correct / n}
 
     # ---- persistence -----------------------------------------------------------------------------
     def save(self, path):

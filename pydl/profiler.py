@@ -5,8 +5,8 @@
     print(prof)            # or prof.table(), prof.stats
 
 Inside the block every kernel call (whichever backend) and every layer's forward/backward is timed;
-outside it nothing is wrapped, so profiling costs nothing when it is off. A network that trains in the
-native C++ loop shows that loop as one entry; ``Network.fit(..., native=False)`` breaks it down.
+outside it nothing is wrapped, so profiling costs nothing when it is off. Inside the block ``fit`` takes
+the Python path (the native C++ loop, pydl.native, has no per-kernel boundaries to time).
 """
 import functools
 import time

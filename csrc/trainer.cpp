@@ -1,0 +1,607 @@
+// The native training loop (trainer.h). Activations and gradients live feature-major (features x
+// rows), so every loop over a narrow layer (2 -> 3 -> 1 in the reports) runs across the batch, where
+// the vector units have work; wide layers are GEMMs in the same layout.
+#include "trainer.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
+#include "activations.h"
+#include "cpu.h"
+#include "gemm.h"
+#include "optim.h"
+
+namespace pydl {
+
+namespace trainer_math {
+#include "vmath.h"
+
+// log(x) for x >= the smallest normal number, written like vmath.h's vexp so loops calling it
+// vectorise (integer and float arithmetic only: no branches, no selects). As musl's log does, the
+// reduction x = 2^k m uses an offset so that m lands in [sqrt(1/2), sqrt(2)); then log m = 2 atanh(s)
+// with s = (m - 1) / (m + 1), |s| < 0.172, summed as an odd series in s. About 1 ulp. The losses take
+// logs of clipped probabilities (>= eps), of 1 + e and of sums of exponentials >= 1; callers clamp
+// the argument to the normal range (a BCE eps below 1e-38 clips a little higher).
+static inline double vlog(double x) {
+  const int64_t off = INT64_C(0x3fe6a09e667f3bcd);  // sqrt(1/2)
+  const int64_t ix = f64_to_bits(x), tmp = ix - off;
+  const double m = bits_to_f64(ix - (tmp & INT64_C(-4503599627370496)));  // keep the exponent of off
+  // k = tmp >> 52 (arithmetic), made non-negative for a logical shift and converted through the 2^52
+  // magic number: AVX2 has neither a 64-bit arithmetic shift nor an int64 -> double conversion.
+  const uint64_t biased = (uint64_t(tmp) + (UINT64_C(1) << 62)) >> 52;  // k + 1024
+  const double k = bits_to_f64(int64_t(biased | UINT64_C(0x4330000000000000))) - (4503599627370496.0 + 1024.0);
+  const double s = (m - 1) / (m + 1), z = s * s;
+  // sum_{j=1..11} z^j / (2j + 1): the next term is below 1e-18 relative.
+  double p = 1.0 / 23;
+  p = p * z + 1.0 / 21;
+  p = p * z + 1.0 / 19;
+  p = p * z + 1.0 / 17;
+  p = p * z + 1.0 / 15;
+  p = p * z + 1.0 / 13;
+  p = p * z + 1.0 / 11;
+  p = p * z + 1.0 / 9;
+  p = p * z + 1.0 / 7;
+  p = p * z + 1.0 / 5;
+  p = p * z + 1.0 / 3;
+  const double r = 2 * s + 2 * s * (p * z);
+  return k * 6.93147180369123816490e-01 + (r + k * 1.90821492927058770002e-10);
+}
+
+static inline float vlog(float x) {
+  const int32_t off = 0x3f3504f3;  // sqrt(1/2)
+  const int32_t ix = f32_to_bits(x), tmp = ix - off;
+  const float m = bits_to_f32(ix - (tmp & int32_t(0xff800000)));
+  const float k = float(tmp >> 23);
+  const float s = (m - 1) / (m + 1), z = s * s;
+  float p = 1.0f / 13;
+  p = p * z + 1.0f / 11;
+  p = p * z + 1.0f / 9;
+  p = p * z + 1.0f / 7;
+  p = p * z + 1.0f / 5;
+  p = p * z + 1.0f / 3;
+  const float r = 2 * s + 2 * s * (p * z);
+  return k * 0.693359375f + (r + k * -2.12194440e-4f);
+}
+
+// log(1 + e) for e in [0, 1], with the rounding of 1 + e corrected (e tiny would otherwise give 0).
+template <typename T>
+static inline T vlog1p(T e) {
+  const T u = T(1) + e;
+  return vlog(u) - ((u - T(1)) - e) / u;
+}
+}  // namespace trainer_math
+
+using trainer_math::vexp;
+using trainer_math::vlog;
+using trainer_math::vlog1p;
+
+// Dense layers with in * out at most this use plain loops across the batch; wider ones pay for a GEMM
+// call's packing.
+constexpr int64_t kSmallDense = 128;
+// The plain dense loops sweep a chunk of this many rows per weight so the chunk stays in L1.
+constexpr int64_t kRowChunk = 1024;
+
+// ---- dense layer, feature-major: X (in x rows), Y (out x rows), W (in, out) row-major -------------------
+
+template <typename T>
+static void dense_forward_fm(const TrainLayer<T>& L, const T* X, T* Y, int64_t rows) {
+  const int64_t in = L.in, out = L.out;
+  const T* W = L.w.data;
+  const T* b = L.b.data;
+  if (in * out > kSmallDense) {
+    gemm(true, false, out, rows, in, T(1), W, out, X, rows, T(0), Y, rows);
+    if (b) {
+      for (int64_t j = 0; j < out; ++j) {
+        T* __restrict y = Y + j * rows;
+        const T bj = b[j];
+        for (int64_t r = 0; r < rows; ++r) y[r] += bj;
+      }
+    }
+    return;
+  }
+  // Same order of additions as the GEMM path of the Python layer: sum over k, then the bias.
+  for (int64_t r0 = 0; r0 < rows; r0 += kRowChunk) {
+    const int64_t nr = std::min(kRowChunk, rows - r0);
+    for (int64_t j = 0; j < out; ++j) {
+      T* __restrict y = Y + j * rows + r0;
+      const T w0 = W[j];
+      const T* __restrict x0 = X + r0;
+      for (int64_t r = 0; r < nr; ++r) y[r] = x0[r] * w0;
+      for (int64_t k = 1; k < in; ++k) {
+        const T wk = W[k * out + j];
+        const T* __restrict xk = X + k * rows + r0;
+        for (int64_t r = 0; r < nr; ++r) y[r] += xk[r] * wk;
+      }
+      if (b) {
+        const T bj = b[j];
+        for (int64_t r = 0; r < nr; ++r) y[r] += bj;
+      }
+    }
+  }
+}
+
+// Reductions are written with GCC vector types: the compiler may not reorder a scalar sum, and its own
+// attempt at vectorising partial sums shuffles more than it adds. A 64-byte vector is one AVX-512
+// register; in the AVX2 and generic copies of the epoch loop GCC splits it into two or four.
+// Vec<T>::Full: 64 bytes of T; Vec<T>::Eight: eight T (converted to Vec<double>::Full when summing).
+template <typename T>
+struct Vec;
+template <>
+struct Vec<float> {
+  typedef float Full __attribute__((vector_size(64)));
+  typedef float Eight __attribute__((vector_size(32)));
+};
+template <>
+struct Vec<double> {
+  typedef double Full __attribute__((vector_size(64)));
+  typedef double Eight __attribute__((vector_size(64)));
+};
+
+template <typename V, typename T>
+static inline V load_vec(const T* p) {
+  V v;
+  __builtin_memcpy(&v, p, sizeof(V));
+  return v;
+}
+
+template <typename T>
+static T dot(const T* a, const T* b, int64_t n) {
+  constexpr int64_t W = 64 / sizeof(T);
+  using V = typename Vec<T>::Full;
+  V acc[4] = {};  // four chains hide the latency of the multiply-adds
+  int64_t i = 0;
+  for (; i + 4 * W <= n; i += 4 * W)
+    for (int c = 0; c < 4; ++c) acc[c] += load_vec<V>(a + i + c * W) * load_vec<V>(b + i + c * W);
+  for (; i + W <= n; i += W) acc[0] += load_vec<V>(a + i) * load_vec<V>(b + i);
+  const V total = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  T sum = 0;
+  for (int64_t l = 0; l < W; ++l) sum += total[l];
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+// Sum in double (bias gradients as dense.cpp sums them: float32 sums over a large batch lose digits).
+template <typename T>
+static double sum_of(const T* a, int64_t n) {
+  using Acc = Vec<double>::Full;
+  using In = typename Vec<T>::Eight;
+  Acc acc[4] = {};
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int c = 0; c < 4; ++c) acc[c] += __builtin_convertvector(load_vec<In>(a + i + 8 * c), Acc);
+  for (; i + 8 <= n; i += 8) acc[0] += __builtin_convertvector(load_vec<In>(a + i), Acc);
+  const Acc total = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  double sum = 0;
+  for (int l = 0; l < 8; ++l) sum += total[l];
+  for (; i < n; ++i) sum += double(a[i]);
+  return sum;
+}
+
+// dW = X dZ^T, db = row sums of dZ, and dX = W dZ when dX is non-null.
+template <typename T>
+static void dense_backward_fm(const TrainLayer<T>& L, const T* X, const T* dZ, T* dX, int64_t rows) {
+  const int64_t in = L.in, out = L.out;
+  const T* W = L.w.data;
+  T* dW = L.w.grad;
+  if (L.b.data) {
+    for (int64_t j = 0; j < out; ++j) L.b.grad[j] = T(sum_of(dZ + j * rows, rows));
+  }
+  if (in * out > kSmallDense) {
+    gemm(false, true, in, out, rows, T(1), X, rows, dZ, rows, T(0), dW, out);
+    if (dX) gemm(false, false, in, rows, out, T(1), W, out, dZ, rows, T(0), dX, rows);
+    return;
+  }
+  for (int64_t k = 0; k < in; ++k)
+    for (int64_t j = 0; j < out; ++j) dW[k * out + j] = dot(X + k * rows, dZ + j * rows, rows);
+  if (!dX) return;
+  for (int64_t r0 = 0; r0 < rows; r0 += kRowChunk) {
+    const int64_t nr = std::min(kRowChunk, rows - r0);
+    for (int64_t k = 0; k < in; ++k) {
+      T* __restrict dx = dX + k * rows + r0;
+      const T w0 = W[k * out];
+      const T* __restrict dz0 = dZ + r0;
+      for (int64_t r = 0; r < nr; ++r) dx[r] = dz0[r] * w0;
+      for (int64_t j = 1; j < out; ++j) {
+        const T wj = W[k * out + j];
+        const T* __restrict dzj = dZ + j * rows + r0;
+        for (int64_t r = 0; r < nr; ++r) dx[r] += dzj[r] * wj;
+      }
+    }
+  }
+}
+
+// ---- softmax across the features of each sample (a column in this layout) ----------------------
+
+// Loops run feature by feature across all samples, so they vectorise; mx and sum hold one value per
+// sample (the maximum, then the sum of exponentials, which cross-entropy reuses).
+template <typename T>
+static void softmax_fm(const T* X, T* Y, int64_t c, int64_t rows, T* mx, T* sum) {
+  for (int64_t r = 0; r < rows; ++r) {
+    mx[r] = X[r];
+    sum[r] = 0;
+  }
+  for (int64_t j = 1; j < c; ++j)
+    for (int64_t r = 0; r < rows; ++r) mx[r] = std::max(mx[r], X[j * rows + r]);
+  for (int64_t j = 0; j < c; ++j) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const T e = vexp(X[j * rows + r] - mx[r]);
+      Y[j * rows + r] = e;
+      sum[r] += e;
+    }
+  }
+  for (int64_t j = 0; j < c; ++j)
+    for (int64_t r = 0; r < rows; ++r) Y[j * rows + r] *= T(1) / sum[r];
+}
+
+// Backward of an element-wise activation from its output y. The buffers are distinct: saying so lets
+// the loops vectorise without run-time overlap checks (which GCC got wrong-footed by, running them scalar).
+template <typename T>
+static void elementwise_backward(TrainOp op, const T* __restrict y, const T* __restrict dy, T* __restrict dx,
+                                 int64_t n) {
+  switch (op) {
+    case TrainOp::sigmoid:
+      for (int64_t k = 0; k < n; ++k) dx[k] = dy[k] * y[k] * (T(1) - y[k]);
+      break;
+    case TrainOp::relu:
+      for (int64_t k = 0; k < n; ++k) dx[k] = y[k] > T(0) ? dy[k] : T(0);
+      break;
+    case TrainOp::tanh:
+      for (int64_t k = 0; k < n; ++k) dx[k] = dy[k] * (T(1) - y[k] * y[k]);
+      break;
+    default: break;
+  }
+}
+
+// BCE terms -(t log p + (1 - t) log(1 - p)) of probabilities clipped to [lo, hi]. With 0/1 targets one
+// log does: t p + (1 - t)(1 - p) is then exactly p or 1 - p. Two loops, so each vectorises.
+template <typename T>
+static void bce_terms(const T* Z, const T* t, double* term, int64_t n, T lo, T hi, bool binary) {
+  if (binary) {
+    for (int64_t k = 0; k < n; ++k) {
+      const T p = std::min(std::max(Z[k], lo), hi), tk = t[k];
+      term[k] = -double(vlog(tk * p + (T(1) - tk) * (T(1) - p)));
+    }
+  } else {
+    for (int64_t k = 0; k < n; ++k) {
+      const T p = std::min(std::max(Z[k], lo), hi), tk = t[k];
+      term[k] = -double(tk * vlog(p) + (T(1) - tk) * vlog(T(1) - p));
+    }
+  }
+}
+
+// ---- the trainer ----------------------------------------------------------------------------------
+
+template <typename T>
+Trainer<T>::Trainer(std::vector<TrainLayer<T>> layers, TrainLoss loss, double bce_eps, const TrainOptimConfig& opt)
+    : layers_(std::move(layers)), loss_(loss), bce_eps_(bce_eps), opt_(opt) {
+  bool params_before = false;
+  for (const auto& L : layers_) {
+    need_dx_.push_back(params_before);
+    params_before = params_before || L.op == TrainOp::dense;
+  }
+  fused_sigmoid_bce_ = loss_ == TrainLoss::bce && layers_.back().op == TrainOp::sigmoid && need_dx_.back();
+  act_.resize(layers_.size() + 1);
+  grad_.resize(layers_.size() + 1);
+}
+
+// Buffers grow to the largest batch seen and are then reused: the steady-state step allocates nothing.
+template <typename T>
+void Trainer<T>::reserve(int64_t rows) {
+  if (rows <= capacity_) return;
+  act_[0].resize(layers_[0].in * rows);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    act_[i + 1].resize(layers_[i].out * rows);
+    grad_[i + 1].resize(layers_[i].out * rows);
+  }
+  // A layer's input gradient is only written when need_dx says so; the network input never gets one.
+  for (size_t i = 1; i < layers_.size(); ++i) grad_[i].resize(need_dx_[i] ? layers_[i].in * rows : 0);
+  target_.resize(layers_.back().out * rows);
+  target_labels_.resize(rows);
+  scratch_.resize(2 * rows);
+  terms_.resize(layers_.back().out * rows);
+  capacity_ = rows;
+}
+
+// Copies the batch's rows of x and of the target into the feature-major buffers.
+template <typename T>
+void Trainer<T>::gather(const TrainEpoch<T>& e, int64_t start, int64_t rows) {
+  // A full batch in order is the same every epoch: with the caller's word that the data did not
+  // change, the buffers already hold it.
+  const bool whole = e.perm == nullptr && rows == e.n;
+  if (whole && e.same_data && holds_all_of_ == e.x) return;
+  holds_all_of_ = whole ? e.x : nullptr;
+  const int64_t f = e.features, c = layers_.back().out;
+  T* X = act_[0].data();
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t idx = e.perm ? e.perm[start + r] : start + r;
+    const T* src = e.x + idx * f;
+    for (int64_t k = 0; k < f; ++k) X[k * rows + r] = src[k];
+    if (e.target_labels) {
+      target_labels_[r] = e.target_labels[idx];
+      // multi_bce works on one-hot rows; building them here keeps the loss loop free of selects.
+      if (loss_ == TrainLoss::multi_bce)
+        for (int64_t j = 0; j < c; ++j) target_[j * rows + r] = T(e.target_labels[idx] == j);
+    } else {
+      const T* t = e.target + idx * c;
+      for (int64_t j = 0; j < c; ++j) target_[j * rows + r] = t[j];
+    }
+  }
+}
+
+template <typename T>
+void Trainer<T>::forward(int64_t rows) {
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const TrainLayer<T>& L = layers_[i];
+    const T* X = act_[i].data();
+    T* Y = act_[i + 1].data();
+    const int64_t n = L.out * rows;
+    switch (L.op) {
+      case TrainOp::dense: dense_forward_fm(L, X, Y, rows); break;
+      case TrainOp::relu: relu(X, Y, n); break;
+      case TrainOp::tanh: tanh(X, Y, n); break;
+      case TrainOp::softmax: softmax_fm(X, Y, L.out, rows, scratch_.data(), scratch_.data() + rows); break;
+      case TrainOp::sigmoid: {
+        // 1 / (1 + e^-x) straight: vexp gives inf below its range, so this is 0 there, and it is as
+        // accurate as the kernel's two-sided form elsewhere, with fewer operations per element. The
+        // clip bounds are rounded to T the way NumPy rounds the layer's np.clip(y, clip, 1 - clip);
+        // without a clip they are [0, 1], which changes nothing.
+        const T lo = T(L.clip), hi = T(1.0 - L.clip);
+        for (int64_t k = 0; k < n; ++k) Y[k] = std::min(std::max(T(1) / (T(1) + vexp(-X[k])), lo), hi);
+        break;
+      }
+    }
+  }
+}
+
+template <typename T>
+void Trainer<T>::backward(int64_t rows) {
+  // A sigmoid fused into BCE already has its input gradient from loss_and_grad.
+  for (size_t i = layers_.size() - (fused_sigmoid_bce_ ? 1 : 0); i-- > 0;) {
+    const TrainLayer<T>& L = layers_[i];
+    const T* Y = act_[i + 1].data();
+    const T* dY = grad_[i + 1].data();
+    T* dX = need_dx_[i] ? grad_[i].data() : nullptr;
+    const int64_t n = L.out * rows;
+    switch (L.op) {
+      case TrainOp::dense: dense_backward_fm(L, act_[i].data(), dY, dX, rows); break;
+      case TrainOp::sigmoid:
+      case TrainOp::relu:
+      case TrainOp::tanh:
+        if (dX) elementwise_backward(L.op, Y, dY, dX, n);
+        break;
+      case TrainOp::softmax:
+        if (dX) {
+          const int64_t c = L.out;
+          T* dot_yd = scratch_.data();
+          for (int64_t r = 0; r < rows; ++r) dot_yd[r] = 0;
+          for (int64_t j = 0; j < c; ++j)
+            for (int64_t r = 0; r < rows; ++r) dot_yd[r] += dY[j * rows + r] * Y[j * rows + r];
+          for (int64_t j = 0; j < c; ++j)
+            for (int64_t r = 0; r < rows; ++r) dX[j * rows + r] = Y[j * rows + r] * (dY[j * rows + r] - dot_yd[r]);
+        }
+        break;
+    }
+    if (!dX) break;  // nothing before this layer has parameters
+  }
+}
+
+// The batch's mean loss, and its gradient with respect to the network output in grad_.back(). Same
+// formulas as losses.cpp (and the same clipping), with logs and exps in T through vlog/vexp. Each loop
+// writes per-element terms that a separate pass sums in double: a running double sum inside the loop
+// would be a reduction the compiler may not reorder, and so would keep the whole loop scalar.
+template <typename T>
+double Trainer<T>::loss_and_grad(int64_t rows) {
+  const int64_t c = layers_.back().out, n = c * rows;
+  const T* Z = act_.back().data();
+  const T* t = target_.data();
+  const int64_t* lab = target_labels_.data();
+  T* G = grad_.back().data();
+  double* term = terms_.data();
+  switch (loss_) {
+    case TrainLoss::mse: {
+      const double scale = 2.0 / double(n);
+      for (int64_t k = 0; k < n; ++k) {
+        const double d = double(Z[k]) - double(t[k]);
+        term[k] = d * d;
+        G[k] = T(scale * d);
+      }
+      return sum_of(term, n) / double(n);
+    }
+    case TrainLoss::bce: {
+      // vlog needs normal arguments: an eps below the normal range clips at its bottom instead.
+      const T lo = std::max(T(bce_eps_), std::numeric_limits<T>::min()), hi = T(1) - T(bce_eps_);
+      const T inv_n = T(1.0 / double(n));
+      bce_terms(Z, t, term, n, lo, hi, binary_target_);
+      if (fused_sigmoid_bce_) {
+        // The gradient goes straight to the sigmoid's input: (p - t) / (p (1 - p)) / n times the
+        // sigmoid's y (1 - y) is (y - t) / n wherever the clip left p = y. That saves a division and a
+        // pass; the few clipped elements get the unfused product afterwards.
+        T* D = grad_[layers_.size() - 1].data();
+        int clipped = 0;
+        for (int64_t k = 0; k < n; ++k) {
+          D[k] = (Z[k] - t[k]) * inv_n;
+          clipped |= int(Z[k] < lo) | int(Z[k] > hi);
+        }
+        if (clipped) {
+          for (int64_t k = 0; k < n; ++k) {
+            const T y = Z[k], p = std::min(std::max(y, lo), hi);
+            if (p != y) D[k] = (p - t[k]) / (p * (T(1) - p)) * inv_n * y * (T(1) - y);
+          }
+        }
+      } else {
+        for (int64_t k = 0; k < n; ++k) {
+          const T p = std::min(std::max(Z[k], lo), hi);
+          G[k] = (p - t[k]) / (p * (T(1) - p)) * inv_n;
+        }
+      }
+      return sum_of(term, n) / double(n);
+    }
+    case TrainLoss::bce_with_logits:
+    case TrainLoss::multi_bce: {
+      // max(z, 0) - z t + log(1 + exp(-|z|)), gradient sigmoid(z) - t.
+      const T inv_n = T(1.0 / double(n));
+      for (int64_t k = 0; k < n; ++k) {
+          const T z = Z[k], tk = t[k];
+          const T e = vexp(-std::abs(z)), inv = T(1) / (T(1) + e), e_inv = e * inv;
+          const T sig = z >= T(0) ? inv : e_inv;
+          term[k] = double(std::max(z, T(0)) - z * tk + vlog1p(e));
+          G[k] = (sig - tk) * inv_n;
+      }
+      return sum_of(term, n) / double(n);
+    }
+    case TrainLoss::cross_entropy: {
+      // Softmax into G and the log-partition per sample, then loss and gradient (p sum(t) - t) / rows.
+      T* lse = scratch_.data();
+      softmax_fm(Z, G, c, rows, scratch_.data() + rows, lse);
+      for (int64_t r = 0; r < rows; ++r) lse[r] = vlog(lse[r]) + scratch_[rows + r];
+      const T inv_rows = T(1.0 / double(rows));
+      if (lab_mode_) {
+        for (int64_t j = 0; j < c; ++j)
+          for (int64_t r = 0; r < rows; ++r) G[j * rows + r] = G[j * rows + r] * inv_rows - (lab[r] == j ? inv_rows : T(0));
+        for (int64_t r = 0; r < rows; ++r) term[r] = double(lse[r] - Z[lab[r] * rows + r]);
+      } else {
+        T* t_sum = scratch_.data() + rows;
+        for (int64_t r = 0; r < rows; ++r) {
+          t_sum[r] = 0;
+          term[r] = 0;
+        }
+        for (int64_t j = 0; j < c; ++j) {
+          for (int64_t r = 0; r < rows; ++r) {
+            const T tj = t[j * rows + r];
+            term[r] -= double(tj * (Z[j * rows + r] - lse[r]));
+            t_sum[r] += tj;
+          }
+        }
+        for (int64_t j = 0; j < c; ++j)
+          for (int64_t r = 0; r < rows; ++r)
+            G[j * rows + r] = (G[j * rows + r] * t_sum[r] - t[j * rows + r]) * inv_rows;
+      }
+      return sum_of(term, rows) / double(rows);
+    }
+  }
+  return 0;
+}
+
+// Arg-max over the columns of a feature-major matrix (first maximum on ties, like np.argmax).
+template <typename T>
+static int64_t argmax_fm(const T* A, int64_t c, int64_t rows, int64_t r) {
+  int64_t best = 0;
+  for (int64_t j = 1; j < c; ++j)
+    if (A[j * rows + r] > A[best * rows + r]) best = j;
+  return best;
+}
+
+// Samples whose predicted class (Loss.labels: a single output above the threshold, else the arg-max)
+// equals the target's class (Loss.target_labels: labels, a target above 0.5, or the target's arg-max).
+template <typename T>
+int64_t Trainer<T>::count_correct(int64_t rows) const {
+  const int64_t c = layers_.back().out;
+  const T* Z = act_.back().data();
+  const T* t = target_.data();
+  const T threshold = loss_ == TrainLoss::bce_with_logits ? T(0) : T(0.5);
+  int64_t correct = 0;
+  if (c == 1 && !lab_mode_) {
+    // The common binary case as a branch-free loop over the batch, so it vectorises.
+    for (int64_t r = 0; r < rows; ++r) correct += int64_t((Z[r] > threshold) == (t[r] > T(0.5)));
+    return correct;
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t pred = c == 1 ? int64_t(Z[r] > threshold) : argmax_fm(Z, c, rows, r);
+    const int64_t truth = lab_mode_ ? target_labels_[r] : argmax_fm(t, c, rows, r);
+    correct += pred == truth;
+  }
+  return correct;
+}
+
+// One optimizer step over every parameter; returns the index of the first whose gradient held NaN, or -1.
+template <typename T>
+int64_t Trainer<T>::update(double lr, int64_t step) {
+  int64_t index = 0, bad = -1;
+  auto apply = [&](const TrainParam<T>& p) {
+    bool nan = false;
+    switch (opt_.kind) {
+      case TrainOptim::sgd:
+        nan = sgd_update(p.data, p.grad, p.state[0], p.size,
+                         SgdConfig{lr, opt_.momentum, opt_.dampening, p.weight_decay, opt_.nesterov, step == 1});
+        break;
+      case TrainOptim::rmsprop:
+        nan = rmsprop_update(p.data, p.grad, p.state[0], p.state[1], p.state[2], p.size,
+                             RmspropConfig{lr, opt_.alpha, opt_.eps, p.weight_decay, opt_.momentum, opt_.centered});
+        break;
+      case TrainOptim::adam:
+        nan = adam_update(p.data, p.grad, p.state[0], p.state[1], p.size,
+                          AdamConfig{lr, opt_.beta1, opt_.beta2, opt_.eps, p.weight_decay, step});
+        break;
+    }
+    if (nan && bad < 0) bad = index;
+    ++index;
+  };
+  for (const auto& L : layers_) {
+    if (L.op != TrainOp::dense) continue;
+    apply(L.w);
+    if (L.b.data) apply(L.b);
+  }
+  return bad;
+}
+
+template <typename T>
+TrainStats Trainer<T>::epoch(const TrainEpoch<T>& e, int64_t& step) {
+  TrainStats stats;
+  const int64_t bs = std::min(e.batch_size, e.n);
+  lab_mode_ = e.target_labels != nullptr;
+  binary_target_ = e.binary_target;
+  reserve(bs);
+  for (int64_t start = 0; start < e.n; start += bs) {
+    const int64_t rows = std::min(bs, e.n - start);
+    gather(e, start, rows);
+    forward(rows);
+    const double loss = loss_and_grad(rows);  // before the update, as the Python path reports it
+    stats.loss_sum += loss * double(rows);
+    stats.correct += count_correct(rows);
+    backward(rows);
+    stats.nan_param = update(e.lr, ++step);
+    if (stats.nan_param >= 0) break;
+  }
+  return stats;
+}
+
+// The epoch loop once per instruction set, like the *_avx2.cpp / *_avx512.cpp kernels but from this one
+// file: flatten inlines every call the loop makes into each copy (all but the kernels of other files,
+// which dispatch themselves), so the whole loop body is compiled for that copy's target. Nothing is
+// emitted out of line with these flags, so no generic symbol can be replaced by an AVX-512 one.
+struct TrainerIsa {
+  template <typename T>
+  [[gnu::flatten]] static TrainStats generic(Trainer<T>& t, const TrainEpoch<T>& e, int64_t& step) {
+    return t.epoch(e, step);
+  }
+#ifdef PYDL_X86
+  template <typename T>
+  [[gnu::flatten, gnu::target("avx2,fma")]] static TrainStats avx2(Trainer<T>& t, const TrainEpoch<T>& e,
+                                                                   int64_t& step) {
+    return t.epoch(e, step);
+  }
+  template <typename T>
+  [[gnu::flatten, gnu::target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]] static TrainStats avx512(
+      Trainer<T>& t, const TrainEpoch<T>& e, int64_t& step) {
+    return t.epoch(e, step);
+  }
+#endif
+};
+
+template <typename T>
+TrainStats Trainer<T>::run_epoch(const TrainEpoch<T>& e, int64_t& step) {
+#ifdef PYDL_X86
+  switch (simd_level()) {
+    case SimdLevel::avx512: return TrainerIsa::avx512(*this, e, step);
+    case SimdLevel::avx2: return TrainerIsa::avx2(*this, e, step);
+    default: break;
+  }
+#endif
+  return TrainerIsa::generic(*this, e, step);
+}
+
+template class Trainer<float>;
+template class Trainer<double>;
+
+}  // namespace pydl

@@ -1,0 +1,106 @@
+// A whole training epoch in C++: batching, forward, loss, backward and optimizer update for a stack of
+// dense and activation layers, without returning to Python between steps. The small networks of the
+// course reports spend almost all their time in per-step Python overhead; this removes it.
+//
+// Parameters, their gradients and the optimizer state are the caller's arrays, used in place, so the
+// Python training path and this engine can alternate on one network. bindings_trainer.cpp validates
+// everything; the engine assumes valid input, runs without the GIL and throws only std::bad_alloc
+// (when its buffers grow for a larger batch).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace pydl {
+
+enum class TrainOp { dense, sigmoid, relu, tanh, softmax };
+enum class TrainLoss { mse, bce, bce_with_logits, cross_entropy, multi_bce };
+enum class TrainOptim { sgd, rmsprop, adam };
+
+// One parameter array, its gradient (written by backward) and its optimizer state; unused state is null.
+// weight_decay already includes the network's L2 term (PyTorch weight_decay + 2 lambda for weights).
+template <typename T>
+struct TrainParam {
+  T* data = nullptr;
+  T* grad = nullptr;
+  T* state[3] = {nullptr, nullptr, nullptr};  // sgd: momentum; rmsprop: square_avg, momentum, grad_avg; adam: m, v
+  int64_t size = 0;
+  double weight_decay = 0;
+};
+
+template <typename T>
+struct TrainLayer {
+  TrainOp op;
+  int64_t in, out;  // features in and out (equal for activations)
+  double clip = 0;  // sigmoid: clip the output to [clip, 1 - clip] when > 0
+  TrainParam<T> w, b;  // dense: w (in, out); b.data null without bias
+};
+
+struct TrainOptimConfig {
+  TrainOptim kind;
+  double momentum = 0, dampening = 0;  // sgd (momentum also rmsprop)
+  bool nesterov = false;
+  double alpha = 0.99, eps = 1e-8;  // rmsprop (eps also adam)
+  bool centered = false;
+  double beta1 = 0.9, beta2 = 0.999;  // adam
+};
+
+// One epoch's data, all C-contiguous: x (n, features); the target either float (n, outputs) or, for
+// cross_entropy and multi_bce, integer labels (n,) in target_labels (target then null). Batches are
+// rows perm[i:i+batch_size] (rows i:i+batch_size without perm), the last one smaller.
+template <typename T>
+struct TrainEpoch {
+  const T* x;
+  int64_t n, features;
+  const T* target;
+  const int64_t* target_labels;
+  const int64_t* perm;
+  int64_t batch_size;
+  double lr;
+  bool same_data;      // x and target are the arrays of the previous epoch, unchanged since
+  bool binary_target;  // every float target is 0 or 1
+};
+
+struct TrainStats {
+  double loss_sum = 0;  // sum over batches of (batch mean loss) * (batch size), as the Python path sums
+  int64_t correct = 0;
+  int64_t nan_param = -1;  // >= 0: the update of that parameter (layer order, W before b) met a NaN gradient
+};
+
+template <typename T>
+class Trainer {
+ public:
+  Trainer(std::vector<TrainLayer<T>> layers, TrainLoss loss, double bce_eps, const TrainOptimConfig& opt);
+  // Runs the epoch; `step` is the optimizer's step count, advanced by one per batch. Stops after the
+  // update that met a NaN gradient (stats.nan_param says which).
+  TrainStats run_epoch(const TrainEpoch<T>& e, int64_t& step);
+
+ private:
+  friend struct TrainerIsa;  // trainer.cpp: epoch() compiled once per instruction set
+  TrainStats epoch(const TrainEpoch<T>& e, int64_t& step);
+  void reserve(int64_t rows);
+  void gather(const TrainEpoch<T>& e, int64_t start, int64_t rows);
+  double loss_and_grad(int64_t rows);
+  int64_t count_correct(int64_t rows) const;
+  void forward(int64_t rows);
+  void backward(int64_t rows);
+  int64_t update(double lr, int64_t step);
+
+  std::vector<TrainLayer<T>> layers_;
+  TrainLoss loss_;
+  double bce_eps_;
+  TrainOptimConfig opt_;
+  std::vector<bool> need_dx_;  // layer i must produce d/d(input): some earlier layer has parameters
+  int64_t capacity_ = 0;      // rows the buffers hold
+  // Activations and their gradients are stored feature-major (features x rows): the narrow layers of
+  // the reports then vectorise across the batch, and the wide ones are still plain GEMMs.
+  std::vector<std::vector<T>> act_, grad_;
+  std::vector<T> target_, scratch_;  // scratch_: two values per row (softmax, cross-entropy)
+  std::vector<double> terms_;         // per-element loss terms of the batch
+  std::vector<int64_t> target_labels_;
+  bool lab_mode_ = false;  // this epoch's target is integer labels
+  bool binary_target_ = false;
+  bool fused_sigmoid_bce_ = false;  // a final sigmoid's backward is folded into the BCE gradient
+  const T* holds_all_of_ = nullptr;  // the buffers hold all of this x (and its target), in order
+};
+
+}  // namespace pydl

@@ -1,0 +1,481 @@
+"""Training speed, side by side in one run: pydl's native loop, pydl's Python path, the NumPy reference
+backend, a plain NumPy loop of the kind a student writes, and PyTorch (when installed).
+
+    python scripts/bench.py [--quick] [--repeats N] [--data DIR] [--json PATH]
+
+Workloads: the seed reports' toy classifiers (000: 2->1, 2->1->1, 2->3->1, sigmoid + BCE, SGD lr 5,
+1000 full-batch epochs of 1000 samples; 001: 2->3->1 with Adam lr 0.01 and MSE at batch sizes 1, 32,
+128, 1000), one epoch of a 784-256-128-64-10 ReLU MLP on MNIST (--data DIR, else
+/work/shared/data/mnist, else synthetic data of that shape) at batch sizes 50 and 100, sigmoid on 10M
+floats, and the MLP's GEMM shapes.
+
+Each pydl contender runs in a fresh subprocess, so the peak RSS reported (VmHWM, reset once the data is
+built) is its own; the other contenders share one subprocess per workload. Slow contenders time fewer epochs than the workload
+has and are scaled up to it (the "timed" column says how many). Times are medians over --repeats with
+min-max; "x native" is the median over pydl native's. The machine's load average is printed: other
+processes on a shared machine slow every contender.
+"""
+import argparse
+import gzip
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+MNIST_DIRS = [Path("/work/shared/data/mnist")]
+THREADS_ENV = "PYDL_BENCH_THREADS"
+
+# ---- data ---------------------------------------------------------------------------------------
+
+
+def parabola(n=1000, seed=0):
+    """The reports' toy data: x ~ U(-2, 2)^2, label x0^2 > x1 (pydl.datasets.make_parabola)."""
+    from pydl.datasets import make_parabola
+
+    return make_parabola(n, seed=seed)
+
+
+def read_idx_gz(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def mnist(data_dir, n):
+    """n MNIST training images as (n, 784) float32 in [0, 1] and labels, or synthetic ones of that shape."""
+    for d in ([Path(data_dir)] if data_dir else MNIST_DIRS):
+        images, labels = d / "train-images-idx3-ubyte.gz", d / "train-labels-idx1-ubyte.gz"
+        if images.exists() and labels.exists():
+            x = read_idx_gz(images)[:n].reshape(-1, 784).astype(np.float32) / 255
+            return x, read_idx_gz(labels)[:n].astype(np.int64), "MNIST"
+    rng = np.random.default_rng(0)
+    return rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n), "synthetic"
+
+
+# ---- contenders ---------------------------------------------------------------------------------
+# Each builder returns run(epochs) for one workload; the harness times it.
+
+def pydl_net(sizes, hidden, last, loss, opt, backend=None, seed=0):
+    import pydl
+    from pydl import nn
+
+    acts = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU}
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Dense(sizes[i], sizes[i + 1]))
+        act = last if i == len(sizes) - 2 else hidden
+        if act:
+            layers.append(acts[act]())
+    return pydl.Network(layers, loss=loss, optimizer=opt, backend=backend, seed=seed)
+
+
+def pydl_native(net, x, y, batch_size, seed=0):
+    """What Network.fit does with the native engine: one call per epoch, or one call for all epochs
+    when a full batch in order leaves nothing for Python to do between epochs."""
+    from pydl.native import NativePlan
+
+    plan = NativePlan.from_network(net)
+    x = np.ascontiguousarray(x, dtype=net.dtype)
+    t = net.loss.prepare_target(y, net._output_shape(x.shape[1:], "bench"), net.dtype)
+    n = x.shape[0]
+    rng = np.random.default_rng(seed)
+    if batch_size is None or batch_size >= n:
+        return lambda epochs: plan.run_epochs(x, t, epochs)
+
+    def run(epochs):
+        for _ in range(epochs):
+            plan.run_epoch(x, t, rng.permutation(n), batch_size)
+    return run
+
+
+def pydl_fit(net, x, y, batch_size):
+    """Network.fit's Python loop (the native engine switched off where fit offers it)."""
+    if hasattr(net, "native"):
+        net.native = False
+    return lambda epochs: net.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def student_numpy(sizes, x, y, lr, batch_size=None, adam=False, seed=0):
+    """A plain NumPy loop as in the seed reports: sigmoid layers, BCE + SGD (full batch) or
+    MSE + Adam (mini-batches, reshuffled every epoch)."""
+    rng = np.random.default_rng(seed)
+    x = x.astype(np.float32)
+    y = y.reshape(-1, 1).astype(np.float32)
+    Ws = [rng.normal(0, 1, (a, b)).astype(np.float32) for a, b in zip(sizes[:-1], sizes[1:])]
+    bs = [np.zeros(b, np.float32) for b in sizes[1:]]
+    params = Ws + bs
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    step = [0]
+    n = x.shape[0]
+    batch = n if batch_size is None else batch_size
+
+    def train_batch(xb, yb):
+        acts = [xb]
+        for W, b in zip(Ws, bs):
+            acts.append(_sigmoid(acts[-1] @ W + b))
+        out = acts[-1]
+        if adam:
+            d = 2 * (out - yb) / out.size  # MSE
+        else:
+            d = (out - yb) / out.size  # BCE through the sigmoid
+        d = d if not adam else d * out * (1 - out)
+        grads_W, grads_b = [], []
+        for i in range(len(Ws) - 1, -1, -1):
+            grads_W.insert(0, acts[i].T @ d)
+            grads_b.insert(0, d.sum(axis=0))
+            if i:
+                d = (d @ Ws[i].T) * acts[i] * (1 - acts[i])
+        grads = grads_W + grads_b
+        if adam:
+            step[0] += 1
+            t = step[0]
+            for p, g, mi, vi in zip(params, grads, m, v):
+                mi *= 0.9
+                mi += 0.1 * g
+                vi *= 0.999
+                vi += 0.001 * g * g
+                p -= lr * (mi / (1 - 0.9 ** t)) / (np.sqrt(vi / (1 - 0.999 ** t)) + 1e-8)
+        else:
+            for p, g in zip(params, grads):
+                p -= lr * g
+
+    def run(epochs):
+        for _ in range(epochs):
+            if batch >= n:
+                train_batch(x, y)
+                continue
+            perm = rng.permutation(n)
+            xs, ys = x[perm], y[perm]
+            for s in range(0, n, batch):
+                train_batch(xs[s:s + batch], ys[s:s + batch])
+    return run
+
+
+def torch_loop(sizes, hidden, last, loss, opt, lr, x, y, batch_size, seed=0):
+    import torch
+
+    torch.manual_seed(seed)
+    acts = {"sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU}
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+        act = last if i == len(sizes) - 2 else hidden
+        if act:
+            layers.append(acts[act]())
+    model = torch.nn.Sequential(*layers)
+    loss_fn = {"bce": torch.nn.BCELoss, "mse": torch.nn.MSELoss, "cross_entropy": torch.nn.CrossEntropyLoss}[loss]()
+    optimizer = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[opt](model.parameters(), lr=lr)
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    yt = torch.from_numpy(y) if loss == "cross_entropy" else torch.from_numpy(y.reshape(-1, 1).astype(np.float32))
+    n = xt.shape[0]
+    batch = n if batch_size is None else batch_size
+
+    def step(xb, yb):
+        optimizer.zero_grad()
+        loss_fn(model(xb), yb).backward()
+        optimizer.step()
+
+    def run(epochs):
+        for _ in range(epochs):
+            if batch >= n:
+                step(xt, yt)
+                continue
+            perm = torch.randperm(n)
+            for s in range(0, n, batch):
+                idx = perm[s:s + batch]
+                step(xt[idx], yt[idx])
+    return run
+
+
+# ---- workloads ----------------------------------------------------------------------------------
+# name -> (full epochs, {contender: builder returning run(epochs)}); the order puts pydl first.
+
+TOY_MODELS = {"000 model 1 (2-1)": [2, 1], "000 model 2 (2-1-1)": [2, 1, 1], "000 model 3 (2-3-1)": [2, 3, 1]}
+
+
+def toy_workload(sizes):
+    from pydl import optim
+
+    def data():
+        return parabola()
+
+    def net(backend=None):
+        return pydl_net(sizes, "sigmoid", "sigmoid", "bce", optim.SGD(lr=5.0), backend)
+
+    return 1000, {
+        "pydl native": lambda: pydl_native(net(), *data(), None),
+        "pydl fit (Python loop)": lambda: pydl_fit(net(), *data(), None),
+        "pydl NumPy backend": lambda: pydl_fit(net("numpy"), *data(), None),
+        "NumPy student": lambda: student_numpy(sizes, *data(), lr=5.0),
+        "PyTorch": lambda: torch_loop(sizes, "sigmoid", "sigmoid", "bce", "sgd", 5.0, *data(), None),
+    }
+
+
+def sweep_workload(batch_size):
+    from pydl import optim
+
+    def data():
+        return parabola()
+
+    def net(backend=None):
+        return pydl_net([2, 3, 1], "sigmoid", "sigmoid", "mse", optim.Adam(lr=0.01), backend)
+
+    return 1000, {
+        "pydl native": lambda: pydl_native(net(), *data(), batch_size),
+        "pydl fit (Python loop)": lambda: pydl_fit(net(), *data(), batch_size),
+        "pydl NumPy backend": lambda: pydl_fit(net("numpy"), *data(), batch_size),
+        "NumPy student": lambda: student_numpy([2, 3, 1], *data(), lr=0.01, batch_size=batch_size, adam=True),
+        "PyTorch": lambda: torch_loop([2, 3, 1], "sigmoid", "sigmoid", "mse", "adam", 0.01, *data(), batch_size),
+    }
+
+
+MLP = [784, 256, 128, 64, 10]
+
+
+def mlp_workload(batch_size, n, data_dir):
+    from pydl import optim
+
+    def data():
+        return mnist(data_dir, n)[:2]
+
+    def net(backend=None):
+        return pydl_net(MLP, "relu", None, "cross_entropy", optim.SGD(lr=0.1), backend)
+
+    return 1, {
+        "pydl native": lambda: pydl_native(net(), *data(), batch_size),
+        "pydl fit (Python loop)": lambda: pydl_fit(net(), *data(), batch_size),
+        "pydl NumPy backend": lambda: pydl_fit(net("numpy"), *data(), batch_size),
+        "PyTorch": lambda: torch_loop(MLP, "relu", None, "cross_entropy", "sgd", 0.1, *data(), batch_size),
+    }
+
+
+def sigmoid_workload(n):
+    def data():
+        return np.random.default_rng(0).normal(size=n).astype(np.float32)
+
+    def pydl_kernel(module):
+        x = data()
+        out = np.empty_like(x)
+        return lambda reps: [module.sigmoid(x, out=out) for _ in range(reps)]
+
+    def numpy_student():
+        x = data()
+        return lambda reps: [1 / (1 + np.exp(-x)) for _ in range(reps)]
+
+    def torch_sigmoid():
+        import torch
+
+        x = torch.from_numpy(data())
+        out = torch.empty_like(x)
+        return lambda reps: [torch.sigmoid(x, out=out) for _ in range(reps)]
+
+    import pydl
+
+    return 1, {"pydl kernels": lambda: pydl_kernel(pydl.kernels), "pydl NumPy backend": lambda: pydl_kernel(pydl.reference),
+               "NumPy student": numpy_student, "PyTorch": torch_sigmoid}
+
+
+def gemm_workload(m, k, n):
+    def data():
+        rng = np.random.default_rng(0)
+        return rng.random((m, k), dtype=np.float32), rng.random((k, n), dtype=np.float32)
+
+    def pydl_matmul():
+        import pydl
+
+        a, b = data()
+        out = np.empty((m, n), np.float32)
+        return lambda reps: [pydl.kernels.matmul(a, b, out=out) for _ in range(reps)]
+
+    def numpy_matmul():
+        a, b = data()
+        out = np.empty((m, n), np.float32)
+        return lambda reps: [np.matmul(a, b, out=out) for _ in range(reps)]
+
+    def torch_mm():
+        import torch
+
+        a, b = (torch.from_numpy(v) for v in data())
+        out = torch.empty(m, n)
+        return lambda reps: [torch.mm(a, b, out=out) for _ in range(reps)]
+
+    return 1, {"pydl kernels": pydl_matmul, "NumPy": numpy_matmul, "PyTorch": torch_mm}
+
+
+def workloads(args):
+    mlp_n = 6000 if args.quick else 60000
+    w = {name: toy_workload(sizes) for name, sizes in TOY_MODELS.items()}
+    for bs in (1, 32, 128, 1000):
+        w[f"001 Adam+MSE batch {bs}"] = sweep_workload(bs)
+    for bs in (50, 100):
+        w[f"MLP 784-256-128-64-10 epoch of {mlp_n}, batch {bs}"] = mlp_workload(bs, mlp_n, args.data)
+    w["sigmoid of 10M float32"] = sigmoid_workload(10_000_000)
+    for shape in ((100, 784, 256), (100, 256, 128), (784, 100, 256)):
+        w["GEMM {}x{} @ {}x{}".format(shape[0], shape[1], shape[1], shape[2])] = gemm_workload(*shape)
+    return w
+
+
+# ---- harness ------------------------------------------------------------------------------------
+
+def _status_mb(key):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    return None
+
+
+def reset_peak_rss():
+    """Start a fresh peak-RSS measurement; returns the resident size now (MB). Linux resets VmHWM when 5
+    is written to /proc/self/clear_refs; elsewhere the process peak (ru_maxrss) is all there is."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return _status_mb("VmRSS")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def peak_rss_mb():
+    try:
+        return _status_mb("VmHWM")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def time_cell(args, full, build):
+    run = build()
+    rss_before = reset_peak_rss()
+    run(1)  # warm-up: first calls allocate buffers and start threads
+    start = time.perf_counter()
+    run(1)  # the cost of one epoch (or one call), to size the timed runs
+    one = time.perf_counter() - start
+    budget = 0.05 if args.quick else 1.0
+    count = max(1, int(budget / max(one, 1e-9)))
+    if full > 1:
+        count = min(full, count)
+    if one < budget:
+        run(count)  # a second warm-up at the timed size: PyTorch's first steps are far slower than later ones
+    samples = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        run(count)
+        samples.append((time.perf_counter() - start) * full / count)
+    return {"samples": samples, "timed": count, "full": full, "rss_mb": peak_rss_mb(), "rss_before_mb": rss_before}
+
+
+def worker(args):
+    """Times the given contenders (';'-separated) on one workload in this process, one JSON line each."""
+    threads = int(os.environ[THREADS_ENV])
+    import pydl
+
+    pydl.set_num_threads(threads)
+    names = args.contender.split(";")
+    if "PyTorch" in names:
+        import torch
+
+        torch.set_num_threads(threads)
+    full, contenders = workloads(args)[args.workload]
+    for name in names:
+        print(json.dumps(dict(time_cell(args, full, contenders[name]), contender=name)), flush=True)
+
+
+def run_cells(args, workload, contenders, threads):
+    """One subprocess per pydl contender, so each peak RSS is its own; the others share one."""
+    groups = [[c] for c in contenders if c.startswith("pydl")]
+    others = [c for c in contenders if not c.startswith("pydl")]
+    groups += [others] if others else []
+    results = {}
+    for group in groups:
+        cmd = [sys.executable, __file__, "--worker", "--workload", workload, "--contender", ";".join(group),
+               "--repeats", str(args.repeats)] + (["--quick"] if args.quick else []) + (["--data", args.data] if args.data else [])
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **{THREADS_ENV: str(threads)}))
+        for line in proc.stdout.splitlines():
+            r = json.loads(line)
+            results[r["contender"]] = r
+        for c in group:
+            if c not in results:
+                results[c] = {"contender": c, "error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
+    return [results[c] for c in contenders]
+
+
+def fmt_seconds(s):
+    return f"{s * 1e3:.3g} ms" if s < 1 else f"{s:.3g} s"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="short timings and a 6000-sample MLP epoch (under a minute)")
+    p.add_argument("--repeats", type=int, default=None, help="timed runs per cell (default 5, --quick 3)")
+    p.add_argument("--data", metavar="DIR", help="folder with MNIST's train-*-idx*-ubyte.gz files")
+    p.add_argument("--json", metavar="PATH", help="write all results here")
+    p.add_argument("--threads", type=int, help="threads for pydl and PyTorch (default: pydl's)")
+    p.add_argument("--only", metavar="TEXT", help="only workloads whose name contains TEXT")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--workload", help=argparse.SUPPRESS)
+    p.add_argument("--contender", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.repeats is None:
+        args.repeats = 3 if args.quick else 5
+    if args.worker:
+        return worker(args)
+
+    import pydl
+
+    try:
+        import torch  # noqa: F401
+        have_torch = True
+    except ImportError:
+        have_torch = False
+    threads = args.threads or pydl.get_num_threads()
+    info = pydl.build_info()
+    load_before = os.getloadavg()
+    print(f"pydl {info['version']} ({info['simd']}, {info['gemm']}), {threads} threads; NumPy {np.__version__}; "
+          f"PyTorch {'installed' if have_torch else 'not installed'}; load average {load_before[0]:.2f} at start")
+    results = []
+    lines = ["| workload | contender | median | min-max | x native | timed | peak RSS |", "|---|---|---|---|---|---|---|"]
+    for name, (full, contenders) in workloads(args).items():
+        if args.only and args.only not in name:
+            continue
+        names = [c for c in contenders if c != "PyTorch" or have_torch]
+        reference = None
+        for r in run_cells(args, name, names, threads):
+            r["workload"] = name
+            results.append(r)
+            contender = r["contender"]
+            if "error" in r:
+                lines.append(f"| {name} | {contender} | error: {r['error']} | | | | |")
+                continue
+            med = float(np.median(r["samples"]))
+            r["median_s"] = med
+            reference = reference or med
+            r["ratio"] = med / reference
+            rss = f"{r['rss_mb']:.0f} MB" if contender.startswith("pydl") else ""
+            timed = f"{r['timed']} of {full} epochs" if full > 1 else f"{r['timed']} runs"
+            lines.append(f"| {name} | {contender} | {fmt_seconds(med)} | {fmt_seconds(min(r['samples']))}-"
+                         f"{fmt_seconds(max(r['samples']))} | {r['ratio']:.3g} | {timed} | {rss} |")
+            print(lines[-1], flush=True)
+    load_after = os.getloadavg()
+    print()
+    print("\n".join(lines))
+    print(f"\nLoad average {load_before[0]:.2f} at start, {load_after[0]:.2f} at the end ({os.cpu_count()} CPUs). "
+          "Peak RSS: the pydl contender's process during its runs (data and imports included).")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"threads": threads, "build": info, "load_average": [load_before, load_after],
+                                               "results": results}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
