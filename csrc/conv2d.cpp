@@ -4,8 +4,12 @@
 // bands of output rows instead. Threads split the batch into runs of tiles, each thread with its own
 // workspace (thread_local, reused across calls; about kColTileBytes for col, as much for its
 // gradient, c_out x 2 kTileCols for dY or Y of a block, and one zero-padded sample).
-// Backward per tile: dw^T += col * dY^T and dx = col2im(W^T * dY).
+// Forward: W is packed once per call and im2col writes col in the GEMM's packed layout (PackedGemm),
+// so no operand is copied again per tile. Backward per tile: dw^T += col * dY^T and
+// dx = col2im(W^T * dY).
 #include <algorithm>
+#include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "conv.h"
@@ -18,9 +22,10 @@ namespace {
 // A second thread on this busy 2-core machine costs tens of microseconds to wake: give each thread at
 // least this many multiply-adds.
 constexpr int64_t kMinMacsPerThread = int64_t(1) << 19;
-// GEMM columns a tile aims for. The packed GEMM packs B (the im2col matrix) on every call, which with
-// few output channels costs nearly as much as the multiply, so blocking samples gains only where one
-// sample has few columns. Forward of a batch of 32, 32 -> 64 channels, 3x3 on 16x16 / 2 (64 columns a
+// GEMM columns a tile aims for. The backward's GEMM packs col on every call, which with few output
+// channels costs nearly as much as the multiply, so blocking samples gains only where one sample has
+// few columns. (The forward writes col already packed; there one GEMM per sample of shape 3 instead of
+// blocks of 8 gained 2%, and only because its 64 columns fill whole panels.) Forward of a batch of 32, 32 -> 64 channels, 3x3 on 16x16 / 2 (64 columns a
 // sample), one Zen 4 thread: 1.16 ms a GEMM per sample, 1.02 ms with 512 columns, 1.10 ms with 1024
 // (col outgrows L2); with 784 or 256 columns a sample (shapes 1 and 2 of scripts/bench_conv.py)
 // blocking changed nothing.
@@ -31,7 +36,7 @@ constexpr int64_t kColTileBytes = int64_t(1) << 21;
 // Workspace areas of the calling thread, grown when needed and kept for later calls. Within a
 // parallel_for the calling thread is also a worker, so the areas it holds across the loop (kCaller)
 // are separate from those the loop body uses.
-enum Area { kStaged, kCol, kRows, kCaller, kAreas };
+enum Area { kStaged, kCol, kRows, kCaller, kCallerPacked, kAreas };
 template <typename T>
 T* workspace(Area area, int64_t n) {
   thread_local std::vector<T> bufs[kAreas];
@@ -70,18 +75,26 @@ void for_each_phase(const ConvGeom& g, F f) {
 }
 
 // Writes the interior of the staged sample; its padding must already be zero (it never changes).
-template <typename T>
-void stage_sample(const ConvGeom& g, const T* x, T* xs) {
+// The stride is a template argument for the common strides 1 and 2, whose copies the compiler then
+// vectorises (with a run-time stride, staging was 5% of shape 2's forward).
+template <typename T, typename Stride>
+void stage_sample(const ConvGeom& g, const T* x, T* xs, Stride sw) {
   const int64_t row = staged_row(g), wq = phase_w(g);
   for_each_phase(g, [&](int64_t q, int64_t c0, int64_t c1, int64_t off) {
     for (int64_t ci = 0; ci < g.c_in; ++ci) {
       for (int64_t r = 0; r < g.h; ++r) {
         const T* src = x + (ci * g.h + r) * g.w + off;
         T* dst = xs + (ci * staged_h(g) + r + g.ph) * row + q * wq;
-        for (int64_t c = c0; c < c1; ++c) dst[c] = src[c * g.sw];
+        for (int64_t c = c0; c < c1; ++c) dst[c] = src[c * sw];
       }
     }
   });
+}
+template <typename T>
+void stage_sample(const ConvGeom& g, const T* x, T* xs) {
+  if (g.sw == 1) stage_sample(g, x, xs, std::integral_constant<int64_t, 1>());
+  else if (g.sw == 2) stage_sample(g, x, xs, std::integral_constant<int64_t, 2>());
+  else stage_sample(g, x, xs, g.sw);
 }
 
 // The inverse of stage_sample on the interior: dx = the staged gradient without padding and phases.
@@ -116,6 +129,62 @@ void im2col(const ConvGeom& g, const T* xs, int64_t oh0, int64_t oh1, T* col, in
           const T* seg = s + q * wq + off;
           for (int64_t ow = 0; ow < g.wo; ++ow) d[ow] = seg[ow];
           if (++q == g.sw) q = 0, ++off;
+        }
+      }
+    }
+  }
+}
+
+// Copies n elements in 16-byte pieces, the last piece overlapping its predecessor. im2col's segments
+// are one output row (often 8 to 32 elements): a plain loop spent more on its vectorised loop's set-up
+// (alias checks, remainders) than on copying, im2col taking a third of shape 2's forward (scripts/
+// bench_conv.py; one thread 1.13 -> 1.09 ms).
+template <typename T>
+inline void copy_run(const T* s, int64_t n, T* d) {
+  constexpr int64_t piece = 16 / sizeof(T);
+  if (n < piece) {
+    for (int64_t i = 0; i < n; ++i) d[i] = s[i];
+    return;
+  }
+  for (int64_t i = 0; i + piece < n; i += piece) std::memcpy(d + i, s + i, 16);
+  std::memcpy(d + n - piece, s + n - piece, 16);
+}
+
+// im2col straight into B's panels for PackedGemm (nr columns wide, kk deep): column j of the tile
+// (the sample's pixel (oh - oh0) * wo + ow, plus c0) at panel j / nr, position j % nr of each row.
+// Rows past the kernel's taps (the bias row) are left to the caller.
+template <typename T>
+void im2col_packed(const ConvGeom& g, const T* xs, int64_t oh0, int64_t oh1, int64_t c0, int64_t nr, int64_t kk,
+                   T* Bp) {
+  // The geometry in locals: copy_run's stores may alias g, whose fields were reloaded after each one
+  // (shape 2 forward, one thread: 1.09 -> 0.99 ms).
+  const int64_t row = is_staged(g) ? staged_row(g) : g.w;
+  const int64_t wq = is_staged(g) ? phase_w(g) : g.w, hs = is_staged(g) ? staged_h(g) : g.h;
+  const int64_t c_in = g.c_in, kh = g.kh, kw = g.kw, sh = g.sh, sw = g.sw, wo = g.wo;
+  const int64_t panel = nr * kk;  // elements from one panel to the next
+  for (int64_t oh = oh0; oh < oh1; ++oh) {
+    const int64_t j = c0 + (oh - oh0) * wo, off = j % nr;
+    T* dst = Bp + j / nr * panel + off;  // where row 0 of this output row's segment starts
+    const bool one_panel = off + wo <= nr;
+    for (int64_t ci = 0; ci < c_in; ++ci) {
+      for (int64_t ki = 0; ki < kh; ++ki) {
+        const T* s = xs + (ci * hs + oh * sh + ki) * row;
+        T* d = dst + (ci * kh + ki) * kw * nr;
+        for (int64_t kj = 0, q = 0, o = 0; kj < kw; ++kj, d += nr) {
+          const T* seg = s + q * wq + o;
+          if (++q == sw) q = 0, ++o;
+          if (one_panel) {
+            copy_run(seg, wo, d);
+            continue;
+          }
+          // The segment's wo elements, continued at the start of the next panel when this one is full.
+          T* dd = d;
+          for (int64_t ow = 0, room = nr - off; ow < wo; room = nr) {
+            const int64_t run = std::min(wo - ow, room);
+            copy_run(seg + ow, run, dd);
+            ow += run;
+            dd += run - nr + panel;
+          }
         }
       }
     }
@@ -206,11 +275,16 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y)
     }
     w = wb;
   }
+  // W is packed once for all tiles, and im2col writes the GEMM's packed B itself.
+  const PackedGemm<T> packed;
+  const int64_t nr = packed.nr();
+  T* wp = workspace<T>(kCallerPacked, packed.a_size(g.c_out, kk));
+  packed.pack_a(g.c_out, kk, w, kk, wp);
   const Tiling t = make_tiling(g, kk, sizeof(T), g.c_out * K);
   parallel_for(t.blocks, t.blocks_per_thread, [&](int64_t b0, int64_t b1) {
     T* xs = workspace<T>(kStaged, staged_size(g));
     std::fill(xs, xs + staged_size(g), T(0));  // the padding, which stage_sample leaves alone
-    T* col = workspace<T>(kCol, kk * t.cols);
+    T* col = workspace<T>(kCol, packed.b_size(t.cols, kk));
     T* rows = workspace<T>(kRows, t.samples > 1 ? g.c_out * t.cols : 0);
     for (int64_t blk = b0; blk < b1; ++blk) {
       const int64_t n0 = blk * t.samples, nb = std::min(g.n - n0, t.samples);
@@ -222,16 +296,18 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y)
             if (oh0 == 0) stage_sample(g, src, xs);  // the bands of a sample (then nb == 1) share one staging
             src = xs;
           }
-          im2col(g, src, oh0, oh1, col + s * cols, N);
+          im2col_packed(g, src, oh0, oh1, s * cols, nr, kk, col);
         }
-        if (b) std::fill(col + K * N, col + kk * N, T(1));
+        if (b) {
+          for (int64_t j = 0; j < N; j += nr) std::fill_n(col + j * kk + K * nr, nr, T(1));
+        }
         T* yb = y + n0 * g.c_out * P + oh0 * g.wo;
         if (nb == 1) {
-          gemm(false, false, g.c_out, N, kk, T(1), w, kk, col, N, T(0), yb, P);
+          packed.multiply(g.c_out, N, kk, T(1), wp, col, T(0), yb, P);
           continue;
         }
         // The product is (c_out, nb * P), y holds the block as (nb, c_out, P): one copy per output plane.
-        gemm(false, false, g.c_out, N, kk, T(1), w, kk, col, N, T(0), rows, N);
+        packed.multiply(g.c_out, N, kk, T(1), wp, col, T(0), rows, N);
         for (int64_t s = 0; s < nb; ++s) {
           for (int64_t co = 0; co < g.c_out; ++co) {
             std::copy_n(rows + co * N + s * P, P, yb + (s * g.c_out + co) * P);

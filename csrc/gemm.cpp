@@ -143,7 +143,7 @@ static void gemm_packed(const GemmKernels<T>& K, bool ta, bool tb, int64_t m, in
       for (int64_t ic = 0; ic < m; ic += mc) {
         const int64_t mb = m - ic < mc ? m - ic : mc;
         K.pack_a(ta, ta ? A + pc * lda + ic : A + ic * lda + pc, lda, mb, kb, Ap);
-        cols.macro(mb, nb, kb, alpha, Ap, Bp, beta_block, C + ic * ldc + jc, ldc);
+        cols.macro(mb, nb, kb, alpha, Ap, kb, Bp, kb, beta_block, C + ic * ldc + jc, ldc);
       }
     }
   }
@@ -201,6 +201,38 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const
           const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
   gemm_any(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
+
+template <typename T>
+PackedGemm<T>::PackedGemm() : kernels_(kernels_for<T>(simd_level())) {}
+template <typename T>
+int PackedGemm<T>::mr() const {
+  return kernels_.mr;
+}
+template <typename T>
+int PackedGemm<T>::nr() const {
+  return kernels_.wide.nr;
+}
+template <typename T>
+void PackedGemm<T>::pack_a(int64_t m, int64_t k, const T* A, int64_t lda, T* Ap) const {
+  kernels_.pack_a(false, A, lda, m, k, Ap);  // panels of the full depth k
+}
+template <typename T>
+void PackedGemm<T>::multiply(int64_t m, int64_t n, int64_t k, T alpha, const T* Ap, const T* Bp, T beta, T* C,
+                             int64_t ldc) const {
+  const GemmKernels<T>& K = kernels_;
+  const int64_t mc = balanced_block(m, K.mc, K.mr), kc = balanced_block(k, K.kc, 1);
+  for (int64_t pc = 0; pc < k; pc += kc) {
+    const int64_t kb = k - pc < kc ? k - pc : kc;
+    const T beta_block = pc == 0 ? beta : T(1);
+    for (int64_t ic = 0; ic < m; ic += mc) {
+      const int64_t mb = m - ic < mc ? m - ic : mc;
+      K.wide.macro(mb, n, kb, alpha, Ap + ic * k + pc * K.mr, k, Bp + pc * K.wide.nr, k, beta_block, C + ic * ldc,
+                   ldc);
+    }
+  }
+}
+template class PackedGemm<float>;
+template class PackedGemm<double>;
 
 static std::string describe(SimdLevel level) {
   const GemmKernels<float>& f = kernels_for<float>(level);

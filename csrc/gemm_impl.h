@@ -60,17 +60,18 @@ static void edge_tile(int m, int64_t kc, const typename V::T* A, const typename 
 }
 
 // Columns outside, rows inside: one kc x NR panel of B stays in L1 while the packed A block streams
-// past it from L2.
+// past it from L2. Panels lie a_depth * MR (b_depth * NR) elements apart.
 template <class V, int MR, int NV>
 static void macro_kernel(int64_t mc, int64_t nc, int64_t kc, typename V::T alpha, const typename V::T* Ap,
-                         const typename V::T* Bp, typename V::T beta, typename V::T* C, int64_t ldc) {
+                         int64_t a_depth, const typename V::T* Bp, int64_t b_depth, typename V::T beta,
+                         typename V::T* C, int64_t ldc) {
   constexpr int NR = NV * V::W;
   for (int64_t jr = 0; jr < nc; jr += NR) {
     int n = (int)(nc - jr < NR ? nc - jr : NR);
     for (int64_t ir = 0; ir < mc; ir += MR) {
       int m = (int)(mc - ir < MR ? mc - ir : MR);
-      const typename V::T* a = Ap + ir * kc;
-      const typename V::T* b = Bp + jr * kc;
+      const typename V::T* a = Ap + ir * a_depth;
+      const typename V::T* b = Bp + jr * b_depth;
       typename V::T* c = C + ir * ldc + jr;
       if (m == MR) micro_tile<V, MR, NV, MR>(kc, a, b, c, ldc, n, alpha, beta);
       else edge_tile<V, MR, NV>(m, kc, a, b, c, ldc, n, alpha, beta);

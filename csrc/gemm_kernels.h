@@ -18,9 +18,11 @@ struct GemmKernels {
     int nr;
     // Bp: ceil(nc / nr) panels of kc x nr, row by row, zero-padded to a multiple of nr columns.
     void (*pack_b)(bool trans, const T* B, int64_t ldb, int64_t kc, int64_t nc, T* Bp);
-    // C[mc x nc] = alpha * Ap * Bp + beta * C; beta == 0 never reads C.
-    void (*macro)(int64_t mc, int64_t nc, int64_t kc, T alpha, const T* Ap, const T* Bp, T beta, T* C,
-                  int64_t ldc);
+    // C[mc x nc] = alpha * Ap * Bp + beta * C over kc steps; beta == 0 never reads C. The panels may be
+    // deeper than kc (a_depth, b_depth >= kc steps apart): then Ap and Bp point at step pc of full-depth
+    // panels and the product covers steps [pc, pc + kc), as PackedGemm's k blocks need.
+    void (*macro)(int64_t mc, int64_t nc, int64_t kc, T alpha, const T* Ap, int64_t a_depth, const T* Bp,
+                  int64_t b_depth, T beta, T* C, int64_t ldc);
   };
   Columns wide, narrow;
 };

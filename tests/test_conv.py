@@ -119,6 +119,24 @@ def test_larger_shapes_and_thread_counts(shape, stride, padding):
         pydl.set_num_threads(threads)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,stride,padding", [
+    ((3, 2, 9, 37, 5, 3, 3), 1, 1),        # 37-pixel rows: wider than a panel, and rows straddling panels
+    ((6, 3, 7, 11, 4, 3, 2), (1, 2), (1, 0)),  # 5-pixel rows, blocks of samples sharing panels
+    ((1, 64, 40, 40, 3, 3, 3), 1, 1),      # bands of output rows, each starting a new panel; k blocks of 577
+    ((2, 2, 6, 7, 300, 3, 3), 1, 1),       # 300 output channels: more rows of W than one cache block
+])
+def test_forward_at_every_simd_level(shape, stride, padding, dtype, simd_level):
+    """im2col writes the GEMM's packed B itself, in panels whose width depends on the SIMD level and dtype."""
+    n, c_in, h, w, c_out, kh, kw = shape
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((n, c_in, h, w)).astype(dtype)
+    wt = rng.standard_normal((c_out, c_in, kh, kw)).astype(dtype)
+    b = rng.standard_normal(c_out).astype(dtype)
+    _close(K.conv2d_forward(x, wt, b, stride, padding), R.conv2d_forward(x, wt, b, stride, padding), dtype)
+    _close(K.conv2d_forward(x, wt, None, stride, padding), R.conv2d_forward(x, wt, None, stride, padding), dtype)
+
+
 @pytest.mark.parametrize("shape,stride,padding", [
     ((2, 3, 6, 5, 4, 3, 3), 1, 1),
     ((1, 2, 7, 8, 3, 2, 3), (2, 3), (1, 2)),
