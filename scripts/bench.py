@@ -16,7 +16,6 @@ min-max; "x native" is the median over pydl native's. The machine's load average
 processes on a shared machine slow every contender.
 """
 import argparse
-import gzip
 import json
 import os
 import resource
@@ -40,21 +39,15 @@ def parabola(n=1000, seed=0):
     return make_parabola(n, seed=seed)
 
 
-def read_idx_gz(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
 def mnist(data_dir, n):
     """n MNIST training images as (n, 784) float32 in [0, 1] and labels, or synthetic ones of that shape."""
     for d in ([Path(data_dir)] if data_dir else MNIST_DIRS):
         images, labels = d / "train-images-idx3-ubyte.gz", d / "train-labels-idx1-ubyte.gz"
         if images.exists() and labels.exists():
-            x = read_idx_gz(images)[:n].reshape(-1, 784).astype(np.float32) / 255
-            return x, read_idx_gz(labels)[:n].astype(np.int64), "MNIST"
+            from pydl.datasets import read_idx
+
+            x = read_idx(images)[:n].reshape(-1, 784).astype(np.float32) / 255
+            return x, read_idx(labels)[:n].astype(np.int64), "MNIST"
     rng = np.random.default_rng(0)
     return rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n), "synthetic"
 
@@ -163,6 +156,39 @@ def student_numpy(sizes, x, y, lr, batch_size=None, adam=False, seed=0):
     return run
 
 
+def student_mlp(sizes, x, labels, lr, batch_size, seed=0):
+    """A plain NumPy MLP as in report 003: ReLU hidden layers, softmax cross-entropy, mini-batch SGD."""
+    rng = np.random.default_rng(seed)
+    x = x.astype(np.float32)
+    onehot = np.eye(sizes[-1], dtype=np.float32)[labels]
+    Ws = [(rng.standard_normal((a, b)) * np.sqrt(2 / a)).astype(np.float32) for a, b in zip(sizes[:-1], sizes[1:])]
+    bs = [np.zeros(b, np.float32) for b in sizes[1:]]
+    n = x.shape[0]
+
+    def train_batch(xb, tb):
+        acts = [xb]
+        for i, (W, b) in enumerate(zip(Ws, bs)):
+            z = acts[-1] @ W + b
+            acts.append(np.maximum(z, 0) if i < len(Ws) - 1 else z)
+        z = acts[-1]
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        d = (e / e.sum(axis=1, keepdims=True) - tb) / xb.shape[0]
+        for i in range(len(Ws) - 1, -1, -1):
+            gW, gb = acts[i].T @ d, d.sum(axis=0)
+            if i:
+                d = (d @ Ws[i].T) * (acts[i] > 0)
+            Ws[i] -= lr * gW
+            bs[i] -= lr * gb
+
+    def run(epochs):
+        for _ in range(epochs):
+            perm = rng.permutation(n)
+            xs, ts = x[perm], onehot[perm]
+            for s in range(0, n, batch_size):
+                train_batch(xs[s:s + batch_size], ts[s:s + batch_size])
+    return run
+
+
 def torch_loop(sizes, hidden, last, loss, opt, lr, x, y, batch_size, seed=0):
     import torch
 
@@ -257,6 +283,7 @@ def mlp_workload(batch_size, n, data_dir):
         "pydl native": lambda: pydl_native(net(), *data(), batch_size),
         "pydl fit (Python loop)": lambda: pydl_fit(net(), *data(), batch_size),
         "pydl NumPy backend": lambda: pydl_fit(net("numpy"), *data(), batch_size),
+        "NumPy student": lambda: student_mlp(MLP, *data(), lr=0.1, batch_size=batch_size),
         "PyTorch": lambda: torch_loop(MLP, "relu", None, "cross_entropy", "sgd", 0.1, *data(), batch_size),
     }
 
