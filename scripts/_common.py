@@ -145,6 +145,21 @@ class Output:
         self.pyplot.close(fig)
 
 
+def plot_curves(out, title, file_name, history, val_label="validation"):
+    """Training and validation loss and accuracy per epoch, side by side, as `file_name`.png."""
+    plt = out.pyplot
+    if plt is None:
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = range(1, len(history["loss"]) + 1)
+    for ax, key in zip(axes, ("loss", "accuracy")):
+        ax.plot(epochs, history[key], label="training")
+        ax.plot(epochs, history["val_" + key], label=val_label)
+        ax.set(xlabel="epoch", ylabel=key, title=f"{title}: {key}")
+        ax.legend()
+    out.figure(file_name, fig)
+
+
 def history_dict(history):
     """A History (or a plain dict of lists) as JSON-ready lists of floats."""
     data = getattr(history, "history", history)

@@ -86,20 +86,6 @@ def gradient_check(splits, args, n_samples=20, n_dims=20):
     return table
 
 
-def plot_curves(out, name, history):
-    plt = out.pyplot
-    if plt is None:
-        return
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    epochs = np.arange(1, len(history["loss"]) + 1)
-    for ax, key, label in ((axes[0], "loss", "loss"), (axes[1], "accuracy", "accuracy")):
-        ax.plot(epochs, history[key], label="training")
-        ax.plot(epochs, history["val_" + key], label="validation")
-        ax.set(xlabel="epoch", ylabel=label, title=f"{name}: {label}")
-        ax.legend()
-    out.figure(f"cifar10_{name}_curves", fig)
-
-
 def plot_weights(out, name, net):
     plt = out.pyplot
     if plt is None:
@@ -175,7 +161,7 @@ def main():
         s = settings(args, name)
         net, history, result = train(s, splits[s["scheme"]], args)
         runs[name] = {"settings": {k: str(v) for k, v in s.items()}, "result": result, "history": history}
-        plot_curves(out, name, history)
+        _common.plot_curves(out, name, f"cifar10_{name}_curves", history)
         plot_weights(out, name, net)
         plot_histogram(out, name, net, splits[s["scheme"]])
 

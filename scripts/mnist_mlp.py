@@ -99,20 +99,6 @@ def load(args):
     return x_train, y_train, x_val, y_val
 
 
-def plot(out, name, history):
-    plt = out.pyplot
-    if plt is None:
-        return
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    epochs = np.arange(1, len(history["loss"]) + 1)
-    for ax, key in zip(axes, ("loss", "accuracy")):
-        ax.plot(epochs, history[key], label="train")
-        ax.plot(epochs, history["val_" + key], label="validation (test split)")
-        ax.set(xlabel="epoch", ylabel=key, title=f"{name}: {key}")
-        ax.legend()
-    out.figure(f"mnist_{name.lower().replace(' ', '_').replace('(', '').replace(')', '')}", fig)
-
-
 def main():
     parser = _common.make_parser(__doc__, runs=1, epochs=50)
     parser.add_argument("--dataset", choices=("mnist", "fashion"), default="mnist")
@@ -143,7 +129,8 @@ def main():
                 print(f"(PyTorch is not installed: skipping {name})")
                 continue
             histories[name] = history
-            plot(out, name, history)
+            file_name = "mnist_" + name.lower().replace(" ", "_").replace("(", "").replace(")", "")
+            _common.plot_curves(out, name, file_name, history, val_label="validation (test split)")
             table.add(f"{name}: {'-'.join(map(str, SIZES))}", args.epochs, task["batch_size"], task["lr"],
                       f"{100 * history['accuracy'][-1]:.4f}", f"{100 * history['val_accuracy'][-1]:.4f}",
                       "ReLU", "Softmax and cross-entropy loss")
