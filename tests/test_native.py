@@ -106,6 +106,41 @@ def test_wide_layers_use_gemm(rng):
     _compare(layers, "cross_entropy", lambda: optim.Adam(lr=0.01), x, y, 16)
 
 
+def _wide(hidden, last=None, out=1, bias=True):
+    # 3 * 48 weights: above the plain-loop limit, so the engine keeps this network row-major.
+    def layers(dtype):
+        ls = [nn.Dense(3, 48, bias=bias, dtype=dtype), hidden(dtype), nn.Dense(48, out, dtype=dtype)]
+        return ls + ([last(dtype)] if last else [])
+    return layers
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, None])
+@pytest.mark.parametrize("case", ["ce_labels", "ce_one_hot", "multi_bce", "mse", "softmax_ce", "bce", "logits",
+                                  "no_bias"])
+def test_wide_networks_row_major(rng, case, batch_size):
+    x, labels = _data(rng, classes=4)
+    xb, yb = _data(rng)
+    relu, tanh, sig, soft = (ACTIVATIONS[k] for k in ("relu", "tanh", "sigmoid", "softmax"))
+    cases = {
+        "ce_labels": (_wide(relu, out=4), "cross_entropy", x, labels),
+        "ce_one_hot": (_wide(tanh, out=4), "cross_entropy", x, np.eye(4)[labels]),
+        "multi_bce": (_wide(relu, out=4), "multi_bce", x, labels),
+        "mse": (_wide(sig, out=4), "mse", x, np.eye(4)[labels]),
+        "softmax_ce": (_wide(tanh, soft, out=4), "cross_entropy", x, labels),
+        "bce": (_wide(tanh, sig), "bce", xb, yb),
+        "logits": (_wide(relu), "bce_with_logits", xb, yb),
+        "no_bias": (_wide(relu, out=4, bias=False), "cross_entropy", x, labels),
+    }
+    layers, loss, xs, ys = cases[case]
+    _compare(layers, loss, OPTIMIZERS["adam"], xs, ys, batch_size)
+
+
+def test_wide_network_float32_close(rng):
+    x, labels = _data(rng, classes=4)
+    _compare(_wide(ACTIVATIONS["relu"], out=4), "cross_entropy", OPTIMIZERS["adam"], x, labels, 7, dtype=np.float32,
+             tol=2e-5)
+
+
 @pytest.mark.parametrize("batch_size", [1, 7, None])
 @pytest.mark.parametrize("loss", ["mse", "bce", "bce_with_logits"])
 def test_binary_losses(rng, loss, batch_size):
