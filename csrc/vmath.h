@@ -10,16 +10,14 @@ static inline int32_t f32_to_bits(float f) { int32_t i; __builtin_memcpy(&i, &f,
 static inline double bits_to_f64(int64_t i) { double f; __builtin_memcpy(&f, &i, 8); return f; }
 static inline int64_t f64_to_bits(double f) { int64_t i; __builtin_memcpy(&i, &f, 8); return i; }
 
-// exp(x) for finite x; 0 below the denormal range and inf above the float range, like expf.
-static inline float vexp(float x) {
-  const float hi = 88.7228394f, lo = -103.972084f;  // beyond these expf is inf / 0
-  float xc = x > hi ? hi : (x < lo ? lo : x);
-  // n = round(x / ln 2): adding 1.5 * 2^23 leaves n in the low mantissa bits (round to nearest even).
+// e^u = p * 2^n after Cephes' range reduction, for u inside the float range; returns p, sets n.
+static inline float exp_reduce(float u, int32_t* n) {
+  // n = round(u / ln 2): adding 1.5 * 2^23 leaves n in the low mantissa bits (round to nearest even).
   const float magic = 12582912.0f;
-  float t = xc * 1.44269504088896341f + magic;
-  int32_t n = f32_to_bits(t) - f32_to_bits(magic);
+  float t = u * 1.44269504088896341f + magic;
+  *n = f32_to_bits(t) - f32_to_bits(magic);
   float fn = t - magic;
-  float r = xc - fn * 0.693359375f;
+  float r = u - fn * 0.693359375f;
   r = r - fn * -2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -27,21 +25,27 @@ static inline float vexp(float x) {
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
+  return p * r * r + r + 1.0f;
+}
+
+// exp(x) for finite x; 0 below the denormal range and inf above the float range, like expf.
+static inline float vexp(float x) {
+  const float hi = 88.7228394f, lo = -103.972084f;  // beyond these expf is inf / 0
+  float xc = x > hi ? hi : (x < lo ? lo : x);
+  int32_t n;
+  float p = exp_reduce(xc, &n);
   // 2^n in two factors so results down in the denormal range and up to the overflow edge stay exact.
   int32_t n1 = n >> 1, n2 = n - n1;
   float s = p * bits_to_f32((n1 + 127) << 23) * bits_to_f32((n2 + 127) << 23);
   return x > hi ? bits_to_f32(0x7f800000) : s;
 }
 
-static inline double vexp(double x) {
-  const double hi = 709.782712893384, lo = -745.1332191019412;
-  double xc = x > hi ? hi : (x < lo ? lo : x);
+static inline double exp_reduce(double u, int64_t* n) {
   const double magic = 6755399441055744.0;  // 1.5 * 2^52
-  double t = xc * 1.4426950408889634074 + magic;
-  int64_t n = f64_to_bits(t) - f64_to_bits(magic);
+  double t = u * 1.4426950408889634074 + magic;
+  *n = f64_to_bits(t) - f64_to_bits(magic);
   double fn = t - magic;
-  double r = xc - fn * 6.93145751953125e-1;
+  double r = u - fn * 6.93145751953125e-1;
   r = r - fn * 1.42860682030941723212e-6;
   // Taylor series to r^13 / 13!: |r| <= ln2/2 makes the next term below 1e-17 relative.
   double p = 1.0 / 6227020800.0;
@@ -56,7 +60,14 @@ static inline double vexp(double x) {
   p = p * r + 1.0 / 24.0;
   p = p * r + 1.0 / 6.0;
   p = p * r + 0.5;
-  p = p * r * r + r + 1.0;
+  return p * r * r + r + 1.0;
+}
+
+static inline double vexp(double x) {
+  const double hi = 709.782712893384, lo = -745.1332191019412;
+  double xc = x > hi ? hi : (x < lo ? lo : x);
+  int64_t n;
+  double p = exp_reduce(xc, &n);
   int64_t n1 = n >> 1, n2 = n - n1;
   double s = p * bits_to_f64((n1 + 1023) << 52) * bits_to_f64((n2 + 1023) << 52);
   return x > hi ? bits_to_f64(INT64_C(0x7ff0000000000000)) : s;
