@@ -28,10 +28,10 @@ PYDL_DECLARE_ISA(avx512)
   switch (simd_level()) {                                                \
     case SimdLevel::avx512: return avx512::loop(x, y, n);                \
     case SimdLevel::avx2: return avx2::loop(x, y, n);                    \
-    default: return generic::loop##_loop(x, y, n);                       \
+    default: return generic::loop(x, y, n);                       \
   }
 #else
-#define PYDL_DISPATCH(loop, x, y, n) return generic::loop##_loop(x, y, n);
+#define PYDL_DISPATCH(loop, x, y, n) return generic::loop(x, y, n);
 #endif
 
 bool sigmoid(const float* x, float* y, int64_t n) { PYDL_DISPATCH(sigmoid, x, y, n) }

@@ -61,3 +61,11 @@ static bool relu_loop(const T* x, T* y, int64_t n) {
   }
   return nan != 0;
 }
+
+// The entry points activations.cpp dispatches to, one set per instruction set.
+bool sigmoid(const float* x, float* y, int64_t n) { return sigmoid_loop(x, y, n); }
+bool sigmoid(const double* x, double* y, int64_t n) { return sigmoid_loop(x, y, n); }
+bool tanh(const float* x, float* y, int64_t n) { return tanh_loop(x, y, n); }
+bool tanh(const double* x, double* y, int64_t n) { return tanh_loop(x, y, n); }
+bool relu(const float* x, float* y, int64_t n) { return relu_loop(x, y, n); }
+bool relu(const double* x, double* y, int64_t n) { return relu_loop(x, y, n); }

@@ -50,7 +50,7 @@ bool sgd_update(T* p, const T* grad, T* buf, int64_t n, const SgdConfig& c) {
       default: break;
     }
 #endif
-    return generic::sgd_loop(p + b, grad + b, bb, e - b, c);
+    return generic::sgd(p + b, grad + b, bb, e - b, c);
   });
 }
 
@@ -66,7 +66,7 @@ bool rmsprop_update(T* p, const T* grad, T* sq, T* buf, T* gavg, int64_t n, cons
       default: break;
     }
 #endif
-    return generic::rmsprop_loop(p + b, grad + b, sq + b, bb, ga, e - b, c);
+    return generic::rmsprop(p + b, grad + b, sq + b, bb, ga, e - b, c);
   });
 }
 
@@ -82,7 +82,7 @@ bool adam_update(T* p, const T* grad, T* m, T* v, int64_t n, const AdamConfig& c
       default: break;
     }
 #endif
-    return generic::adam_loop(p + b, grad + b, m + b, v + b, e - b, c, step_size, inv_sqrt_bc2);
+    return generic::adam(p + b, grad + b, m + b, v + b, e - b, c, step_size, inv_sqrt_bc2);
   });
 }
 
