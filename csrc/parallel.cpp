@@ -14,7 +14,12 @@ static int initial_threads() {
 
 static int g_threads = initial_threads();
 
-int num_threads() { return g_threads; }
+static thread_local int t_cap = 0;  // 0: no cap
+
+int num_threads() { return t_cap > 0 && t_cap < g_threads ? t_cap : g_threads; }
+
+ThreadCap::ThreadCap(int most) : previous_(t_cap) { t_cap = most; }
+ThreadCap::~ThreadCap() { t_cap = previous_; }
 
 void set_num_threads(int n) {
   g_threads = n < 1 ? 1 : n;

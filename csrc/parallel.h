@@ -9,8 +9,22 @@
 
 namespace pydl {
 
+// pydl's thread setting, or less on a thread inside a ThreadCap.
 int num_threads();
 void set_num_threads(int n);
+
+// Caps num_threads() on the calling thread while it lives (the native training loop runs each step with
+// the thread count it measured to be faster).
+class ThreadCap {
+ public:
+  explicit ThreadCap(int most);
+  ~ThreadCap();
+  ThreadCap(const ThreadCap&) = delete;
+  ThreadCap& operator=(const ThreadCap&) = delete;
+
+ private:
+  int previous_;
+};
 
 // Calls body(begin, end) over [0, n) split into contiguous chunks, using at most num_threads() threads
 // and only as many as give each at least `min_per_thread` items. body must not throw.

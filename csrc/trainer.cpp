@@ -4,6 +4,7 @@
 #include "trainer.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <limits>
 
@@ -143,6 +144,117 @@ static void dense_forward_fm(const TrainLayer<T>& L, const T* X, T* Y, int64_t r
   }
 }
 
+// ---- narrow dense layer and the activation after it, in one pass --------------------------------------
+// A dense layer with at most kFusedWidth inputs, followed by an element-wise activation, is computed one
+// output feature at a time in a single pass across the batch: the weighted sum, the bias and the
+// activation per sample, with the input count a template argument so the sum is unrolled and the pass
+// vectorises across samples. The dense output itself is never stored (nothing reads it). Backward
+// likewise forms the input gradient of such a layer and applies the previous activation's derivative
+// in the same pass. The reports' 2 -> 3 -> 1 network then makes 7 passes over the batch per step where
+// separate loops made 23.
+constexpr int64_t kFusedWidth = 4;
+
+template <typename T>
+struct ActIdentity {
+  T operator()(T s) const { return s; }
+};
+template <typename T>
+struct ActSigmoid {
+  T operator()(T s) const { return sigmoid_of(s); }
+};
+template <typename T>
+struct ActSigmoidClip {  // the clip bounds rounded to T as NumPy rounds np.clip(y, clip, 1 - clip)
+  T lo, hi;
+  T operator()(T s) const { return std::min(std::max(sigmoid_of(s), lo), hi); }
+};
+template <typename T>
+struct ActRelu {
+  T operator()(T s) const { return s > T(0) ? s : T(0); }
+};
+
+// Y[j] = act(sum_k X[k] W[k, j] + b[j]) for the IN inputs, summed in the order of the unfused loops.
+template <int IN, typename T, typename Act>
+static void dense_act_forward_fm(const TrainLayer<T>& L, const T* __restrict X, T* __restrict Y, int64_t rows,
+                                 Act act) {
+  const int64_t out = L.out;
+  for (int64_t j = 0; j < out; ++j) {
+    T w[IN];
+    for (int k = 0; k < IN; ++k) w[k] = L.w.data[k * out + j];
+    T* __restrict y = Y + j * rows;
+    if (L.b.data) {
+      const T bj = L.b.data[j];
+      for (int64_t r = 0; r < rows; ++r) {
+        T s = X[r] * w[0];
+        for (int k = 1; k < IN; ++k) s += X[k * rows + r] * w[k];
+        y[r] = act(s + bj);
+      }
+    } else {
+      for (int64_t r = 0; r < rows; ++r) {
+        T s = X[r] * w[0];
+        for (int k = 1; k < IN; ++k) s += X[k * rows + r] * w[k];
+        y[r] = act(s);
+      }
+    }
+  }
+}
+
+template <int IN, typename T>
+static void dense_act_forward_fm(const TrainLayer<T>& L, const TrainLayer<T>* A, const T* X, T* Y, int64_t rows) {
+  if (!A) return dense_act_forward_fm<IN>(L, X, Y, rows, ActIdentity<T>{});
+  if (A->op == TrainOp::relu) return dense_act_forward_fm<IN>(L, X, Y, rows, ActRelu<T>{});
+  if (A->clip > 0)
+    return dense_act_forward_fm<IN>(L, X, Y, rows, ActSigmoidClip<T>{T(A->clip), T(1.0 - A->clip)});
+  dense_act_forward_fm<IN>(L, X, Y, rows, ActSigmoid<T>{});
+}
+
+// Y = act(dense(X)) for a layer with at most kFusedWidth inputs; A is a sigmoid or ReLU, or null for none.
+template <typename T>
+static void dense_act_forward_fm(const TrainLayer<T>& L, const TrainLayer<T>* A, const T* X, T* Y, int64_t rows) {
+  switch (L.in) {
+    case 1: return dense_act_forward_fm<1>(L, A, X, Y, rows);
+    case 2: return dense_act_forward_fm<2>(L, A, X, Y, rows);
+    case 3: return dense_act_forward_fm<3>(L, A, X, Y, rows);
+    default: return dense_act_forward_fm<4>(L, A, X, Y, rows);
+  }
+}
+
+// dX[k] = (sum_j W[k, j] dZ[j]) * act'(at Y[k]), the input gradient of a dense layer with OUT outputs
+// times the derivative of the activation before it, whose output Y is this layer's input.
+template <int OUT, typename T>
+static void dense_input_grad_fm(const TrainLayer<T>& L, TrainOp prev, const T* __restrict Y, const T* __restrict dZ,
+                                T* __restrict dX, int64_t rows) {
+  for (int64_t k = 0; k < L.in; ++k) {
+    T w[OUT];
+    for (int j = 0; j < OUT; ++j) w[j] = L.w.data[k * OUT + j];
+    const T* __restrict y = Y + k * rows;
+    T* __restrict dx = dX + k * rows;
+    if (prev == TrainOp::sigmoid) {
+      for (int64_t r = 0; r < rows; ++r) {
+        T s = dZ[r] * w[0];
+        for (int j = 1; j < OUT; ++j) s += dZ[j * rows + r] * w[j];
+        dx[r] = s * y[r] * (T(1) - y[r]);
+      }
+    } else {
+      for (int64_t r = 0; r < rows; ++r) {
+        T s = dZ[r] * w[0];
+        for (int j = 1; j < OUT; ++j) s += dZ[j * rows + r] * w[j];
+        dx[r] = y[r] > T(0) ? s : T(0);
+      }
+    }
+  }
+}
+
+// The input gradient of a dense layer with at most kFusedWidth outputs through the sigmoid or ReLU before it.
+template <typename T>
+static void dense_input_grad_fm(const TrainLayer<T>& L, TrainOp prev, const T* Y, const T* dZ, T* dX, int64_t rows) {
+  switch (L.out) {
+    case 1: return dense_input_grad_fm<1>(L, prev, Y, dZ, dX, rows);
+    case 2: return dense_input_grad_fm<2>(L, prev, Y, dZ, dX, rows);
+    case 3: return dense_input_grad_fm<3>(L, prev, Y, dZ, dX, rows);
+    default: return dense_input_grad_fm<4>(L, prev, Y, dZ, dX, rows);
+  }
+}
+
 // Reductions are written with GCC vector types: the compiler may not reorder a scalar sum, and its own
 // attempt at vectorising partial sums shuffles more than it adds. A 64-byte vector is one AVX-512
 // register; in the AVX2 and generic copies of the epoch loop GCC splits it into two or four.
@@ -200,13 +312,66 @@ static double sum_of(const T* a, int64_t n) {
   return sum;
 }
 
+// dW = X dZ^T and db = row sums of dZ (in double, as sum_of) in one pass across the batch, for a layer
+// of IN x OUT <= 4 x 4: each input and output row is read once instead of once per product (2 -> 3 -> 1:
+// 4 passes where dot and sum_of made 13). Eight lanes per vector, as sum_of converts eight at a time;
+// on Zen 4 a 64-byte operation costs two 32-byte ones, so eight float lanes lose nothing there.
+template <int IN, int OUT, typename T>
+static void dense_param_grad_fm(const TrainLayer<T>& L, const T* X, const T* dZ, int64_t rows) {
+  using V = typename Vec<T>::Eight;
+  using D = Vec<double>::Full;
+  V acc[IN][OUT] = {};
+  D bacc[OUT] = {};
+  int64_t r = 0;
+  for (; r + 8 <= rows; r += 8) {
+    V x[IN];
+    for (int k = 0; k < IN; ++k) x[k] = load_vec<V>(X + k * rows + r);
+    for (int j = 0; j < OUT; ++j) {
+      const V dz = load_vec<V>(dZ + j * rows + r);
+      for (int k = 0; k < IN; ++k) acc[k][j] += x[k] * dz;
+      bacc[j] += __builtin_convertvector(dz, D);
+    }
+  }
+  for (int k = 0; k < IN; ++k)
+    for (int j = 0; j < OUT; ++j) {
+      T sum = 0;
+      for (int l = 0; l < 8; ++l) sum += acc[k][j][l];
+      for (int64_t q = r; q < rows; ++q) sum += X[k * rows + q] * dZ[j * rows + q];
+      L.w.grad[k * OUT + j] = sum;
+    }
+  if (!L.b.data) return;
+  for (int j = 0; j < OUT; ++j) {
+    double sum = 0;
+    for (int l = 0; l < 8; ++l) sum += bacc[j][l];
+    for (int64_t q = r; q < rows; ++q) sum += double(dZ[j * rows + q]);
+    L.b.grad[j] = T(sum);
+  }
+}
+
+template <int IN, typename T>
+static void dense_param_grad_fm(const TrainLayer<T>& L, const T* X, const T* dZ, int64_t rows) {
+  switch (L.out) {
+    case 1: return dense_param_grad_fm<IN, 1>(L, X, dZ, rows);
+    case 2: return dense_param_grad_fm<IN, 2>(L, X, dZ, rows);
+    case 3: return dense_param_grad_fm<IN, 3>(L, X, dZ, rows);
+    default: return dense_param_grad_fm<IN, 4>(L, X, dZ, rows);
+  }
+}
+
 // dW = X dZ^T, db = row sums of dZ, and dX = W dZ when dX is non-null.
 template <typename T>
 static void dense_backward_fm(const TrainLayer<T>& L, const T* X, const T* dZ, T* dX, int64_t rows) {
   const int64_t in = L.in, out = L.out;
   const T* W = L.w.data;
   T* dW = L.w.grad;
-  if (L.b.data) {
+  if (in <= kFusedWidth && out <= kFusedWidth) {
+    switch (in) {
+      case 1: dense_param_grad_fm<1>(L, X, dZ, rows); break;
+      case 2: dense_param_grad_fm<2>(L, X, dZ, rows); break;
+      case 3: dense_param_grad_fm<3>(L, X, dZ, rows); break;
+      default: dense_param_grad_fm<4>(L, X, dZ, rows); break;
+    }
+  } else if (L.b.data) {
     for (int64_t j = 0; j < out; ++j) L.b.grad[j] = T(sum_of(dZ + j * rows, rows));
   }
   if (in * out > kSmallDense) {
@@ -214,8 +379,10 @@ static void dense_backward_fm(const TrainLayer<T>& L, const T* X, const T* dZ, T
     if (dX) gemm(false, false, in, rows, out, T(1), W, out, dZ, rows, T(0), dX, rows);
     return;
   }
-  for (int64_t k = 0; k < in; ++k)
-    for (int64_t j = 0; j < out; ++j) dW[k * out + j] = dot(X + k * rows, dZ + j * rows, rows);
+  if (in > kFusedWidth || out > kFusedWidth) {
+    for (int64_t k = 0; k < in; ++k)
+      for (int64_t j = 0; j < out; ++j) dW[k * out + j] = dot(X + k * rows, dZ + j * rows, rows);
+  }
   if (!dX) return;
   for (int64_t r0 = 0; r0 < rows; r0 += kRowChunk) {
     const int64_t nr = std::min(kRowChunk, rows - r0);
@@ -247,6 +414,9 @@ static void dense_forward_rm(const TrainLayer<T>& L, const T* X, T* Y, int64_t r
   }
 }
 
+// Least flops of each of a layer's two gradient products for computing them at once on two threads.
+constexpr double kConcurrentGradFlops = 1e6;
+
 // dW = X^T dZ, db = column sums of dZ (in double, in `acc`: out values), dX = dZ W^T when dX is non-null.
 template <typename T>
 static void dense_backward_rm(const TrainLayer<T>& L, const T* X, const T* dZ, T* dX, int64_t rows, double* acc) {
@@ -259,8 +429,20 @@ static void dense_backward_rm(const TrainLayer<T>& L, const T* X, const T* dZ, T
     }
     for (int64_t j = 0; j < out; ++j) L.b.grad[j] = T(acc[j]);
   }
-  gemm(true, false, in, out, rows, T(1), X, in, dZ, out, T(0), L.w.grad, out);
-  if (dX) gemm(false, true, rows, in, out, T(1), dZ, out, L.w.data, out, T(0), dX, in);
+  auto weight_grad = [&] { gemm(true, false, in, out, rows, T(1), X, in, dZ, out, T(0), L.w.grad, out); };
+  auto input_grad = [&] { gemm(false, true, rows, in, out, T(1), dZ, out, L.w.data, out, T(0), dX, in); };
+  if (!dX) return weight_grad();
+  // The two products are independent and equally large: with two threads each computes one, instead of
+  // both splitting each product (which packs the shared operand twice and joins twice), and products
+  // too small to split (100 x 128 x 64 of the MNIST MLP) no longer run on one thread.
+  if (2.0 * double(in) * double(out) * double(rows) >= kConcurrentGradFlops && num_threads() >= 2) {
+    parallel_for(2, 1, [&](int64_t first, int64_t last) {
+      for (int64_t task = first; task < last; ++task) task == 0 ? weight_grad() : input_grad();
+    });
+    return;
+  }
+  weight_grad();
+  input_grad();
 }
 
 // ---- softmax across the features of each sample (a column in this layout) ----------------------
@@ -474,10 +656,16 @@ void Trainer<T>::forward(int64_t rows) {
     T* Y = act_[i + 1].data();
     const int64_t n = L.out * rows;
     switch (L.op) {
-      case TrainOp::dense:
+      case TrainOp::dense: {
+        const TrainLayer<T>* next = i + 1 < layers_.size() ? &layers_[i + 1] : nullptr;
+        const bool with_act = next && (next->op == TrainOp::sigmoid || next->op == TrainOp::relu);
         if (rm_) dense_forward_rm(L, X, Y, rows);
-        else dense_forward_fm(L, X, Y, rows);
+        else if (L.in <= kFusedWidth) {
+          dense_act_forward_fm(L, with_act ? next : nullptr, X, act_[i + 1 + with_act].data(), rows);
+          i += with_act;
+        } else dense_forward_fm(L, X, Y, rows);
         break;
+      }
       case TrainOp::relu: relu(X, Y, n); break;
       case TrainOp::tanh: tanh(X, Y, n); break;
       case TrainOp::softmax:
@@ -512,7 +700,13 @@ void Trainer<T>::backward(int64_t rows) {
     switch (L.op) {
       case TrainOp::dense:
         if (rm_) dense_backward_rm(L, act_[i].data(), dY, dX, rows, col_sums_.data());
-        else dense_backward_fm(L, act_[i].data(), dY, dX, rows);
+        else if (dX && L.out <= kFusedWidth && (layers_[i - 1].op == TrainOp::sigmoid ||
+                                                layers_[i - 1].op == TrainOp::relu)) {
+          // Straight to the gradient of the activation's input; that activation is then done.
+          dense_backward_fm(L, act_[i].data(), dY, static_cast<T*>(nullptr), rows);
+          dense_input_grad_fm(L, layers_[i - 1].op, act_[i].data(), dY, grad_[i - 1].data(), rows);
+          --i;
+        } else dense_backward_fm(L, act_[i].data(), dY, dX, rows);
         break;
       case TrainOp::sigmoid:
       case TrainOp::relu:
@@ -559,28 +753,15 @@ double Trainer<T>::loss_and_grad(int64_t rows) {
       bce_terms(Z, t, term, n, lo, hi, binary_target_);
       if (fused_sigmoid_bce_) {
         // The gradient goes straight to the sigmoid's input: (p - t) / (p (1 - p)) / n times the
-        // sigmoid's y (1 - y) is (y - t) / n wherever the clip left p = y. That saves a division and a
-        // pass; the few clipped elements get the unfused product afterwards.
+        // sigmoid's y (1 - y) is (y - t) / n wherever the clip left p = y. Where it clipped, p is lo or
+        // hi and 1 / (p (1 - p)) a constant; so one pass without a division serves every element (once
+        // the toy reports' sigmoid saturates, a few of every 64 outputs are clipped).
         T* D = grad_[layers_.size() - 1].data();
-        int clipped = 0;
+        const T k_lo = T(1) / (lo * (T(1) - lo)), k_hi = T(1) / (hi * (T(1) - hi));
         for (int64_t k = 0; k < n; ++k) {
-          D[k] = (Z[k] - t[k]) * inv_n;
-          clipped |= int(Z[k] < lo) | int(Z[k] > hi);
-        }
-        if (clipped) {
-          // The vectorised correction divides every element it looks at, so it only looks at blocks
-          // that hold a clipped one (once the toy reports' sigmoid saturates, a few of 1000).
-          constexpr int64_t kBlock = 64;
-          for (int64_t k0 = 0; k0 < n; k0 += kBlock) {
-            const int64_t k1 = std::min(n, k0 + kBlock);
-            int any = 0;
-            for (int64_t k = k0; k < k1; ++k) any |= int(Z[k] < lo) | int(Z[k] > hi);
-            if (!any) continue;
-            for (int64_t k = k0; k < k1; ++k) {
-              const T y = Z[k], p = std::min(std::max(y, lo), hi);
-              if (p != y) D[k] = (p - t[k]) / (p * (T(1) - p)) * inv_n * y * (T(1) - y);
-            }
-          }
+          const T y = Z[k], p = std::min(std::max(y, lo), hi);
+          const T scale = y < lo ? k_lo * y * (T(1) - y) : (y > hi ? k_hi * y * (T(1) - y) : T(1));
+          D[k] = (p - t[k]) * scale * inv_n;
         }
       } else {
         for (int64_t k = 0; k < n; ++k) {
@@ -689,6 +870,36 @@ int64_t Trainer<T>::update(double lr, int64_t step) {
   return -1;
 }
 
+int ThreadChooser::next(int most) {
+  if (most != most_) {  // the setting changed: measure afresh
+    most_ = most;
+    phase_ = 0;
+  }
+  if (most_ <= 1) return 1;
+  if (phase_ < 2 * kSamples) return phase_ % 2 == 0 ? most_ : 1;
+  return chosen_;
+}
+
+void ThreadChooser::record(double seconds) {
+  if (most_ <= 1) return;
+  if (phase_ < 2 * kSamples) {
+    samples_[phase_ % 2][phase_ / 2] = seconds;
+    if (++phase_ < 2 * kSamples) return;
+    double median[2];
+    for (int s = 0; s < 2; ++s) {
+      double* v = samples_[s];
+      std::sort(v, v + kSamples);
+      median[s] = v[kSamples / 2];
+    }
+    chosen_ = median[0] <= median[1] ? most_ : 1;
+    baseline_ = std::min(median[0], median[1]);
+    held_ = slow_ = 0;
+    return;
+  }
+  slow_ = seconds > 2 * baseline_ ? slow_ + 1 : 0;
+  if (++held_ >= kHold || slow_ >= kSamples) phase_ = 0;
+}
+
 template <typename T>
 TrainStats Trainer<T>::epoch(const TrainEpoch<T>& e, int64_t& step) {
   TrainStats stats;
@@ -696,8 +907,13 @@ TrainStats Trainer<T>::epoch(const TrainEpoch<T>& e, int64_t& step) {
   lab_mode_ = e.target_labels != nullptr;
   binary_target_ = e.binary_target;
   reserve(bs);
+  const int most = num_threads();
   for (int64_t start = 0; start < e.n; start += bs) {
     const int64_t rows = std::min(bs, e.n - start);
+    // Only full-size steps are timed: a smaller last batch would read as a faster choice.
+    const bool timed = rows == bs;
+    ThreadCap cap(timed ? threads_.next(most) : threads_.chosen(most));
+    const auto t0 = std::chrono::steady_clock::now();
     gather(e, start, rows);
     forward(rows);
     const double loss = loss_and_grad(rows);  // before the update, as the Python path reports it
@@ -705,6 +921,7 @@ TrainStats Trainer<T>::epoch(const TrainEpoch<T>& e, int64_t& step) {
     stats.correct += count_correct(rows);
     backward(rows);
     stats.nan_param = update(e.lr, ++step);
+    if (timed) threads_.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     if (stats.nan_param >= 0) break;
   }
   return stats;

@@ -3,6 +3,7 @@ same losses, accuracies, parameters and optimizer state, epoch by epoch."""
 import numpy as np
 import pytest
 
+import pydl
 from pydl import _core, nn, optim
 from pydl.native import NativePlan
 from pydl.network import Network
@@ -98,12 +99,56 @@ def test_fused_dense_activation(rng):
     _compare(layers, "bce", SGD, x, y, 7)
 
 
+@pytest.mark.parametrize("width", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("act", ["sigmoid", "sigmoid_clip", "relu"])
+def test_narrow_layers_computed_with_their_activation(rng, act, width):
+    """Dense layers with at most 4 inputs (forward) or outputs (input gradient) run in one pass with the
+    activation next to them; 5 takes the separate loops. Every width of that path, with and without bias."""
+    x, y = _data(rng)
+    x = np.hstack([x] * 2)[:, :width]
+    layers = lambda d: [nn.Dense(width, width, dtype=d), ACTIVATIONS[act](d),  # noqa: E731
+                        nn.Dense(width, width, bias=False, dtype=d), ACTIVATIONS[act](d),
+                        nn.Dense(width, 1, dtype=d), nn.Sigmoid(dtype=d)]
+    _compare(layers, "bce", SGD, x, y, 7)
+
+
 def test_wide_layers_use_gemm(rng):
     # in * out above the plain-loop limit: the products go through pydl's GEMM, forward and backward.
     x = rng.normal(size=(40, 30))
     y = rng.integers(0, 10, size=40)
     layers = lambda d: [nn.Dense(30, 24, dtype=d), nn.ReLU(dtype=d), nn.Dense(24, 10, dtype=d)]  # noqa: E731
     _compare(layers, "cross_entropy", lambda: optim.Adam(lr=0.01), x, y, 16)
+
+
+def test_large_layers_gradient_products(rng, threads):
+    # 2 * 120 * 100 * 48 flops per gradient product: above the size at which two threads compute a
+    # layer's weight and input gradients at the same time, one each.
+    x = rng.normal(size=(96, 120))
+    y = rng.integers(0, 10, size=96)
+    layers = lambda d: [nn.Dense(120, 100, dtype=d), nn.ReLU(dtype=d), nn.Dense(100, 100, dtype=d),  # noqa: E731
+                        nn.ReLU(dtype=d), nn.Dense(100, 10, dtype=d)]
+    _compare(layers, "cross_entropy", lambda: optim.SGD(lr=0.05, momentum=0.9), x, y, 48)
+
+
+def test_results_do_not_depend_on_thread_count(rng):
+    # The engine picks one or two threads per step by timing them; every element is computed the same
+    # way either way (products split by whole tiles, gradients of a layer on one thread each).
+    x = rng.normal(size=(192, 120)).astype(np.float32)
+    y = rng.integers(0, 10, size=192)
+    layers = lambda d: [nn.Dense(120, 100, dtype=d), nn.ReLU(dtype=d), nn.Dense(100, 10, dtype=d)]  # noqa: E731
+    results = []
+    for threads in (1, 2):
+        previous = pydl.get_num_threads()
+        pydl.set_num_threads(threads)
+        try:
+            net = _net(layers, "cross_entropy", lambda: optim.Adam(lr=0.01), dtype=np.float32)
+            losses, _ = _native_fit(net, x, y, epochs=4, batch_size=96, seed=5)
+        finally:
+            pydl.set_num_threads(previous)
+        results.append((losses, [p.data.copy() for p in net.parameters()]))
+    assert results[0][0] == results[1][0]
+    for a, b in zip(results[0][1], results[1][1]):
+        np.testing.assert_array_equal(a, b)
 
 
 def _wide(hidden, last=None, out=1, bias=True):
