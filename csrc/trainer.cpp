@@ -548,19 +548,22 @@ static void elementwise_backward(TrainOp op, const T* __restrict y, const T* __r
   }
 }
 
-// BCE terms -(t log p + (1 - t) log(1 - p)) of probabilities clipped to [lo, hi]. With 0/1 targets one
-// log does: t p + (1 - t)(1 - p) is then exactly p or 1 - p. Two loops, so each vectorises.
-template <typename T>
-static void bce_terms(const T* Z, const T* t, double* term, int64_t n, T lo, T hi, bool binary) {
-  if (binary) {
-    for (int64_t k = 0; k < n; ++k) {
-      const T p = std::min(std::max(Z[k], lo), hi), tk = t[k];
-      term[k] = -double(vlog(tk * p + (T(1) - tk) * (T(1) - p)));
-    }
-  } else {
-    for (int64_t k = 0; k < n; ++k) {
-      const T p = std::min(std::max(Z[k], lo), hi), tk = t[k];
-      term[k] = -double(tk * vlog(p) + (T(1) - tk) * vlog(T(1) - p));
+// BCE terms -(t log p + (1 - t) log(1 - p)) of probabilities p = Z clipped to [lo, hi], and the gradient
+// in the same pass: with FusedSigmoid, with respect to the input of the sigmoid whose output Z is
+// (into D, see loss_and_grad), else (p - t) / (p (1 - p)) / n with respect to Z. With 0/1 targets one
+// log does: t p + (1 - t)(1 - p) is then exactly p or 1 - p.
+template <bool Binary, bool FusedSigmoid, typename T>
+static void bce_pass(const T* Z, const T* t, T* term, T* D, int64_t n, T lo, T hi, T inv_n) {
+  // Where the clip changed y, p is lo or hi and 1 / (p (1 - p)) a constant: no division per element.
+  const T k_lo = T(1) / (lo * (T(1) - lo)), k_hi = T(1) / (hi * (T(1) - hi));
+  for (int64_t k = 0; k < n; ++k) {
+    const T y = Z[k], tk = t[k], p = std::min(std::max(y, lo), hi);
+    term[k] = Binary ? -vlog(tk * p + (T(1) - tk) * (T(1) - p)) : -(tk * vlog(p) + (T(1) - tk) * vlog(T(1) - p));
+    if (FusedSigmoid) {
+      const T scale = y < lo ? k_lo * y * (T(1) - y) : (y > hi ? k_hi * y * (T(1) - y) : T(1));
+      D[k] = (p - tk) * scale * inv_n;
+    } else {
+      D[k] = (p - tk) / (p * (T(1) - p)) * inv_n;
     }
   }
 }
@@ -609,6 +612,7 @@ void Trainer<T>::reserve(int64_t rows) {
   for (const auto& L : layers_) widest = std::max(widest, L.out);
   col_sums_.resize(widest);
   terms_.resize(layers_.back().out * rows);
+  bce_terms_.resize(loss_ == TrainLoss::bce ? layers_.back().out * rows : 0);
   capacity_ = rows;
 }
 
@@ -750,26 +754,18 @@ double Trainer<T>::loss_and_grad(int64_t rows) {
       // vlog needs normal arguments: an eps below the normal range clips at its bottom instead.
       const T lo = std::max(T(bce_eps_), std::numeric_limits<T>::min()), hi = T(1) - T(bce_eps_);
       const T inv_n = T(1.0 / double(n));
-      bce_terms(Z, t, term, n, lo, hi, binary_target_);
-      if (fused_sigmoid_bce_) {
-        // The gradient goes straight to the sigmoid's input: (p - t) / (p (1 - p)) / n times the
-        // sigmoid's y (1 - y) is (y - t) / n wherever the clip left p = y. Where it clipped, p is lo or
-        // hi and 1 / (p (1 - p)) a constant; so one pass without a division serves every element (once
-        // the toy reports' sigmoid saturates, a few of every 64 outputs are clipped).
-        T* D = grad_[layers_.size() - 1].data();
-        const T k_lo = T(1) / (lo * (T(1) - lo)), k_hi = T(1) / (hi * (T(1) - hi));
-        for (int64_t k = 0; k < n; ++k) {
-          const T y = Z[k], p = std::min(std::max(y, lo), hi);
-          const T scale = y < lo ? k_lo * y * (T(1) - y) : (y > hi ? k_hi * y * (T(1) - y) : T(1));
-          D[k] = (p - t[k]) * scale * inv_n;
-        }
+      // A fused sigmoid gets its input gradient here: (p - t) / (p (1 - p)) / n times the sigmoid's
+      // y (1 - y) is (y - t) / n wherever the clip left p = y. That saves a division and a pass.
+      T* term_t = bce_terms_.data();
+      T* D = fused_sigmoid_bce_ ? grad_[layers_.size() - 1].data() : G;
+      if (binary_target_) {
+        if (fused_sigmoid_bce_) bce_pass<true, true>(Z, t, term_t, D, n, lo, hi, inv_n);
+        else bce_pass<true, false>(Z, t, term_t, D, n, lo, hi, inv_n);
       } else {
-        for (int64_t k = 0; k < n; ++k) {
-          const T p = std::min(std::max(Z[k], lo), hi);
-          G[k] = (p - t[k]) / (p * (T(1) - p)) * inv_n;
-        }
+        if (fused_sigmoid_bce_) bce_pass<false, true>(Z, t, term_t, D, n, lo, hi, inv_n);
+        else bce_pass<false, false>(Z, t, term_t, D, n, lo, hi, inv_n);
       }
-      return sum_of(term, n) / double(n);
+      return sum_of(term_t, n) / double(n);
     }
     case TrainLoss::bce_with_logits:
     case TrainLoss::multi_bce: {

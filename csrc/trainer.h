@@ -126,6 +126,7 @@ class Trainer {
   std::vector<std::vector<T>> act_, grad_;
   std::vector<T> target_, scratch_;  // scratch_: two values per row (softmax, cross-entropy)
   std::vector<double> terms_;         // per-element loss terms of the batch
+  std::vector<T> bce_terms_;          // the same for BCE, whose terms are T values
   std::vector<double> col_sums_;      // row-major bias gradients, summed in double
   std::vector<const TrainParam<T>*> params_;  // the trained parameters in layer order, W before b
   std::vector<int64_t> param_start_;          // params_[i] is elements [param_start_[i], param_start_[i + 1])
