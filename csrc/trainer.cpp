@@ -402,14 +402,21 @@ static void dense_backward_fm(const TrainLayer<T>& L, const T* X, const T* dZ, T
 
 // ---- dense layer, row-major: X (rows x in), Y (rows x out), as the Python layer computes it -----------
 
+// With relu, a ReLU after the layer is applied in the bias pass (one pass over Y instead of two).
 template <typename T>
-static void dense_forward_rm(const TrainLayer<T>& L, const T* X, T* Y, int64_t rows) {
+static void dense_forward_rm(const TrainLayer<T>& L, const T* X, T* Y, int64_t rows, bool relu) {
   const int64_t in = L.in, out = L.out;
   gemm(false, false, rows, out, in, T(1), X, in, L.w.data, out, T(0), Y, out);
-  if (const T* __restrict b = L.b.data) {
-    for (int64_t r = 0; r < rows; ++r) {
-      T* __restrict y = Y + r * out;
+  const T* __restrict b = L.b.data;
+  if (!b && !relu) return;
+  for (int64_t r = 0; r < rows; ++r) {
+    T* __restrict y = Y + r * out;
+    if (!relu) {
       for (int64_t j = 0; j < out; ++j) y[j] += b[j];
+    } else if (b) {
+      for (int64_t j = 0; j < out; ++j) y[j] = y[j] + b[j] > T(0) ? y[j] + b[j] : T(0);
+    } else {
+      for (int64_t j = 0; j < out; ++j) y[j] = y[j] > T(0) ? y[j] : T(0);
     }
   }
 }
@@ -663,8 +670,11 @@ void Trainer<T>::forward(int64_t rows) {
       case TrainOp::dense: {
         const TrainLayer<T>* next = i + 1 < layers_.size() ? &layers_[i + 1] : nullptr;
         const bool with_act = next && (next->op == TrainOp::sigmoid || next->op == TrainOp::relu);
-        if (rm_) dense_forward_rm(L, X, Y, rows);
-        else if (L.in <= kFusedWidth) {
+        if (rm_) {
+          const bool with_relu = next && next->op == TrainOp::relu;
+          dense_forward_rm(L, X, act_[i + 1 + with_relu].data(), rows, with_relu);
+          i += with_relu;
+        } else if (L.in <= kFusedWidth) {
           dense_act_forward_fm(L, with_act ? next : nullptr, X, act_[i + 1 + with_act].data(), rows);
           i += with_act;
         } else dense_forward_fm(L, X, Y, rows);
