@@ -897,7 +897,8 @@ void ThreadChooser::record(double seconds) {
       std::sort(v, v + kSamples);
       median[s] = v[kSamples / 2];
     }
-    chosen_ = median[0] <= median[1] ? most_ : 1;
+    // One thread only when clearly faster: a stalled step while measuring must not cost the next kHold.
+    chosen_ = median[1] < 0.9 * median[0] ? 1 : most_;
     baseline_ = std::min(median[0], median[1]);
     held_ = slow_ = 0;
     return;
