@@ -7,12 +7,21 @@
 // Forward: W is packed once per call and im2col writes col in the GEMM's packed layout (PackedGemm),
 // so no operand is copied again per tile. Backward per tile: dw^T += col * dY^T and
 // dx = col2im(W^T * dY).
+// With AVX-512, most shapes take the direct path instead (conv_direct.h, below): no col matrix, the
+// micro-kernels read the staged sample through per-tap offsets. One Zen 4 thread, the shapes of
+// scripts/bench_conv.py, forward / backward in ms, im2col+GEMM -> direct: shape 1 0.27 -> 0.21 /
+// 1.64 -> 0.55 (of which 0.6 -> 0.04 the bias gradient, see add_plane_sums), shape 2 0.96 -> 0.75 /
+// 3.17 -> 1.77, shape 3 0.98 -> 0.80 / 2.32 -> 1.96; also faster or equal on larger ones ((8, 64, 56,
+// 56) -> 64 3x3: 19.6 -> 19.1 / 48.8 -> 41.0; (4, 128, 28, 28) -> 128 3x3: equal). Without AVX-512
+// every shape stays on im2col + GEMM.
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
 #include <vector>
 
 #include "conv.h"
+#include "conv_direct.h"
+#include "cpu.h"
 #include "gemm.h"
 #include "parallel.h"
 
@@ -32,6 +41,8 @@ constexpr int64_t kMinMacsPerThread = int64_t(1) << 19;
 constexpr int64_t kTileCols = 512;
 // Largest im2col tile of one thread (a band of output rows of one sample when a sample exceeds it).
 constexpr int64_t kColTileBytes = int64_t(1) << 21;
+// Staged samples the direct backward's dW runs over at once (a quarter of a Zen 4 L2).
+constexpr int64_t kDirectBlockBytes = int64_t(1) << 18;
 
 // Workspace areas of the calling thread, grown when needed and kept for later calls. Within a
 // parallel_for the calling thread is also a worker, so the areas it holds across the loop (kCaller)
@@ -246,10 +257,173 @@ Tiling make_tiling(const ConvGeom& g, int64_t kk, size_t elem, int64_t macs_per_
   return t;
 }
 
+// acc[co * kSumLanes + l] += the sum of every kSumLanes-th element of dy's plane co from l on, for
+// `planes` planes of P. Independent lanes let the compiler vectorise without reordering any sum: the
+// plain running sum per plane was one dependent add per element, 0.6 ms of shape 1's backward
+// (scripts/bench_conv.py, one Zen 4 thread), more than dW and dx together.
+constexpr int64_t kSumLanes = 16;
+template <typename T>
+void add_plane_sums(const T* dy, int64_t planes, int64_t P, T* acc) {
+  for (int64_t co = 0; co < planes; ++co, acc += kSumLanes) {
+    const T* d = dy + co * P;
+    T a[kSumLanes];  // a local copy, which no store through d can alias
+    std::copy_n(acc, kSumLanes, a);
+    int64_t p = 0;
+    for (; p + kSumLanes <= P; p += kSumLanes)
+      for (int64_t l = 0; l < kSumLanes; ++l) a[l] += d[p + l];
+    for (int64_t l = 0; p + l < P; ++l) a[l] += d[p + l];
+    std::copy_n(a, kSumLanes, acc);
+  }
+}
+// db from lane sums of `chunks` areas of c_out * kSumLanes, added in a fixed order.
+template <typename T>
+void reduce_plane_sums(const T* acc, int64_t chunks, int64_t c_out, T* db) {
+  for (int64_t co = 0; co < c_out; ++co) {
+    T s = T(0);
+    for (int64_t c = 0; c < chunks; ++c)
+      for (int64_t l = 0; l < kSumLanes; ++l) s += acc[(c * c_out + co) * kSumLanes + l];
+    db[co] = s;
+  }
+}
+// ---- Direct convolution (conv_direct.h): no im2col matrix, the micro-kernels read the staged sample.
+// A vector covers up to `lanes` pixels of one output row, so rows much shorter than a vector waste
+// lanes: rows of 8 with 512-bit float vectors (shape 3) ran 1.5 ms forward against 0.98 by im2col,
+// 0.80 with 256-bit vectors (two rows per 512-bit vector, its halves loaded from two staged rows,
+// gained only 2% more and was not kept). The path is taken when at least 3/4 of the lanes carry pixels.
+
+template <typename T>
+const DirectConvKernels<T>* direct_kernels(const ConvGeom& g) {
+#ifdef PYDL_X86
+  if (simd_level() != SimdLevel::avx512 || is_pointwise(g)) return nullptr;
+  // Lanes of the vectors that cover an output row which carry pixels, in units of 1/4.
+  const auto lane_use4 = [&g](int lanes) { return 4 * g.wo / ((g.wo + lanes - 1) / lanes * lanes); };
+  const DirectConvKernels<T>*wide, *narrow;
+  if constexpr (std::is_same_v<T, float>) {
+    wide = &conv_avx512::kernels_f32;
+    narrow = &conv_avx512::narrow_f32;
+  } else {
+    wide = &conv_avx512::kernels_f64;
+    narrow = &conv_avx512::narrow_f64;
+  }
+  if (lane_use4(wide->lanes) >= 3) return wide;
+  if (lane_use4(narrow->lanes) >= 3) return narrow;
+  return nullptr;
+#else
+  (void)g;
+  return nullptr;
+#endif
+}
+
+// The direct path stages every sample (also without padding or stride): its vectors may read past a
+// row's end, and `lanes` elements of zeroed slack past the last row keep those reads inside the buffer.
+int64_t direct_staged_size(const ConvGeom& g, int lanes) { return g.c_in * staged_h(g) * staged_row(g) + lanes; }
+
+// The staged offset of every tap (ci, ki, kj): row oh * sh + ki of channel ci, phase kj % sw, kj / sw in.
+const int64_t* direct_offsets(const ConvGeom& g) {
+  thread_local std::vector<int64_t> off;
+  off.resize(size_t(g.c_in * g.kh * g.kw));
+  const int64_t row = staged_row(g), wq = phase_w(g);
+  size_t k = 0;
+  for (int64_t ci = 0; ci < g.c_in; ++ci)
+    for (int64_t ki = 0; ki < g.kh; ++ki)
+      for (int64_t kj = 0; kj < g.kw; ++kj) off[k++] = (ci * staged_h(g) + ki) * row + (kj % g.sw) * wq + kj / g.sw;
+  return off.data();
+}
+
+template <typename T>
+bool forward_direct(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
+  const DirectConvKernels<T>* dk = direct_kernels<T>(g);
+  if (!dk) return false;
+  const int64_t K = g.c_in * g.kh * g.kw, P = g.ho * g.wo, mr = dk->mr;
+  const DirectConv<T> d{K, direct_offsets(g), g.c_out, g.ho, g.wo, g.sh * staged_row(g)};
+  T* wp = workspace<T>(kCallerPacked, (g.c_out + mr - 1) / mr * mr * K);
+  for (int64_t co = 0; co < g.c_out; ++co)
+    for (int64_t k = 0; k < K; ++k) wp[co / mr * mr * K + k * mr + co % mr] = w[co * K + k];
+  const int64_t size = direct_staged_size(g, dk->lanes);
+  const int64_t per_thread = std::max<int64_t>(1, kMinMacsPerThread / std::max<int64_t>(1, g.c_out * K * P));
+  parallel_for(g.n, per_thread, [&](int64_t n0, int64_t n1) {
+    T* xs = workspace<T>(kStaged, size);
+    std::fill(xs, xs + size, T(0));
+    for (int64_t n = n0; n < n1; ++n) {
+      stage_sample(g, x + n * g.c_in * g.h * g.w, xs);
+      dk->forward(d, wp, b, xs, y + n * g.c_out * P);
+    }
+  });
+  return true;
+}
+
+template <typename T>
+bool backward_direct(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
+  const DirectConvKernels<T>* dk = direct_kernels<T>(g);
+  if (!dk) return false;
+  const int64_t K = g.c_in * g.kh * g.kw, P = g.ho * g.wo, mk = dk->mk, lanes = dk->lanes;
+  const DirectConv<T> d{K, direct_offsets(g), g.c_out, g.ho, g.wo, g.sh * staged_row(g)};
+  const int64_t per_thread =
+      std::max<int64_t>(1, kMinMacsPerThread / std::max<int64_t>(1, g.c_out * K * P * (dx ? 2 : 1)));
+  // Each chunk of samples sums dW lane-wise in its own area; the areas are added in a fixed order.
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(num_threads(), g.n / per_thread));
+  const int64_t gsize = g.c_out * K * lanes;
+  // db's lane sums follow, per chunk, while its dy is still in cache.
+  T* partial = workspace<T>(kCaller, chunks * (gsize + g.c_out * kSumLanes));
+  T* bsums = partial + chunks * gsize;
+  T* wtp = workspace<T>(kCallerPacked, dx ? (K + mk - 1) / mk * mk * g.c_out : 0);
+  if (dx) {
+    for (int64_t co = 0; co < g.c_out; ++co)
+      for (int64_t k = 0; k < K; ++k) wtp[k / mk * mk * g.c_out + co * mk + k % mk] = w[co * K + k];
+  }
+  // dW's tiles run over blocks of staged samples: with one sample of 8 x 8 outputs (shape 3 of
+  // scripts/bench_conv.py) loading and storing a tile's sums cost as much as its multiply-adds.
+  const int64_t size = direct_staged_size(g, dk->lanes);
+  const int64_t block = std::max<int64_t>(1, std::min<int64_t>((g.n + chunks - 1) / chunks,
+                                                               kDirectBlockBytes / (size * int64_t(sizeof(T)))));
+  parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+    T* xs = workspace<T>(kStaged, (block + 1) * size);
+    T* dxs = xs + block * size;
+    std::fill(xs, xs + block * size, T(0));  // the padding, which stage_sample leaves alone
+    for (int64_t c = c0; c < c1; ++c) {
+      T* gacc = partial + c * gsize;
+      std::fill(gacc, gacc + gsize, T(0));
+      T* bs = bsums + c * g.c_out * kSumLanes;
+      if (db) std::fill(bs, bs + g.c_out * kSumLanes, T(0));
+      const int64_t last = g.n * (c + 1) / chunks;
+      for (int64_t n0 = g.n * c / chunks; n0 < last; n0 += block) {
+        const int64_t nb = std::min(block, last - n0);
+        for (int64_t s = 0; s < nb; ++s) stage_sample(g, x + (n0 + s) * g.c_in * g.h * g.w, xs + s * size);
+        dk->grad_w(d, dy + n0 * g.c_out * P, xs, gacc, nb, size);
+        for (int64_t n = n0; n < n0 + nb; ++n) {
+          const T* dyn = dy + n * g.c_out * P;
+          if (db) add_plane_sums(dyn, g.c_out, P, bs);
+          if (!dx) continue;
+          std::fill(dxs, dxs + size, T(0));
+          dk->grad_x(d, wtp, dyn, dxs);
+          unstage_sample(g, dxs, dx + n * g.c_in * g.h * g.w);
+        }
+      }
+    }
+  });
+  for (int64_t i = 0; i < g.c_out * K; ++i) {
+    T s = T(0);
+    for (int64_t c = 0; c < chunks; ++c)
+      for (int64_t l = 0; l < lanes; ++l) s += partial[c * gsize + i * lanes + l];
+    dw[i] = s;
+  }
+  if (db) reduce_plane_sums(bsums, chunks, g.c_out, db);
+  return true;
+}
+
+template <typename T>
+void bias_grad(const ConvGeom& g, const T* dy, T* db) {
+  T* acc = workspace<T>(kCaller, g.c_out * kSumLanes);
+  std::fill(acc, acc + g.c_out * kSumLanes, T(0));
+  for (int64_t n = 0; n < g.n; ++n) add_plane_sums(dy + n * g.c_out * g.ho * g.wo, g.c_out, g.ho * g.wo, acc);
+  reduce_plane_sums(acc, 1, g.c_out, db);
+}
+
 }  // namespace
 
 template <typename T>
 void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
+  if (forward_direct(g, x, w, b, y)) return;
   const int64_t K = g.c_in * g.kh * g.kw, P = g.ho * g.wo;
   if (is_pointwise(g)) {
     const Tiling t = make_tiling(g, K, sizeof(T), g.c_out * K);
@@ -320,6 +494,7 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y)
 
 template <typename T>
 void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
+  if (backward_direct(g, x, w, dy, dx, dw, db)) return;
   const int64_t K = g.c_in * g.kh * g.kw, P = g.ho * g.wo;
   const bool pointwise = is_pointwise(g);
   const Tiling t = make_tiling(g, K, sizeof(T), g.c_out * K * (dx ? 2 : 1));
@@ -395,17 +570,7 @@ void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* 
     }
   }
 
-  if (db) {
-    for (int64_t co = 0; co < g.c_out; ++co) db[co] = T(0);
-    for (int64_t n = 0; n < g.n; ++n) {
-      for (int64_t co = 0; co < g.c_out; ++co) {
-        const T* d = dy + (n * g.c_out + co) * P;
-        T s = T(0);
-        for (int64_t p = 0; p < P; ++p) s += d[p];
-        db[co] += s;
-      }
-    }
-  }
+  if (db) bias_grad(g, dy, db);
 }
 
 template void conv2d_forward<float>(const ConvGeom&, const float*, const float*, const float*, float*);

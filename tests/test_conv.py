@@ -278,3 +278,70 @@ def test_matches_torch(cfg):
     ty.backward(torch.from_numpy(dy))
     for got, t in zip(K.conv2d_backward(x, w, dy, s, p), (tx, tw, tb)):
         _close(got, t.grad.numpy(), dt)
+
+
+# Shapes that take the direct-convolution path (csrc/conv_direct*.{h,cpp}: AVX-512 only, chosen when a
+# vector's lanes are at least 3/4 used by the output rows; 16 float32 or 8 float64 lanes, else 8 or 4).
+# At the other SIMD levels the same shapes check the im2col path.
+DIRECT_SHAPES = [
+    ((3, 1, 28, 28, 16, 3, 3), 1, 1),          # shape 1 of bench_conv: rows of 28, a partial vector each
+    ((2, 3, 31, 30, 5, 5, 5), 2, 2),           # stride 2 in phases, 5 channels (a partial channel tile)
+    ((5, 64, 14, 14, 3, 3, 3), 1, 1),          # dW over blocks of several staged samples; two threads' chunks
+    ((2, 2, 10, 14, 4, 3, 3), 1, 0),           # no padding and stride 1: staged all the same
+    ((2, 3, 9, 40, 6, 3, 4), (2, 3), (1, 2)),  # unequal kernel, stride and padding
+    ((3, 7, 16, 16, 19, 3, 3), 2, 1),          # rows of 8: 256-bit vectors for float32, 512-bit for float64
+    ((3, 2, 8, 8, 5, 3, 3), 2, 1),             # rows of 4: 256-bit vectors for float64 (float32: im2col)
+]
+
+
+def _direct_case(shape, stride, padding, dtype):
+    n, c_in, h, w, c_out, kh, kw = shape
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal((n, c_in, h, w)).astype(dtype)
+    wt = rng.standard_normal((c_out, c_in, kh, kw)).astype(dtype)
+    b = rng.standard_normal(c_out).astype(dtype)
+    dy = rng.standard_normal(R.conv2d_forward(x, wt, b, stride, padding).shape).astype(dtype)
+    return x, wt, b, dy
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,stride,padding", DIRECT_SHAPES)
+def test_direct_forward_matches_reference(shape, stride, padding, dtype, simd_level, threads):
+    x, wt, b, _ = _direct_case(shape, stride, padding, dtype)
+    _close(K.conv2d_forward(x, wt, b, stride, padding), R.conv2d_forward(x, wt, b, stride, padding), dtype)
+    _close(K.conv2d_forward(x, wt, None, stride, padding), R.conv2d_forward(x, wt, None, stride, padding), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,stride,padding", DIRECT_SHAPES)
+def test_direct_backward_matches_reference(shape, stride, padding, dtype, simd_level, threads):
+    x, wt, _, dy = _direct_case(shape, stride, padding, dtype)
+    for got, want in zip(K.conv2d_backward(x, wt, dy, stride, padding), R.conv2d_backward(x, wt, dy, stride, padding)):
+        _close(got, want, dtype)
+
+
+@pytest.mark.parametrize("shape,stride,padding", DIRECT_SHAPES[:3])
+def test_direct_backward_flags(shape, stride, padding, simd_level):
+    """dW alone, and dW with dx but no db, equal the full backward's."""
+    x, wt, _, dy = _direct_case(shape, stride, padding, np.float32)
+    dx, dw, db = K.conv2d_backward(x, wt, dy, stride, padding)
+    only_dw = K.conv2d_backward(x, wt, dy, stride, padding, need_dx=False, has_bias=False)
+    assert only_dw[0] is None and only_dw[2] is None
+    np.testing.assert_array_equal(only_dw[1], dw)
+    no_db = K.conv2d_backward(x, wt, dy, stride, padding, has_bias=False)
+    np.testing.assert_array_equal(no_db[0], dx)
+    np.testing.assert_array_equal(no_db[1], dw)
+
+
+def test_direct_backward_repeats_exactly_on_two_threads():
+    """Each thread's chunk sums dW and db in its own area, added in a fixed order: no result depends on timing."""
+    x, wt, b, dy = _direct_case(*DIRECT_SHAPES[2], np.float32)
+    threads = pydl.get_num_threads()
+    try:
+        pydl.set_num_threads(2)
+        a = K.conv2d_backward(x, wt, dy, 1, 1)
+        b2 = K.conv2d_backward(x, wt, dy, 1, 1)
+    finally:
+        pydl.set_num_threads(threads)
+    for u, v in zip(a, b2):
+        np.testing.assert_array_equal(u, v)

@@ -1,0 +1,237 @@
+// Direct-convolution micro-kernels (see conv_direct.h), written once against a vector interface V
+// (T, R, W lanes, zero/load/set1/fma/add, load_part (zeroing the other lanes)/store_part on the first n
+// lanes) and included by each conv_direct_<isa>.cpp inside its own namespace, after <array> and <utility>.
+
+// The pixel vectors of a sample, row by row: vector v covers output row v / per_row, columns
+// (v % per_row) * W up to W of them. Fills in/out (staged and output offsets) and n (lanes used).
+template <int W>
+struct PixelVectors {
+  int64_t per_row, wo, row_step;
+  void at(int64_t v, int64_t& in, int64_t& out, int& n) const {
+    const int64_t oh = v / per_row, ow = (v - oh * per_row) * W;
+    in = oh * row_step + ow;
+    out = oh * wo + ow;
+    n = int(wo - ow < W ? wo - ow : W);
+  }
+};
+
+// One table entry per tile size (M rows, N vectors) up to (MR, NV), so the edges of a sample get
+// fully unrolled tiles too.
+template <typename Fn, int MR, int NV, template <int, int> class Tile>
+struct TileTable {
+  template <size_t... I>
+  static constexpr std::array<Fn, MR * NV> make(std::index_sequence<I...>) {
+    return {&Tile<int(I) / NV + 1, int(I) % NV + 1>::run...};
+  }
+  static constexpr std::array<Fn, MR * NV> table = make(std::make_index_sequence<MR * NV>());
+  static Fn get(int m, int nv) { return table[(m - 1) * NV + (nv - 1)]; }
+};
+
+// Forward: M output channels x N pixel vectors, over all K taps.
+template <class V, int MR>
+struct Fwd {
+  using T = typename V::T;
+  using R = typename V::R;
+  using Fn = void (*)(const DirectConv<T>&, const T*, const T*, const T*, const int64_t*, const int64_t*,
+                      const int*, T*, int64_t);
+  template <int M, int N>
+  struct Tile {
+    static void run(const DirectConv<T>& d, const T* a, const T* bias, const T* xs, const int64_t* in,
+                    const int64_t* out, const int* n, T* y, int64_t P) {
+      R acc[M][N];
+#pragma GCC unroll 16
+      for (int i = 0; i < M; ++i) {
+        const R b = bias ? V::set1(bias[i]) : V::zero();
+#pragma GCC unroll 4
+        for (int j = 0; j < N; ++j) acc[i][j] = b;
+      }
+      const int64_t* off = d.off;
+      const T* s[N];
+#pragma GCC unroll 4
+      for (int j = 0; j < N; ++j) s[j] = xs + in[j];
+      for (int64_t k = 0; k < d.K; ++k, a += MR) {
+        const int64_t o = off[k];
+        R x[N];
+#pragma GCC unroll 4
+        for (int j = 0; j < N; ++j) x[j] = V::load(s[j] + o);
+#pragma GCC unroll 16
+        for (int i = 0; i < M; ++i) {
+          const R w = V::set1(a[i]);
+#pragma GCC unroll 4
+          for (int j = 0; j < N; ++j) acc[i][j] = V::fma(w, x[j], acc[i][j]);
+        }
+      }
+#pragma GCC unroll 16
+      for (int i = 0; i < M; ++i) {
+#pragma GCC unroll 4
+        for (int j = 0; j < N; ++j) {
+          T* dst = y + i * P + out[j];
+          if (n[j] == V::W) V::store(dst, acc[i][j]);
+          else V::store_part(dst, acc[i][j], n[j]);
+        }
+      }
+    }
+  };
+};
+
+template <class V, int MR, int NV>
+static void forward(const DirectConv<typename V::T>& d, const typename V::T* wp, const typename V::T* bias,
+                    const typename V::T* xs, typename V::T* y) {
+  using F = Fwd<V, MR>;
+  using Table = TileTable<typename F::Fn, MR, NV, F::template Tile>;
+  constexpr int W = V::W;
+  const PixelVectors<W> pv{(d.wo + W - 1) / W, d.wo, d.row_step};
+  const int64_t nvec = d.ho * pv.per_row, P = d.ho * d.wo;
+  for (int64_t co = 0; co < d.c_out; co += MR) {
+    const int m = int(d.c_out - co < MR ? d.c_out - co : MR);
+    const typename V::T* a = wp + co * d.K;
+    for (int64_t v = 0; v < nvec; v += NV) {
+      const int nv = int(nvec - v < NV ? nvec - v : NV);
+      int64_t in[NV], out[NV];
+      int n[NV];
+      for (int j = 0; j < nv; ++j) pv.at(v + j, in[j], out[j], n[j]);
+      Table::get(m, nv)(d, a, bias ? bias + co : nullptr, xs, in, out, n, y + co * P, P);
+    }
+  }
+}
+
+// dW: M output channels x N taps of lane-wise sums, over all pixel vectors of the sample.
+template <class V>
+struct GradW {
+  using T = typename V::T;
+  using R = typename V::R;
+  using Fn = void (*)(const DirectConv<T>&, const T*, const T*, const int64_t*, T*, int64_t, int64_t, int64_t);
+  template <int M, int N>
+  struct Tile {
+    static void run(const DirectConv<T>& d, const T* dy, const T* xs, const int64_t* off, T* g, int64_t samples,
+                    int64_t dy_stride, int64_t xs_stride) {
+      constexpr int W = V::W;
+      const int64_t P = d.ho * d.wo, ld = d.K * W;  // g's rows: one per output channel
+      R acc[M][N];
+#pragma GCC unroll 8
+      for (int i = 0; i < M; ++i)
+#pragma GCC unroll 8
+        for (int j = 0; j < N; ++j) acc[i][j] = V::load(g + i * ld + j * W);
+      int64_t o[N];
+#pragma GCC unroll 8
+      for (int j = 0; j < N; ++j) o[j] = off[j];
+      // One pixel vector: dy of M channels at dp (the first n lanes when part) times N taps of x at xp.
+      const auto step = [&](const T* dp, const T* xp, int n, bool part) __attribute__((always_inline)) {
+        R dv[M];
+#pragma GCC unroll 8
+        for (int i = 0; i < M; ++i) dv[i] = part ? V::load_part(dp + i * P, n) : V::load(dp + i * P);
+#pragma GCC unroll 8
+        for (int j = 0; j < N; ++j) {
+          const R x = V::load(xp + o[j]);
+#pragma GCC unroll 8
+          for (int i = 0; i < M; ++i) acc[i][j] = V::fma(dv[i], x, acc[i][j]);
+        }
+      };
+      // Row pointers stepped, not recomputed: index arithmetic per vector took as many instructions as
+      // the multiply-adds (shape 3 of scripts/bench_conv.py, 256-bit vectors).
+      const int64_t wo = d.wo, full = wo / W * W, rs = d.row_step;
+      for (int64_t smp = 0; smp < samples; ++smp, dy += dy_stride, xs += xs_stride) {
+        const T* dr = dy;
+        const T* xr = xs;
+        for (int64_t oh = 0; oh < d.ho; ++oh, dr += wo, xr += rs) {
+          for (int64_t ow = 0; ow < full; ow += W) step(dr + ow, xr + ow, W, false);
+          if (full < wo) step(dr + full, xr + full, int(wo - full), true);
+        }
+      }
+#pragma GCC unroll 8
+      for (int i = 0; i < M; ++i)
+#pragma GCC unroll 8
+        for (int j = 0; j < N; ++j) V::store(g + i * ld + j * W, acc[i][j]);
+    }
+  };
+};
+
+template <class V, int MC, int KT>
+static void grad_w(const DirectConv<typename V::T>& d, const typename V::T* dy, const typename V::T* xs,
+                   typename V::T* gacc, int64_t samples, int64_t xs_stride) {
+  using G = GradW<V>;
+  using Table = TileTable<typename G::Fn, MC, KT, G::template Tile>;
+  constexpr int W = V::W;
+  const int64_t P = d.ho * d.wo;
+  for (int64_t co = 0; co < d.c_out; co += MC) {
+    const int m = int(d.c_out - co < MC ? d.c_out - co : MC);
+    for (int64_t k = 0; k < d.K; k += KT) {
+      const int kt = int(d.K - k < KT ? d.K - k : KT);
+      Table::get(m, kt)(d, dy + co * P, xs, d.off + k, gacc + (co * d.K + k) * W, samples, d.c_out * P, xs_stride);
+    }
+  }
+}
+
+// dx: M taps x N pixel vectors, summed over output channels, added into the staged gradient.
+template <class V, int MK>
+struct GradX {
+  using T = typename V::T;
+  using R = typename V::R;
+  using Fn = void (*)(const DirectConv<T>&, const T*, const T*, const int64_t*, const int64_t*, const int64_t*,
+                      const int*, T*);
+  template <int M, int N>
+  struct Tile {
+    static void run(const DirectConv<T>& d, const T* a, const T* dy, const int64_t* off, const int64_t* in,
+                    const int64_t* out, const int* n, T* dxs) {
+      const int64_t P = d.ho * d.wo;
+      R acc[M][N];
+#pragma GCC unroll 8
+      for (int i = 0; i < M; ++i)
+#pragma GCC unroll 8
+        for (int j = 0; j < N; ++j) acc[i][j] = V::zero();
+      const T* s[N];
+#pragma GCC unroll 8
+      for (int j = 0; j < N; ++j) s[j] = dy + out[j];
+      for (int64_t co = 0; co < d.c_out; ++co, a += MK) {
+        R g[N];
+#pragma GCC unroll 8
+        for (int j = 0; j < N; ++j) {
+          // A row's last vector may be partial, and dy's very last one may end at the array's end.
+          g[j] = n[j] == V::W ? V::load(s[j] + co * P) : V::load_part(s[j] + co * P, n[j]);
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < M; ++i) {
+          const R w = V::set1(a[i]);
+#pragma GCC unroll 8
+          for (int j = 0; j < N; ++j) acc[i][j] = V::fma(w, g[j], acc[i][j]);
+        }
+      }
+      // Taps and vectors of one tile may touch the same element: add them one by one.
+#pragma GCC unroll 8
+      for (int i = 0; i < M; ++i) {
+#pragma GCC unroll 8
+        for (int j = 0; j < N; ++j) {
+          T* p = dxs + off[i] + in[j];
+          if (n[j] == V::W) V::store(p, V::add(V::load(p), acc[i][j]));
+          else V::store_part(p, V::add(V::load_part(p, n[j]), acc[i][j]), n[j]);
+        }
+      }
+    }
+  };
+};
+
+template <class V, int MK, int NV>
+static void grad_x(const DirectConv<typename V::T>& d, const typename V::T* wtp, const typename V::T* dy,
+                   typename V::T* dxs) {
+  using G = GradX<V, MK>;
+  using Table = TileTable<typename G::Fn, MK, NV, G::template Tile>;
+  constexpr int W = V::W;
+  const PixelVectors<W> pv{(d.wo + W - 1) / W, d.wo, d.row_step};
+  const int64_t nvec = d.ho * pv.per_row;
+  // Pixel vectors outside, taps inside: dy of the vectors stays in L1 across all taps.
+  for (int64_t v = 0; v < nvec; v += NV) {
+    const int nv = int(nvec - v < NV ? nvec - v : NV);
+    int64_t in[NV], out[NV];
+    int n[NV];
+    for (int j = 0; j < nv; ++j) pv.at(v + j, in[j], out[j], n[j]);
+    for (int64_t k = 0; k < d.K; k += MK) {
+      const int mk = int(d.K - k < MK ? d.K - k : MK);
+      Table::get(mk, nv)(d, wtp + k * d.c_out, dy, d.off + k, in, out, n, dxs);
+    }
+  }
+}
+
+template <class V, int MR, int NV, int MC, int KT, int MK, int NVX>
+static constexpr DirectConvKernels<typename V::T> make_direct_kernels() {
+  return {V::W, MR, MK, forward<V, MR, NV>, grad_w<V, MC, KT>, grad_x<V, MK, NVX>};
+}

@@ -1,0 +1,65 @@
+// The vector interface of the AVX-512 kernels (gemm_impl.h, conv_direct_impl.h): element type T,
+// register type R, W lanes, and the few operations the kernels use. 512-bit F32 / F64 and, with
+// AVX-512VL masks for the partial loads and stores, 256-bit F32x8 / F64x4. Included inside each
+// kernel file's own namespace, compiled with that file's AVX-512 flags (see DEVELOPING.md).
+// Needs <immintrin.h> included before the enclosing namespace is opened.
+
+struct F32 {
+  using T = float;
+  using R = __m512;
+  static constexpr int W = 16;
+  static R zero() { return _mm512_setzero_ps(); }
+  static R load(const T* p) { return _mm512_loadu_ps(p); }
+  static void store(T* p, R v) { _mm512_storeu_ps(p, v); }
+  static R set1(T a) { return _mm512_set1_ps(a); }
+  static R fma(R a, R b, R c) { return _mm512_fmadd_ps(a, b, c); }
+  static R mul(R a, R b) { return _mm512_mul_ps(a, b); }
+  static R add(R a, R b) { return _mm512_add_ps(a, b); }
+  static R load_part(const T* p, int n) { return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p); }
+  static void store_part(T* p, R v, int n) { _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1), v); }
+};
+
+struct F64 {
+  using T = double;
+  using R = __m512d;
+  static constexpr int W = 8;
+  static R zero() { return _mm512_setzero_pd(); }
+  static R load(const T* p) { return _mm512_loadu_pd(p); }
+  static void store(T* p, R v) { _mm512_storeu_pd(p, v); }
+  static R set1(T a) { return _mm512_set1_pd(a); }
+  static R fma(R a, R b, R c) { return _mm512_fmadd_pd(a, b, c); }
+  static R mul(R a, R b) { return _mm512_mul_pd(a, b); }
+  static R add(R a, R b) { return _mm512_add_pd(a, b); }
+  static R load_part(const T* p, int n) { return _mm512_maskz_loadu_pd((__mmask8)((1u << n) - 1), p); }
+  static void store_part(T* p, R v, int n) { _mm512_mask_storeu_pd(p, (__mmask8)((1u << n) - 1), v); }
+};
+
+struct F32x8 {
+  using T = float;
+  using R = __m256;
+  static constexpr int W = 8;
+  static R zero() { return _mm256_setzero_ps(); }
+  static R load(const T* p) { return _mm256_loadu_ps(p); }
+  static void store(T* p, R v) { _mm256_storeu_ps(p, v); }
+  static R set1(T a) { return _mm256_set1_ps(a); }
+  static R fma(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }
+  static R mul(R a, R b) { return _mm256_mul_ps(a, b); }
+  static R add(R a, R b) { return _mm256_add_ps(a, b); }
+  static R load_part(const T* p, int n) { return _mm256_maskz_loadu_ps((__mmask8)((1u << n) - 1), p); }
+  static void store_part(T* p, R v, int n) { _mm256_mask_storeu_ps(p, (__mmask8)((1u << n) - 1), v); }
+};
+
+struct F64x4 {
+  using T = double;
+  using R = __m256d;
+  static constexpr int W = 4;
+  static R zero() { return _mm256_setzero_pd(); }
+  static R load(const T* p) { return _mm256_loadu_pd(p); }
+  static void store(T* p, R v) { _mm256_storeu_pd(p, v); }
+  static R set1(T a) { return _mm256_set1_pd(a); }
+  static R fma(R a, R b, R c) { return _mm256_fmadd_pd(a, b, c); }
+  static R mul(R a, R b) { return _mm256_mul_pd(a, b); }
+  static R add(R a, R b) { return _mm256_add_pd(a, b); }
+  static R load_part(const T* p, int n) { return _mm256_maskz_loadu_pd((__mmask8)((1u << n) - 1), p); }
+  static void store_part(T* p, R v, int n) { _mm256_mask_storeu_pd(p, (__mmask8)((1u << n) - 1), v); }
+};
