@@ -7,7 +7,8 @@ Workloads: the seed reports' toy classifiers (000: 2->1, 2->1->1, 2->3->1, sigmo
 1000 full-batch epochs of 1000 samples; 001: 2->3->1 with Adam lr 0.01 and MSE at batch sizes 1, 32,
 128, 1000), one epoch of a 784-256-128-64-10 ReLU MLP on MNIST (--data DIR, else
 /work/shared/data/mnist, else synthetic data of that shape) at batch sizes 50 and 100, sigmoid on 10M
-floats, and the MLP's GEMM shapes.
+floats, the MLP's GEMM shapes, and conv2d forward + backward at the three shapes of
+scripts/bench_conv.py (which also times the forward alone, with GFLOP/s).
 
 Each pydl contender runs in a fresh subprocess, so the peak RSS reported (VmHWM, reset once the data is
 built) is its own; the other contenders share one subprocess per workload. Slow contenders time fewer epochs than the workload
@@ -341,6 +342,27 @@ def gemm_workload(m, k, n):
     return 1, {"pydl kernels": pydl_matmul, "NumPy": numpy_matmul, "PyTorch": torch_mm}
 
 
+def conv_workload(shape):
+    """conv2d forward + backward (dx, dw, db) at one shape of the convolution issue (scripts/bench_conv.py)."""
+    import bench_conv
+    from pydl import kernels, reference
+
+    def runner(make_runners):
+        def build():
+            fwd_bwd = make_runners(*bench_conv.operands(shape))[1]
+            return lambda reps: [fwd_bwd() for _ in range(reps)]
+        return build
+
+    def torch_runners(*ops):
+        import torch
+
+        return bench_conv.torch_runners(torch, *ops)
+
+    return 1, {"pydl kernels": runner(lambda *ops: bench_conv.pydl_runners(kernels, *ops)),
+               "pydl NumPy backend": runner(lambda *ops: bench_conv.pydl_runners(reference, *ops)),
+               "PyTorch": runner(torch_runners)}
+
+
 def workloads(args):
     mlp_n = 6000 if args.quick else 60000
     w = {name: toy_workload(sizes) for name, sizes in TOY_MODELS.items()}
@@ -348,6 +370,10 @@ def workloads(args):
         w[f"001 Adam+MSE batch {bs}"] = sweep_workload(bs)
     for bs in (50, 100):
         w[f"MLP 784-256-128-64-10 epoch of {mlp_n}, batch {bs}"] = mlp_workload(bs, mlp_n, args.data)
+    import bench_conv
+
+    for shape in bench_conv.SHAPES:
+        w[f"conv2d fwd+bwd {bench_conv.label(shape)}"] = conv_workload(shape)
     w["sigmoid of 10M float32"] = sigmoid_workload(10_000_000)
     for shape in ((100, 784, 256), (100, 256, 128), (784, 100, 256)):
         w["GEMM {}x{} @ {}x{}".format(shape[0], shape[1], shape[1], shape[2])] = gemm_workload(*shape)

@@ -24,6 +24,23 @@ SHAPES = [
 ]
 
 
+def operands(shape, rng=None):
+    """x, w, b, dy (float32, seeded) and stride, padding for one entry of SHAPES."""
+    n, c_in, h, wd, c_out, k, s, p = shape
+    rng = rng or np.random.default_rng(0)
+    x = rng.standard_normal((n, c_in, h, wd)).astype(np.float32)
+    w = (rng.standard_normal((c_out, c_in, k, k)) / np.sqrt(c_in * k * k)).astype(np.float32)
+    b = rng.standard_normal(c_out).astype(np.float32)
+    ho, wo = (h + 2 * p - k) // s + 1, (wd + 2 * p - k) // s + 1
+    dy = rng.standard_normal((n, c_out, ho, wo)).astype(np.float32)
+    return x, w, b, dy, s, p
+
+
+def label(shape):
+    n, c_in, h, wd, c_out, k, s, p = shape
+    return f"({n}, {c_in}, {h}, {wd}) -> {c_out} {k}x{k} /{s} pad {p}"
+
+
 def best_time(fn, min_time):
     fn()
     times = []
@@ -89,20 +106,16 @@ def main():
     print("|" + "|".join("---" for _ in cols) + "|")
 
     rng = np.random.default_rng(0)
-    for n, c_in, h, wd, c_out, k, s, p in SHAPES:
-        x = rng.standard_normal((n, c_in, h, wd)).astype(np.float32)
-        w = (rng.standard_normal((c_out, c_in, k, k)) / np.sqrt(c_in * k * k)).astype(np.float32)
-        b = rng.standard_normal(c_out).astype(np.float32)
-        ho, wo = (h + 2 * p - k) // s + 1, (wd + 2 * p - k) // s + 1
-        dy = rng.standard_normal((n, c_out, ho, wo)).astype(np.float32)
-        fwd_flop = 2.0 * n * c_out * ho * wo * c_in * k * k
+    for shape in SHAPES:
+        x, w, b, dy, s, p = operands(shape, rng)
+        n, c_out, ho, wo = dy.shape
+        fwd_flop = 2.0 * n * c_out * ho * wo * w[0].size
         runners = {"pydl": pydl_runners(K, x, w, b, dy, s, p), "numpy": pydl_runners(R, x, w, b, dy, s, p)}
         if torch:
             runners["torch"] = torch_runners(torch, x, w, b, dy, s, p)
-        label = f"({n}, {c_in}, {h}, {wd}) -> {c_out} {k}x{k} /{s} pad {p}"
         for i, (pass_name, flop) in enumerate([("forward", fwd_flop), ("fwd+bwd", 3 * fwd_flop)]):
             t = {name: best_time(r[i], args.min_time) for name, r in runners.items()}
-            row = [label if i == 0 else "", pass_name]
+            row = [label(shape) if i == 0 else "", pass_name]
             row += [f"{t['pydl'] * 1e3:.2f}", f"{flop / t['pydl'] / 1e9:.1f}"]
             row += [f"{t['numpy'] * 1e3:.2f}", f"{flop / t['numpy'] / 1e9:.1f}", f"{t['numpy'] / t['pydl']:.1f}x"]
             if torch:

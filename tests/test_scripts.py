@@ -159,3 +159,13 @@ def test_table_markdown_and_csv():
     with pytest.raises(ValueError):
         t.add("too", "short")
     assert [_common.duration(s) for s in (6.4e-5, 0.12459, 1.29, 905.2)] == ["0.06ms", "124.59ms", "1.29s", "15m 5s"]
+
+
+def test_bench_quick_smoke(env, tmp_path):
+    # One small workload of each kind: a training loop and a kernel; the full benchmark never runs here.
+    out = tmp_path / "bench.json"
+    for only in ("000 model 1", "conv2d fwd+bwd (64, 1"):
+        run("bench.py", "--quick", "--repeats", "1", "--only", only, "--json", out, env=env)
+        results = json.loads(out.read_text())["results"]
+        assert results and all("error" not in r for r in results), results
+        assert results[0]["contender"].startswith("pydl") and results[0]["median_s"] > 0
