@@ -882,12 +882,12 @@ int ThreadChooser::next(int most) {
     phase_ = 0;
   }
   if (most_ <= 1) return 1;
+  if (phase_ >= 2 * kSamples && ++held_ > kHold) phase_ = 0;  // time to measure again
   if (phase_ < 2 * kSamples) return phase_ % 2 == 0 ? most_ : 1;
   return chosen_;
 }
 
 void ThreadChooser::record(double seconds) {
-  if (most_ <= 1) return;
   if (phase_ < 2 * kSamples) {
     samples_[phase_ % 2][phase_ / 2] = seconds;
     if (++phase_ < 2 * kSamples) return;
@@ -904,7 +904,7 @@ void ThreadChooser::record(double seconds) {
     return;
   }
   slow_ = seconds > 2 * baseline_ ? slow_ + 1 : 0;
-  if (++held_ >= kHold || slow_ >= kSamples) phase_ = 0;
+  if (slow_ >= kSamples) phase_ = 0;  // the machine got busier (or quieter): measure again now
 }
 
 template <typename T>
@@ -918,9 +918,10 @@ TrainStats Trainer<T>::epoch(const TrainEpoch<T>& e, int64_t& step) {
   for (int64_t start = 0; start < e.n; start += bs) {
     const int64_t rows = std::min(bs, e.n - start);
     // Only full-size steps are timed: a smaller last batch would read as a faster choice.
-    const bool timed = rows == bs;
-    ThreadCap cap(timed ? threads_.next(most) : threads_.chosen(most));
-    const auto t0 = std::chrono::steady_clock::now();
+    const bool full = rows == bs;
+    ThreadCap cap(full ? threads_.next(most) : threads_.chosen(most));
+    const bool timed = full && threads_.timing();
+    const auto t0 = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     gather(e, start, rows);
     forward(rows);
     const double loss = loss_and_grad(rows);  // before the update, as the Python path reports it

@@ -74,15 +74,18 @@ struct TrainStats {
 // any number of threads.
 class ThreadChooser {
  public:
-  // Threads for the next full-size step, at most `most`; then record() its time.
+  // Threads for the next full-size step, at most `most`; when timing() says so, record() its time.
   int next(int most);
+  bool timing() const { return most_ > 1 && (phase_ < 2 * kSamples || held_ % kSampleEvery == 0); }
   void record(double seconds);
   // Threads for an untimed step: the current choice.
   int chosen(int most) const { return most == most_ && phase_ >= 2 * kSamples ? chosen_ : most; }
 
  private:
-  static constexpr int kSamples = 3;  // steps each way per measurement
-  static constexpr int kHold = 500;   // steps between measurements
+  static constexpr int kSamples = 3;       // steps each way per measurement
+  static constexpr int kHold = 500;        // steps between measurements
+  static constexpr int kSampleEvery = 8;   // steps between timed ones while holding (a clock read costs
+                                           // ~5% of a batch-1 step of the 2 -> 3 -> 1 network)
   int most_ = 0;
   int phase_ = 0;  // < 2 kSamples: measuring (even steps with most_ threads, odd with one)
   int chosen_ = 1;
