@@ -891,7 +891,7 @@ int ThreadChooser::next(int most) {
     phase_ = 0;
   }
   if (most_ <= 1) return 1;
-  if (phase_ >= 2 * kSamples && ++held_ > kHold) phase_ = 0;  // time to measure again
+  if (phase_ >= 2 * kSamples && ++held_ > (chosen_ == 1 ? kHoldOne : kHold)) phase_ = 0;  // measure again
   if (phase_ < 2 * kSamples) return phase_ % 2 == 0 ? most_ : 1;
   return chosen_;
 }

@@ -84,6 +84,8 @@ class ThreadChooser {
  private:
   static constexpr int kSamples = 3;       // steps each way per measurement
   static constexpr int kHold = 500;        // steps between measurements
+  static constexpr int kHoldOne = 100;     // the same after choosing one thread: a choice misled by a
+                                           // stall while measuring then costs few steps
   static constexpr int kSampleEvery = 8;   // steps between timed ones while holding (a clock read costs
                                            // ~5% of a batch-1 step of the 2 -> 3 -> 1 network)
   int most_ = 0;
