@@ -891,7 +891,7 @@ int ThreadChooser::next(int most) {
     phase_ = 0;
   }
   if (most_ <= 1) return 1;
-  if (phase_ >= 2 * kSamples && ++held_ > (chosen_ == 1 ? kHoldOne : kHold)) phase_ = 0;  // measure again
+  if (phase_ >= 2 * kSamples && ++held_ > hold_) phase_ = 0;  // time to measure again
   if (phase_ < 2 * kSamples) return phase_ % 2 == 0 ? most_ : 1;
   return chosen_;
 }
@@ -907,7 +907,9 @@ void ThreadChooser::record(double seconds) {
       median[s] = v[kSamples / 2];
     }
     // One thread only when clearly faster: a stalled step while measuring must not cost the next kHold.
+    const int previous = chosen_;
     chosen_ = median[1] < 0.9 * median[0] ? 1 : most_;
+    hold_ = chosen_ != 1 ? kHold : previous == 1 ? std::min(2 * hold_, kHold) : kHoldOne;
     baseline_ = std::min(median[0], median[1]);
     held_ = slow_ = 0;
     return;
