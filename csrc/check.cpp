@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include "parallel.h"
+
 namespace pydl {
 
 [[noreturn]] void value_error(const std::string& msg) { throw py::value_error(msg); }
@@ -98,17 +100,23 @@ py::array float_inout(const char* fn, const char* name, const py::handle& obj, c
   return a;
 }
 
-bool has_nan_f32(const float* p, int64_t n) {
+// Elements per thread of a NaN scan, which streams memory: a training set checked at every epoch
+// (MNIST as float32, 188 MB) took ~10 ms of a 420 ms MLP epoch on one thread.
+constexpr int64_t kNanScanGrain = int64_t(1) << 21;
+
+template <typename T>
+static bool has_nan(const T* p, int64_t n) {
   int bad = 0;
-  for (int64_t i = 0; i < n; ++i) bad |= (p[i] != p[i]);
+  parallel_for(n, kNanScanGrain, [&](int64_t begin, int64_t end) {
+    int found = 0;
+    for (int64_t i = begin; i < end; ++i) found |= (p[i] != p[i]);
+    if (found) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED);
+  });
   return bad != 0;
 }
 
-bool has_nan_f64(const double* p, int64_t n) {
-  int bad = 0;
-  for (int64_t i = 0; i < n; ++i) bad |= (p[i] != p[i]);
-  return bad != 0;
-}
+bool has_nan_f32(const float* p, int64_t n) { return has_nan(p, n); }
+bool has_nan_f64(const double* p, int64_t n) { return has_nan(p, n); }
 
 void reject_nan(const char* fn, const char* name, const py::array& a) {
   bool bad;
