@@ -430,38 +430,55 @@ def time_cell(args, full, build):
 
 
 def worker(args):
-    """Times the given contenders (';'-separated) on one workload in this process, one JSON line each."""
+    """Times the contenders of --jobs (JSON: [[workload, [contender, ...]], ...]) in this process, one JSON
+    line each."""
     threads = int(os.environ[THREADS_ENV])
     import pydl
 
     pydl.set_num_threads(threads)
-    names = args.contender.split(";")
-    if "PyTorch" in names:
+    jobs = json.loads(args.jobs)
+    if any("PyTorch" in names for _, names in jobs):
         import torch
 
         torch.set_num_threads(threads)
-    full, contenders = workloads(args)[args.workload]
-    for name in names:
-        print(json.dumps(dict(time_cell(args, full, contenders[name]), contender=name)), flush=True)
+    known = workloads(args)
+    for workload, names in jobs:
+        full, contenders = known[workload]
+        for name in names:
+            print(json.dumps(dict(time_cell(args, full, contenders[name]), workload=workload, contender=name)),
+                  flush=True)
 
 
-def run_cells(args, workload, contenders, threads):
-    """One subprocess per pydl contender, so each peak RSS is its own; the others share one."""
-    groups = [[c] for c in contenders if c.startswith("pydl")]
-    others = [c for c in contenders if not c.startswith("pydl")]
-    groups += [others] if others else []
+def run_jobs(args, jobs, threads):
+    """Results keyed (workload, contender) for jobs [(workload, contenders)]. One subprocess per pydl
+    contender, so each peak RSS is its own (VmHWM is also reset per cell); the others share one. With
+    --quick all pydl contenders share one process and all others another: starting a process per cell,
+    each importing torch and loading data, took a third of the run."""
+    def split(pred):
+        return [(w, [c for c in names if pred(c)]) for w, names in jobs]
+
+    mine, others = split(lambda c: c.startswith("pydl")), split(lambda c: not c.startswith("pydl"))
+    if args.quick:
+        groups = [mine, others]
+    else:
+        groups = [[(w, [c])] for w, names in mine for c in names] + [[job] for job in others]
     results = {}
     for group in groups:
-        cmd = [sys.executable, __file__, "--worker", "--workload", workload, "--contender", ";".join(group),
-               "--repeats", str(args.repeats)] + (["--quick"] if args.quick else []) + (["--data", args.data] if args.data else [])
+        group = [(w, names) for w, names in group if names]
+        if not group:
+            continue
+        cmd = [sys.executable, __file__, "--worker", "--jobs", json.dumps(group), "--repeats", str(args.repeats)]
+        cmd += (["--quick"] if args.quick else []) + (["--data", args.data] if args.data else [])
         proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **{THREADS_ENV: str(threads)}))
         for line in proc.stdout.splitlines():
             r = json.loads(line)
-            results[r["contender"]] = r
-        for c in group:
-            if c not in results:
-                results[c] = {"contender": c, "error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
-    return [results[c] for c in contenders]
+            results[r["workload"], r["contender"]] = r
+        for w, names in group:
+            for c in names:
+                if (w, c) not in results:
+                    results[w, c] = {"workload": w, "contender": c,
+                                     "error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
+    return results
 
 
 def fmt_seconds(s):
@@ -477,8 +494,7 @@ def main():
     p.add_argument("--threads", type=int, help="threads for pydl and PyTorch (default: pydl's)")
     p.add_argument("--only", metavar="TEXT", help="only workloads whose name contains TEXT")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--workload", help=argparse.SUPPRESS)
-    p.add_argument("--contender", help=argparse.SUPPRESS)
+    p.add_argument("--jobs", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.repeats is None:
         args.repeats = 3 if args.quick else 5
@@ -499,32 +515,37 @@ def main():
           f"PyTorch {'installed' if have_torch else 'not installed'}; load average {load_before[0]:.2f} at start")
     results = []
     lines = ["| workload | contender | median | min-max | x native | timed | peak RSS |", "|---|---|---|---|---|---|---|"]
-    for name, (full, contenders) in workloads(args).items():
-        if args.only and args.only not in name:
-            continue
-        names = [c for c in contenders if c != "PyTorch" or have_torch]
-        reference = None
-        for r in run_cells(args, name, names, threads):
-            r["workload"] = name
-            results.append(r)
-            contender = r["contender"]
-            if "error" in r:
-                lines.append(f"| {name} | {contender} | error: {r['error']} | | | | |")
-                continue
-            med = float(np.median(r["samples"]))
-            r["median_s"] = med
-            reference = reference or med
-            r["ratio"] = med / reference
-            rss = f"{r['rss_mb']:.0f} MB" if contender.startswith("pydl") else ""
-            timed = f"{r['timed']} of {full} epochs" if full > 1 else f"{r['timed']} runs"
-            lines.append(f"| {name} | {contender} | {fmt_seconds(med)} | {fmt_seconds(min(r['samples']))}-"
-                         f"{fmt_seconds(max(r['samples']))} | {r['ratio']:.3g} | {timed} | {rss} |")
-            print(lines[-1], flush=True)
+    jobs = [(name, [c for c in contenders if c != "PyTorch" or have_torch])
+            for name, (full, contenders) in workloads(args).items() if not args.only or args.only in name]
+    fulls = {name: full for name, (full, _) in workloads(args).items()}
+    # With --quick everything runs in two processes at once; otherwise workload by workload, printed as it ends.
+    for batch in ([jobs] if args.quick else [[job] for job in jobs]):
+        measured = run_jobs(args, batch, threads)
+        for name, names in batch:
+            reference = None
+            for contender in names:
+                r = measured[name, contender]
+                results.append(r)
+                if "error" in r:
+                    lines.append(f"| {name} | {contender} | error: {r['error']} | | | | |")
+                    print(lines[-1], flush=True)
+                    continue
+                med = float(np.median(r["samples"]))
+                r["median_s"] = med
+                reference = reference or med
+                r["ratio"] = med / reference
+                rss = f"{r['rss_mb']:.0f} MB" if contender.startswith("pydl") else ""
+                full = fulls[name]
+                timed = f"{r['timed']} of {full} epochs" if full > 1 else f"{r['timed']} runs"
+                lines.append(f"| {name} | {contender} | {fmt_seconds(med)} | {fmt_seconds(min(r['samples']))}-"
+                             f"{fmt_seconds(max(r['samples']))} | {r['ratio']:.3g} | {timed} | {rss} |")
+                print(lines[-1], flush=True)
     load_after = os.getloadavg()
     print()
     print("\n".join(lines))
     print(f"\nLoad average {load_before[0]:.2f} at start, {load_after[0]:.2f} at the end ({os.cpu_count()} CPUs). "
-          "Peak RSS: the pydl contender's process during its runs (data and imports included).")
+          "Peak RSS: the pydl contender's process during its runs (data and imports included)"
+          + ("; with --quick one process runs every pydl contender, its peak reset before each." if args.quick else "."))
     if args.json:
         Path(args.json).write_text(json.dumps({"threads": threads, "build": info, "load_average": [load_before, load_after],
                                                "results": results}, indent=1) + "\n")
