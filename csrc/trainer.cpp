@@ -618,8 +618,9 @@ void Trainer<T>::reserve(int64_t rows) {
   int64_t widest = 0;
   for (const auto& L : layers_) widest = std::max(widest, L.out);
   col_sums_.resize(widest);
-  terms_.resize(layers_.back().out * rows);
-  bce_terms_.resize(loss_ == TrainLoss::bce ? layers_.back().out * rows : 0);
+  const bool bce = loss_ == TrainLoss::bce;  // BCE keeps its terms in T, the other losses in double
+  terms_.resize(bce ? 0 : layers_.back().out * rows);
+  bce_terms_.resize(bce ? layers_.back().out * rows : 0);
   capacity_ = rows;
 }
 
