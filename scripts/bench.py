@@ -11,10 +11,11 @@ floats, the MLP's GEMM shapes, and conv2d forward + backward at the three shapes
 scripts/bench_conv.py (which also times the forward alone, with GFLOP/s).
 
 Each pydl contender runs in a fresh subprocess, so the peak RSS reported (VmHWM, reset once the data is
-built) is its own; the other contenders share one subprocess per workload. Slow contenders time fewer epochs than the workload
-has and are scaled up to it (the "timed" column says how many). Times are medians over --repeats with
-min-max; "x native" is the median over pydl native's. The machine's load average is printed: other
-processes on a shared machine slow every contender.
+built) is its own; the other contenders share one subprocess per workload (with --quick: one process for
+every pydl contender, its peak reset before each, and one for all the others). Slow contenders time fewer
+epochs than the workload has and are scaled up to it (the "timed" column says how many). Times are
+medians over --repeats with min-max; "x native" is the median over pydl native's. The machine's load
+average is printed: other processes on a shared machine slow every contender.
 """
 import argparse
 import json
@@ -486,7 +487,7 @@ def fmt_seconds(s):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="short timings and a 6000-sample MLP epoch (under a minute)")
     p.add_argument("--repeats", type=int, default=None, help="timed runs per cell (default 5, --quick 3)")
     p.add_argument("--data", metavar="DIR", help="folder with MNIST's train-*-idx*-ubyte.gz files")

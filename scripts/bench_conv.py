@@ -1,11 +1,12 @@
 """Time pydl's conv2d against the NumPy im2col reference and, when installed, PyTorch on the CPU.
 
-    python scripts/bench_conv.py [--min-time 0.2] [--threads N]
+    python scripts/bench_conv.py [--quick] [--min-time 0.2] [--threads N]
 
 Prints a Markdown table: forward and forward+backward (dx, dw, db) time and GFLOP/s per shape, float32,
 with the speed-up of pydl over each. torch runs with as many threads as pydl. Each time is the best of
 repeated calls after a warm-up call: on a machine shared with other jobs the fastest run is the one
 least disturbed by them (a descheduled OpenMP thread can stall a call by a whole time slice).
+--quick times each entry for 0.02 s instead (a few seconds in all: a smoke test, not a measurement).
 """
 import argparse
 import time
@@ -81,10 +82,14 @@ def torch_runners(torch, x, w, b, dy, s, p):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--min-time", type=float, default=0.2, help="seconds to spend timing each entry (default 0.2)")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="time each entry for 0.02 s (default --min-time 0.02)")
+    ap.add_argument("--min-time", type=float, default=None,
+                    help="seconds to spend timing each entry (default 0.2, 0.02 with --quick)")
     ap.add_argument("--threads", type=int, default=None, help="pydl (and torch) threads; default pydl's setting")
     args = ap.parse_args()
+    if args.min_time is None:
+        args.min_time = 0.02 if args.quick else 0.2
     if args.threads:
         pydl.set_num_threads(args.threads)
     threads = pydl.get_num_threads()
