@@ -1,8 +1,8 @@
 """CIFAR-10 from the official python batches, and the preprocessing of the DD2424 assignment (seed 002)."""
-import codecs
 import io
 import os
 import pickle
+import pickletools
 from collections import namedtuple
 from pathlib import Path
 
@@ -14,55 +14,214 @@ TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
-# The only globals a CIFAR batch pickle refers to: ndarray reconstruction (numpy 1 and 2 spell the
-# module differently; protocol 5 uses _frombuffer) and, in protocol-2 pickles written by Python 3,
-# _codecs.encode for bytes (it only turns a str into bytes). Resolving them ourselves keeps numpy 2 from
-# warning about numpy.core and refuses anything else a tampered file could name (os.system, eval, ...).
-_RECONSTRUCT = np.zeros(1).__reduce__()[0]
-_FROMBUFFER = np.zeros(1).__reduce_ex__(5)[0]
-_ALLOWED = {
-    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
-    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
-    ("numpy.core.numeric", "_frombuffer"): _FROMBUFFER,
-    ("numpy._core.numeric", "_frombuffer"): _FROMBUFFER,
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("_codecs", "encode"): codecs.encode,
-}
+# Limits of the restricted unpickler. An official batch is ~30 MB with ~30,000 opcodes (10,000 labels and
+# 10,000 file names); these leave a wide margin while keeping a hostile pickle under ~100 MB and 1 s.
+_MAX_FILE_BYTES = 1 << 30
+_MAX_OPCODES = 400_000
+_MAX_MEMO_INDEX = 400_000
+_MAX_NDIM = 8
+# Opcodes a batch pickle (protocol 0-5, Python 2 or 3, NumPy 1 or 2) never uses: refused outright, so the
+# only way to call anything is through the four globals below.
+_REFUSED_OPCODES = {"PERSID", "BINPERSID", "EXT1", "EXT2", "EXT4", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX",
+                    "NEXT_BUFFER", "READONLY_BUFFER"}
+_ARRAY_DTYPES = {np.dtype(c) for c in ("b1", "i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8", "f2", "f4", "f8")}
+
+
+class _Budget:
+    """Bytes the globals may produce in one load: a memoized string encoded or rebuilt into an array
+    a million times must not cost a million copies."""
+
+    def __init__(self, limit):
+        self.left = limit
+
+    def charge(self, n):
+        self.left -= n
+        if self.left < 0:
+            raise ValueError("the pickle builds more data than the file holds")
+
+
+def _check_shape(shape):
+    if (not isinstance(shape, tuple) or len(shape) > _MAX_NDIM
+            or not all(type(d) is int and 0 <= d < 1 << 40 for d in shape)):
+        raise ValueError(f"bad array shape {shape!r}")
+    count = 1
+    for d in shape:
+        count *= d
+    return count
+
+
+class _DtypeStub:
+    """Stands for ``numpy.dtype(name, align, copy)`` plus its BUILD state: only plain numeric dtypes."""
+
+    def __init__(self, name, align=False, copy=False):
+        try:
+            dt = np.dtype(name) if isinstance(name, str) and len(name) <= 4 else None
+        except TypeError:
+            dt = None
+        # Python 2's NumPy pickled align/copy as the ints 0/1, Python 3's as bools.
+        if dt is None or dt not in _ARRAY_DTYPES or align not in (0, 1) or copy not in (0, 1):
+            raise ValueError(f"refusing array dtype {name!r}")
+        self.dtype = dt
+
+    def __setstate__(self, state):
+        # NumPy's dtype state: (version, byteorder, subarray, names, fields, elsize, alignment, flags[, metadata]).
+        if (not isinstance(state, tuple) or len(state) not in (8, 9) or state[1] not in ("<", ">", "|", "=")
+                or any(v is not None for v in state[2:5])):
+            raise ValueError(f"refusing dtype state {state!r:.80}")
+        if state[1] in "<>":
+            self.dtype = self.dtype.newbyteorder(state[1])
+
+
+def _as_dtype(d):
+    if isinstance(d, _DtypeStub):
+        return d.dtype
+    raise ValueError(f"expected a numeric dtype, got {type(d).__name__}")
+
+
+class _ArrayStub:
+    """Stands for ``_reconstruct(ndarray, shape, typecode)``; its BUILD state makes the real array,
+    checked: plain numeric dtype, at most 8 dimensions, raw bytes exactly the declared size."""
+
+    def __init__(self, budget):
+        self.budget = budget
+        self.array = None
+
+    def __setstate__(self, state):
+        if not isinstance(state, tuple) or len(state) not in (4, 5):
+            raise ValueError("bad ndarray state")
+        shape, dtype, fortran, raw = state[-4:]
+        count = _check_shape(shape)
+        dtype = _as_dtype(dtype)
+        if fortran not in (0, 1) or not isinstance(raw, (bytes, bytearray)):
+            raise ValueError("bad ndarray state (array data must be raw bytes)")
+        if len(raw) != count * dtype.itemsize:
+            raise ValueError(f"array data holds {len(raw)} bytes, shape {shape} of {dtype} needs "
+                             f"{count * dtype.itemsize}")
+        self.budget.charge(len(raw))
+        a = np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+        self.array = a.astype(dtype.newbyteorder("="), copy=True)
+
+
+class _NdarrayName:
+    """What the global numpy.ndarray resolves to: only a marker for _reconstruct. Returning the real
+    class would let a pickle call ndarray((2**27,), object) and allocate gigabytes from a few bytes."""
 
 
 class _ArrayUnpickler(pickle.Unpickler):
+    """Rebuilds NumPy arrays, bytes and builtin containers only; everything else is refused."""
+
+    def __init__(self, file, budget, **kw):
+        super().__init__(file, **kw)
+        self.budget = budget
+
+    def _reconstruct(self, cls, shape, typecode):
+        if cls is not _NdarrayName or not isinstance(shape, tuple) or not isinstance(typecode, (bytes, str)):
+            raise ValueError("refusing _reconstruct of anything but a plain ndarray")
+        return _ArrayStub(self.budget)
+
+    def _frombuffer(self, buf, dtype, shape, order):
+        count = _check_shape(shape)
+        dtype = _as_dtype(dtype)
+        if not isinstance(buf, (bytes, bytearray)) or order not in ("C", "F"):
+            raise ValueError("bad _frombuffer arguments")
+        if len(buf) != count * dtype.itemsize:
+            raise ValueError(f"array buffer holds {len(buf)} bytes, shape {shape} of {dtype} needs "
+                             f"{count * dtype.itemsize}")
+        self.budget.charge(len(buf))
+        return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order).astype(dtype.newbyteorder("="))
+
+    def _encode(self, obj, encoding="utf-8", errors="strict"):
+        # Python 3 pickles bytes for protocol 2 as _codecs.encode(str, "latin1"); nothing else is needed.
+        if not isinstance(obj, str) or encoding not in ("latin1", "latin-1") or errors != "strict":
+            raise ValueError(f"refusing _codecs.encode with codec {encoding!r:.40}")
+        self.budget.charge(len(obj))
+        return obj.encode("latin1")
+
     def find_class(self, module, name):
+        allowed = {
+            ("numpy.core.multiarray", "_reconstruct"): self._reconstruct,
+            ("numpy._core.multiarray", "_reconstruct"): self._reconstruct,
+            ("numpy.core.numeric", "_frombuffer"): self._frombuffer,
+            ("numpy._core.numeric", "_frombuffer"): self._frombuffer,
+            ("numpy", "ndarray"): _NdarrayName,
+            ("numpy", "dtype"): _DtypeStub,
+            ("_codecs", "encode"): self._encode,
+        }
         try:
-            return _ALLOWED[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(f"refusing to load global {module}.{name}") from None
+            return allowed[(module, name)]
+        except (KeyError, TypeError):
+            raise pickle.UnpicklingError(f"refusing to load global {module!s:.80}.{name!s:.80}") from None
+
+
+def _prescan(raw):
+    """Walk the opcodes without building anything: refuse unused opcodes, too many of them, and memo
+    indices that would make the C unpickler allocate a huge memo table (a 9-byte pickle can ask for 2^32)."""
+    ops = 0
+    for opcode, arg, _ in pickletools.genops(raw):
+        ops += 1
+        if ops > _MAX_OPCODES:
+            raise ValueError(f"more than {_MAX_OPCODES} pickle opcodes (an official batch has ~30,000)")
+        name = opcode.name
+        if name in _REFUSED_OPCODES:
+            raise ValueError(f"refusing pickle opcode {name}")
+        if name in ("PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET"):
+            if not isinstance(arg, int) or not 0 <= arg <= _MAX_MEMO_INDEX:
+                raise ValueError(f"pickle memo index {arg!r:.40} out of range")
+        elif name == "MEMOIZE" and ops > _MAX_MEMO_INDEX:
+            raise ValueError("pickle memo too large")
+
+
+def _labels_of(y, n):
+    if isinstance(y, _ArrayStub):
+        y = y.array
+    if isinstance(y, np.ndarray):
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+            return None
+        y = y.astype(np.int64)
+        ok = y.size == 0 or (y.min() >= 0 and y.max() <= 9)
+    elif isinstance(y, (list, tuple)):
+        ok = all(type(v) is int and 0 <= v <= 9 for v in y)
+        y = np.array(y, dtype=np.int64) if ok else None
+    else:
+        return None
+    return y if ok and len(y) == n else None
 
 
 def load_cifar10_batch(file):
     """``(x, y)`` from one CIFAR-10 python batch file: uint8 ``(N, 3072)`` rows (1024 red, 1024 green,
     1024 blue values, each 32x32 row-major) and int64 labels ``(N,)``.
 
-    The pickle is read with an unpickler that only rebuilds NumPy arrays, so a tampered file cannot run
-    code. A truncated or foreign file raises ``ValueError`` naming it.
+    The pickle is read by a restricted unpickler that only rebuilds plain NumPy arrays, bytes and builtin
+    containers, after a scan of its opcodes with limits (count, memo indices), and with the bytes the
+    rebuilt arrays may take bounded by the file's size: a tampered file can neither run code nor make
+    it allocate much more than its own size. A truncated, foreign or hostile file raises ``ValueError``
+    naming it.
     """
     with open(file, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > _MAX_FILE_BYTES:
+            raise ValueError(f"{file}: {size} bytes, too large for a CIFAR-10 batch (~30 MB)")
         raw = f.read()
     try:
+        _prescan(raw)
         # The official batches were pickled by Python 2: keys and strings come back as bytes.
-        batch = _ArrayUnpickler(io.BytesIO(raw), encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as e:
-        raise ValueError(f"{file}: not a readable CIFAR-10 batch ({type(e).__name__}: {e})") from None
-    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        batch = _ArrayUnpickler(io.BytesIO(raw), _Budget(2 * len(raw) + (1 << 20)), encoding="bytes").load()
+    except RecursionError:
+        raise ValueError(f"{file}: not a readable CIFAR-10 batch (nested too deeply)") from None
+    except Exception as e:  # noqa: BLE001 -- any failure of a bounded unpickle means a bad file
+        raise ValueError(f"{file}: not a readable CIFAR-10 batch ({type(e).__name__}: {str(e)[:200]})") from None
+    if type(batch) is not dict or b"data" not in batch or b"labels" not in batch:
         raise ValueError(f"{file}: not a CIFAR-10 batch (expected a dict with b'data' and b'labels')")
-    x, y = batch[b"data"], np.asarray(batch[b"labels"])
+    x = batch[b"data"]
+    x = x.array if isinstance(x, _ArrayStub) else x
     if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072:
         shape = getattr(x, "shape", None)
         raise ValueError(f"{file}: b'data' must be uint8 of shape (N, 3072), got "
                          f"{getattr(x, 'dtype', type(x).__name__)} {shape}")
-    if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer) or (y.size and (y.min() < 0 or y.max() > 9)):
-        raise ValueError(f"{file}: b'labels' must be {len(x)} integers in 0..9, got {y.dtype} {y.shape}")
-    return x, y.astype(np.int64)
+    y = _labels_of(batch[b"labels"], len(x))
+    if y is None:
+        raise ValueError(f"{file}: b'labels' must be {len(x)} integers in 0..9")
+    return np.ascontiguousarray(x), y
 
 
 def _find_dir(path):
