@@ -25,7 +25,8 @@ from .backend import get_backend, set_backend
 from .gradcheck import gradcheck
 from .profiler import profile
 from .network import History, Network, Sequential
+from .random import manual_seed
 from .serialization import load
 
 __all__ += ["History", "Network", "Sequential", "callbacks", "get_backend", "gradcheck", "init", "load", "losses",
-            "metrics", "nn", "optim", "profile", "set_backend"]
+            "manual_seed", "metrics", "nn", "optim", "profile", "set_backend"]

@@ -30,6 +30,9 @@ class Loss:
 
     name = None
     _kernel = None
+    # What the loss takes from the network: "logits" (it applies its own sigmoid/softmax),
+    # "probabilities" (each output in [0, 1]) or "any".
+    expects = "any"
 
     def __init__(self, backend=None):
         self.backend = backend
@@ -127,6 +130,7 @@ class BCELoss(Loss):
 
     name = "bce"
     _kernel = "bce_loss"
+    expects = "probabilities"
 
     def __init__(self, eps=1e-7, backend=None):
         super().__init__(backend)
@@ -152,6 +156,8 @@ class BCEWithLogitsLoss(Loss):
 
     name = "bce_with_logits"
     _kernel = "bce_with_logits_loss"
+    expects = "logits"
+    link = "sigmoid"
 
     def probabilities(self, output, kernels=None):
         return (kernels or self.kernels).sigmoid(output)
@@ -175,6 +181,8 @@ class CrossEntropyLoss(Loss):
 
     name = "cross_entropy"
     _kernel = "softmax_cross_entropy"
+    expects = "logits"
+    link = "softmax"
 
     def probabilities(self, output, kernels=None):
         return (kernels or self.kernels).softmax(output)
@@ -211,6 +219,7 @@ class MultiBCELoss(CrossEntropyLoss):
 
     name = "multi_bce"
     _kernel = "multi_bce_loss"
+    link = "sigmoid"
 
     def probabilities(self, output, kernels=None):
         return (kernels or self.kernels).sigmoid(output)
@@ -218,8 +227,9 @@ class MultiBCELoss(CrossEntropyLoss):
 
 _BY_NAME = {cls.name: cls for cls in (MSELoss, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MultiBCELoss)}
 _ALIASES = {"mean_squared_error": "mse", "binary_crossentropy": "bce", "binary_cross_entropy": "bce",
-            "crossentropy": "cross_entropy", "categorical_crossentropy": "cross_entropy",
-            "softmax_cross_entropy": "cross_entropy", "ce": "cross_entropy"}
+            "crossentropy": "cross_entropy", "softmax_cross_entropy": "cross_entropy", "ce": "cross_entropy"}
+# Keras names whose Keras meaning (probabilities from a final softmax) pydl's logits loss does not have.
+_KERAS_PROBABILITY_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy")
 
 
 def get(loss):
@@ -227,6 +237,11 @@ def get(loss):
     if isinstance(loss, Loss):
         return loss
     if isinstance(loss, str):
+        if loss.lower() in _KERAS_PROBABILITY_LOSSES:
+            raise ValueError(f"loss {loss!r}: in Keras this name takes probabilities from a final softmax; pydl's "
+                             f"cross-entropy takes logits and applies the softmax itself (stabler). Remove the final "
+                             f"Softmax and use loss='cross_entropy' (integer labels or one-hot rows both work); "
+                             f"predict_proba still returns probabilities.")
         key = _ALIASES.get(loss.lower(), loss.lower())
         if key in _BY_NAME:
             return _BY_NAME[key]()

@@ -1,81 +1,18 @@
-"""Network (also ``Sequential``): a stack of layers with a loss and an optimizer, and History."""
-import sys
-import time
-
+"""Network (also ``Sequential``): a stack of layers with a loss and an optimizer; inference and the
+checks at the API boundary. Training itself (fit, History, progress) is in :mod:`pydl.training`."""
 import numpy as np
 
 from . import backend as _backend
 from . import losses as _losses
 from . import optim as _optim
+from . import random as _random
+from . import training as _training
 from .callbacks import Callback
 from .metrics import to_labels
-from .native import NativePlan
 from .nn.base import Layer, as_float_dtype
+from .training import History
 
 __all__ = ["History", "Network", "Sequential"]
-
-
-class History:
-    """Per-epoch records of :meth:`Network.fit`, Keras style: ``history.history[key]`` is a list with one
-    value per epoch.
-
-    Keys: ``loss`` (mean data loss over the epoch's batches, each taken before its update), ``accuracy``
-    (same batches), ``cost`` (loss + λ·Σ‖W‖² with the weights at the epoch's end; equals loss when
-    l2 = 0), ``lr`` (the rate the epoch trained with), ``time`` (seconds for the epoch, validation
-    included) and, with validation data, ``val_loss``, ``val_accuracy``, ``val_cost`` measured after
-    the epoch.
-    """
-
-    def __init__(self):
-        self.history = {}
-        self.epoch = []
-
-    def append(self, epoch, logs):
-        self.epoch.append(epoch)
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(value)
-
-    def __getitem__(self, key):
-        return self.history[key]
-
-    def __len__(self):
-        return len(self.epoch)
-
-    def __repr__(self):
-        last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items())
-        return f"History({len(self)} epochs{': last ' + last if last else ''})"
-
-    def plot(self, path=None, keys=("loss", "accuracy")):
-        """Plot each key (and its ``val_`` twin) against the epoch, one panel per key; save to ``path``
-        or, without one, show the figure. Needs matplotlib (``pip install matplotlib``)."""
-        try:
-            from matplotlib.figure import Figure
-        except ImportError:
-            raise ImportError("History.plot needs matplotlib: pip install matplotlib "
-                              "(or pip install pydl[plot])") from None
-        keys = [k for k in keys if k in self.history]
-        if not keys:
-            raise ValueError(f"History.plot: nothing to plot; recorded keys are {sorted(self.history)}")
-        epochs = [e + 1 for e in self.epoch]
-        if path is None:
-            import matplotlib.pyplot as plt
-            fig = plt.figure(figsize=(5 * len(keys), 4))
-        else:
-            fig = Figure(figsize=(5 * len(keys), 4))
-        for i, key in enumerate(keys):
-            ax = fig.add_subplot(1, len(keys), i + 1)
-            ax.plot(epochs, self.history[key], label=f"train {key}")
-            if "val_" + key in self.history:
-                ax.plot(epochs, self.history["val_" + key], label=f"validation {key}")
-            ax.set_xlabel("epoch")
-            ax.set_ylabel(key)
-            ax.legend()
-        fig.tight_layout()
-        if path is None:
-            plt.show()
-        else:
-            fig.savefig(path)
-        return fig
 
 
 def _shape_str(shape):
@@ -120,7 +57,7 @@ class Network:
             if self.backend is not None:
                 layer.backend = self.backend
         self.seed = seed
-        self._rng = np.random.default_rng(seed)
+        self._rng = _random.spawn(seed)
         if seed is not None:
             for layer in layers:
                 layer.reset_parameters(self._rng)
@@ -142,29 +79,55 @@ class Network:
         self.compile(loss, optimizer, l2)
 
     def compile(self, loss=None, optimizer=None, l2=None):
-        """Set the loss, the optimizer and/or λ of the L2 term (None leaves each as it is)."""
-        if loss is not None:
-            self.loss = _losses.get(loss)
-            if self.backend is not None:
-                self.loss.backend = self.backend
+        """Set the loss, the optimizer and/or λ of the L2 term (None leaves each as it is). Everything is
+        checked before anything changes: a refused call leaves the network as it was."""
+        new_loss = _losses.get(loss) if loss is not None else None
+        if new_loss is not None:
+            self._check_output_for_loss(new_loss)
+        opt = None
         if optimizer is not None:
             opt = _optim.get(optimizer)
             own = {id(p) for p in self.parameters()}
             if opt.bound and any(id(p) not in own for p in opt.params):
                 raise ValueError("Network: the optimizer was built on parameters of another network")
+        if l2 is not None:
+            l2 = _optim.check_hyper("Network", "l2", l2, minimum=0.0)
+        if new_loss is not None:
+            self.loss = new_loss
+            if self.backend is not None:
+                self.loss.backend = self.backend
+        if opt is not None:
             if not opt.bound:
                 opt.bind(self.parameters())
             if self.backend is not None:
                 opt.backend = self.backend
             self.optimizer = opt
         if l2 is not None:
-            l2 = float(l2)
-            if not l2 >= 0:
-                raise ValueError(f"Network: l2 must be >= 0, got {l2}")
             self.l2 = l2
             for p in self.parameters():
                 p.l2 = l2 if p.regularizable else 0.0
         return self
+
+    def _check_output_for_loss(self, loss):
+        """Refuse a model whose last layer and loss don't fit together (double softmax, BCE on unbounded
+        outputs), before it trains something other than what was meant."""
+        index, kind = len(self.layers) - 1, "same"
+        while kind == "same" and index >= 0:
+            kind = self.layers[index].output_kind
+            index += -1 if kind == "same" else 0
+        if index < 0 or kind == "unknown":
+            return
+        final = self.layers[index]
+        layer = f"layer {index} ({type(final).__name__})"
+        if loss.expects == "logits" and kind in ("probability", "distribution"):
+            what = "activation='sigmoid' of that Dense" if hasattr(final, "activation") else type(final).__name__
+            raise ValueError(f"Network: {layer} outputs probabilities, but loss {loss.name!r} takes logits and applies "
+                             f"its own {loss.link}, so training would apply it twice. Remove the final {what} "
+                             f"(predict_proba still returns probabilities).")
+        if loss.expects == "probabilities" and kind not in ("probability", "distribution"):
+            raise ValueError(f"Network: loss {loss.name!r} takes probabilities in [0, 1], but {layer} outputs "
+                             f"unbounded values. End the network with Sigmoid(), or drop it and use "
+                             f"loss='bce_with_logits' on the raw outputs.")
 
     # ---- structure -------------------------------------------------------------------------------
     def parameters(self):
@@ -329,46 +292,47 @@ class Network:
         t, _ = self._target(y, x.shape[0], out_shape, "train_step")
         return self._train_step(x, t)[0]
 
-    def _batches(self, n, batch_size):
-        bs = n if batch_size is None else batch_size
-        return range(0, n, bs), bs
+    def _eval_batch(self, n, batch_size, fn):
+        """Rows per inference batch: the caller's (``"full"``: all), else as many as memory comfortably
+        allows, so evaluation never crawls in training-size batches."""
+        if batch_size is None:
+            return _training.eval_batch_size(self, n)
+        return _training.batch_size_for(batch_size, n, fn)
 
     def _infer(self, x, batch_size, fn):
         """Output for x in eval mode, batch by batch, as one fresh array."""
         x, out_shape = self._input(x, fn)
-        batch_size = self._check_batch_size(batch_size, fn)
+        bs = self._eval_batch(x.shape[0], batch_size, fn)
         was_training = self.training
         self.eval()
         try:
-            starts, bs = self._batches(x.shape[0], batch_size)
             if bs >= x.shape[0]:
                 return self._forward(x).copy()
             out = np.empty((x.shape[0],) + out_shape, dtype=self.dtype)
-            for s in starts:
+            for s in range(0, x.shape[0], bs):
                 out[s:s + bs] = self._forward(x[s:s + bs])
             return out
         finally:
             self.train(was_training)
 
+    def __call__(self, x):
+        """The forward output for ``x``, as calling a PyTorch module gives (training mode keeps the caches
+        ``backward`` needs; ``predict_proba`` is the eval-mode, batched equivalent)."""
+        return self.forward(x)
+
     def predict_proba(self, x, batch_size=None):
         """Probabilities: the output through the loss's link (sigmoid for logits losses, softmax for
-        cross-entropy), the raw output for BCE/MSE."""
+        cross-entropy), the raw output for BCE/MSE. ``batch_size`` None: large batches."""
         out = self._infer(x, batch_size, "predict_proba")
         if self.loss is None:
             return out
         return self.loss.probabilities(out, _backend.resolve(self.backend))
 
     def predict(self, x, batch_size=None):
-        """Class labels (N,): threshold 0.5 on a single probability output, arg-max across classes."""
+        """Class labels (N,): threshold 0.5 on a single probability output, arg-max across classes
+        (scikit-learn's convention; ``predict_proba`` gives the probabilities)."""
         out = self._infer(x, batch_size, "predict")
         return to_labels(out) if self.loss is None else self.loss.labels(out)
-
-    def _check_batch_size(self, batch_size, fn):
-        if batch_size is None:
-            return None
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"{fn}: batch_size must be a positive integer or None, got {batch_size!r}")
-        return int(batch_size)
 
     def regularization(self):
         """λ·Σ‖W‖² over the weights (0 when l2 = 0)."""
@@ -383,13 +347,13 @@ class Network:
         return self.l2 * total
 
     def _evaluate(self, x, t, labels, batch_size):
+        n = x.shape[0]
+        bs = self._eval_batch(n, batch_size, "evaluate")
         was_training = self.training
         self.eval()
         try:
-            n = x.shape[0]
-            starts, bs = self._batches(n, batch_size)
             loss_sum, correct = 0.0, 0
-            for s in starts:
+            for s in range(0, n, bs):
                 out = self._forward(x[s:s + bs])
                 loss_sum += self.loss(out, t[s:s + bs]) * out.shape[0]
                 correct += int(np.count_nonzero(self.loss.labels(out) == labels[s:s + bs]))
@@ -399,32 +363,38 @@ class Network:
         return {"loss": loss, "accuracy": correct / n, "cost": loss + self.regularization()}
 
     def evaluate(self, x, y, batch_size=None):
-        """{"loss": mean data loss, "accuracy": ..., "cost": loss + L2 term} on (x, y)."""
+        """{"loss": mean data loss, "accuracy": ..., "cost": loss + L2 term} on (x, y), in eval mode.
+        ``batch_size`` None: large batches (the result does not depend on it beyond rounding)."""
         self._require("evaluate", optimizer=False)
-        batch_size = self._check_batch_size(batch_size, "evaluate")
         x, out_shape = self._input(x, "evaluate")
         t, labels = self._target(y, x.shape[0], out_shape, "evaluate")
+        self._eval_batch(x.shape[0], batch_size, "evaluate")
         return self._evaluate(x, t, labels, batch_size)
 
     # ---- training --------------------------------------------------------------------------------
     def fit(self, x, y, epochs=1, batch_size=None, shuffle=True, validation_data=None, validation_split=0.0,
             verbose=None, callbacks=None, seed=None):
-        """Train for ``epochs`` passes over (x, y) in batches of ``batch_size`` (None: full batch).
+        """Train for ``epochs`` passes over (x, y) in batches of ``batch_size`` and return a :class:`History`.
 
-        ``shuffle`` reshuffles every epoch (skipped for full batches, where order is irrelevant), with
-        ``np.random.default_rng(seed)`` or, without a seed, the network's generator. Validation on
-        ``validation_data=(x_val, y_val)`` or the last ``validation_split`` fraction of x (Keras style, taken
-        before shuffling) runs after each epoch. ``verbose``: None shows a tqdm bar when stderr is a
-        terminal, 0 nothing, 1 the bar, 2 one line per epoch. ``callbacks``: Callback objects, e.g. LR
-        schedules. Returns a :class:`History`.
+        - ``batch_size``: None trains in batches of 32 (Keras' default); ``"full"`` in one batch of all
+          samples (full-batch gradient descent, as reports 000/004 do); an integer that many (the last
+          batch of an epoch may be smaller).
+        - ``shuffle`` reshuffles every epoch (skipped for full batches, where order is irrelevant), with
+          ``np.random.default_rng(seed)`` or, without a seed, the network's generator.
+        - ``validation_data=(x_val, y_val)`` or the last ``validation_split`` fraction of x (Keras style,
+          taken before shuffling) is evaluated after each epoch, in eval mode and large batches.
+        - ``verbose``: 0 nothing; None or 1 a Keras-style progress bar on a terminal or notebook and one
+          line per epoch elsewhere (pipes, logs: no carriage-return frames); 2 one line per epoch.
+          Progress goes to stderr. It never changes what is trained.
+        - ``callbacks``: Callback objects, e.g. LR schedules.
         """
         self._require("fit")
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
-        batch_size = self._check_batch_size(batch_size, "fit")
+        _training.batch_size_for(batch_size, 1, "fit")
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"fit: validation_split must lie in [0, 1), got {validation_split}")
-        if verbose not in (None, 0, 1, 2):
+        if verbose not in (None, 0, 1, 2) or isinstance(verbose, bool):
             raise ValueError(f"fit: verbose must be None, 0, 1 or 2, got {verbose!r}")
         x, out_shape = self._input(x, "fit")
         t, labels = self._target(y, x.shape[0], out_shape, "fit")
@@ -434,6 +404,7 @@ class Network:
                 raise ValueError("fit: validation_data must be a pair (x_val, y_val)")
             xv, vshape = self._input(validation_data[0], "fit: validation_data")
             val = (xv,) + self._target(validation_data[1], xv.shape[0], vshape, "fit: validation_data")
+            self._last_input_shape = x.shape[1:]
         elif validation_split:
             n_val = int(x.shape[0] * validation_split)
             if n_val < 1 or n_val >= x.shape[0]:
@@ -447,89 +418,7 @@ class Network:
             if not isinstance(cb, Callback):
                 raise TypeError(f"fit: callbacks must be pydl.callbacks.Callback objects, got {type(cb).__name__}")
         rng = self._rng if seed is None else np.random.default_rng(seed)
-        return self._fit(x, t, labels, epochs, batch_size, shuffle, val, verbose, callbacks, rng)
-
-    def _fit(self, x, t, labels, epochs, batch_size, shuffle, val, verbose, callbacks, rng):
-        n = x.shape[0]
-        starts, bs = self._batches(n, batch_size)
-        shuffle = shuffle and bs < n
-        batch_hooks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
-        # Whole epochs in C++ when nothing needs Python between batches: same results, same shuffling.
-        plan = NativePlan.from_network(self) if self.native and not batch_hooks else None
-        if shuffle and plan is None:
-            xs, ts, ls = np.empty_like(x), np.empty_like(t), np.empty_like(labels)
-        else:
-            xs, ts, ls = x, t, labels
-        history = History()
-        self.train()
-        self.stop_training = False
-        for cb in callbacks:
-            cb.on_train_begin(self)
-        bar = None
-        if verbose == 1 or (verbose is None and sys.stderr.isatty()):
-            from tqdm.auto import tqdm
-            bar = tqdm(total=epochs, unit="epoch", leave=True)
-        epochs_left = range(epochs)
-        if plan is not None and epochs and not (shuffle or callbacks or val is not None or bar is not None
-                                                or verbose == 2 or self.l2):
-            # Nothing runs between epochs (small full-batch problems): all of them in one native call.
-            t0 = time.perf_counter()
-            losses, accuracies = plan.run_epochs(x, t, epochs)
-            seconds = (time.perf_counter() - t0) / epochs
-            for epoch, (loss, accuracy) in enumerate(zip(losses.tolist(), accuracies.tolist())):
-                history.append(epoch, {"loss": loss, "accuracy": accuracy, "cost": loss, "lr": self.optimizer.lr,
-                                       "time": seconds})
-            epochs_left = ()
-        try:
-            for epoch in epochs_left:
-                t0 = time.perf_counter()
-                for cb in callbacks:
-                    cb.on_epoch_begin(epoch)
-                perm = rng.permutation(n) if shuffle else None
-                if plan is not None:
-                    loss, accuracy = plan.run_epoch(x, t, perm, bs)
-                    logs = {"loss": loss, "accuracy": accuracy}
-                else:
-                    logs = self._python_epoch(x, t, labels, xs, ts, ls, perm, starts, bs, batch_hooks)
-                logs["cost"] = logs["loss"] + self.regularization()
-                if val is not None:
-                    logs.update({"val_" + k: v for k, v in self._evaluate(*val, batch_size).items()})
-                logs["lr"] = self.optimizer.lr
-                logs["time"] = time.perf_counter() - t0
-                history.append(epoch, logs)
-                for cb in callbacks:
-                    cb.on_epoch_end(epoch, logs)
-                if bar is not None:
-                    bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items() if "loss" in k or "accuracy" in k},
-                                    refresh=False)
-                    bar.update(1)
-                elif verbose == 2:
-                    print(f"Epoch {epoch + 1}/{epochs}: " + "  ".join(
-                        f"{k} {v:.4f}" for k, v in logs.items() if k != "lr"), flush=True)
-                if self.stop_training:
-                    break
-        finally:
-            if bar is not None:
-                bar.close()
-        for cb in callbacks:
-            cb.on_train_end(history)
-        return history
-
-    def _python_epoch(self, x, t, labels, xs, ts, ls, perm, starts, bs, batch_hooks):
-        """One epoch through the layers' Python forward/backward; (xs, ts, ls) receive the shuffled data."""
-        if perm is not None:
-            np.take(x, perm, axis=0, out=xs)
-            np.take(t, perm, axis=0, out=ts)
-            np.take(labels, perm, axis=0, out=ls)
-        loss_sum, correct = 0.0, 0
-        for b, s in enumerate(starts):
-            loss, out = self._train_step(xs[s:s + bs], ts[s:s + bs])
-            loss_sum += loss * out.shape[0]
-            correct += int(np.count_nonzero(self.loss.labels(out) == ls[s:s + bs]))
-            for cb in batch_hooks:
-                cb.on_batch_end(b, loss)
-        n = x.shape[0]
-        return {"loss": loss_sum / n, "accuracy": correct / n}
+        return _training.fit(self, x, t, labels, epochs, batch_size, shuffle, val, verbose, callbacks, rng)
 
     # ---- persistence -----------------------------------------------------------------------------
     def save(self, path):

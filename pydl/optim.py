@@ -21,15 +21,34 @@ from .nn.base import Parameter
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "get", "LRScheduler", "StepDecay", "ExponentialDecay", "CyclicLR"]
 
+# Larger rates or coefficients only turn weights into inf/NaN; refusing them names the mistake instead.
+_MAX_HYPER = 1e6
+
+
+def check_hyper(owner, name, value, minimum=None, maximum=_MAX_HYPER, above=False, below=False):
+    """``value`` as a float, checked where it is set: a real number (TypeError otherwise, bools too),
+    finite and within [minimum, maximum] (``above``/``below`` make a bound strict); ValueError names it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{owner}: {name} must be a real number, got {type(value).__name__}")
+    try:
+        v = float(value)
+    except OverflowError:
+        v = math.inf
+    low_ok = minimum is None or (v > minimum if above else v >= minimum)
+    high_ok = maximum is None or (v < maximum if below else v <= maximum)
+    if not (math.isfinite(v) and low_ok and high_ok):
+        low = "" if minimum is None else ("(" if above else "[") + f"{minimum:g}"
+        high = "" if maximum is None else f"{maximum:g}" + (")" if below else "]")
+        raise ValueError(f"{owner}: {name} must be finite and in {low or '(-inf'}, {high or 'inf)'}, got {value!r}")
+    return v
+
 
 class Optimizer:
     def __init__(self, params, lr, backend):
         if isinstance(params, (int, float)) and not isinstance(params, bool):
             raise TypeError(f"{type(self).__name__}: the first argument is the parameters; pass the learning "
                             f"rate by name: {type(self).__name__}(lr={params})")
-        if not lr > 0:
-            raise ValueError(f"{type(self).__name__}: lr must be > 0, got {lr}")
-        self.lr = float(lr)
+        self.lr = lr
         self.backend = backend
         self.params = []
         self.steps = 0
@@ -48,6 +67,15 @@ class Optimizer:
         self.steps = 0
         self._state = None
         return self
+
+    @property
+    def lr(self):
+        """The learning rate; checked finite and > 0 whenever it is set (schedules set it too)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value):
+        self._lr = check_hyper(type(self).__name__, "lr", value, minimum=0.0, above=True)
 
     @property
     def bound(self):
@@ -85,12 +113,12 @@ class SGD(Optimizer):
 
     def __init__(self, params=None, lr=0.001, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
                  backend=None):
-        if momentum < 0 or weight_decay < 0:
-            raise ValueError(f"SGD: momentum and weight_decay must be >= 0, got {momentum}, {weight_decay}")
-        if nesterov and (momentum <= 0 or dampening != 0):
+        self.momentum = check_hyper("SGD", "momentum", momentum, minimum=0.0)
+        self.dampening = check_hyper("SGD", "dampening", dampening, minimum=0.0, maximum=1.0)
+        self.weight_decay = check_hyper("SGD", "weight_decay", weight_decay, minimum=0.0)
+        if nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError("SGD: nesterov needs momentum > 0 and dampening = 0")
-        self.momentum, self.dampening = float(momentum), float(dampening)
-        self.weight_decay, self.nesterov = float(weight_decay), bool(nesterov)
+        self.nesterov = bool(nesterov)
         super().__init__(params, lr, backend)
 
     def _new_state(self, data):
@@ -114,11 +142,11 @@ class RMSprop(Optimizer):
 
     def __init__(self, params=None, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
                  backend=None):
-        if not 0 <= alpha <= 1 or eps < 0 or weight_decay < 0 or momentum < 0:
-            raise ValueError(f"RMSprop: need 0 <= alpha <= 1 and eps, weight_decay, momentum >= 0, got "
-                             f"alpha={alpha}, eps={eps}, weight_decay={weight_decay}, momentum={momentum}")
-        self.alpha, self.eps, self.weight_decay = float(alpha), float(eps), float(weight_decay)
-        self.momentum, self.centered = float(momentum), bool(centered)
+        self.alpha = check_hyper("RMSprop", "alpha", alpha, minimum=0.0, maximum=1.0)
+        self.eps = check_hyper("RMSprop", "eps", eps, minimum=0.0)
+        self.weight_decay = check_hyper("RMSprop", "weight_decay", weight_decay, minimum=0.0)
+        self.momentum = check_hyper("RMSprop", "momentum", momentum, minimum=0.0)
+        self.centered = bool(centered)
         super().__init__(params, lr, backend)
 
     def _new_state(self, data):
@@ -145,11 +173,12 @@ class Adam(Optimizer):
     p -= lr·m̂/(√v̂+eps)."""
 
     def __init__(self, params=None, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, backend=None):
-        beta1, beta2 = (float(b) for b in betas)
-        if not (0 <= beta1 < 1 and 0 <= beta2 < 1) or eps < 0 or weight_decay < 0:
-            raise ValueError(f"Adam: need betas in [0, 1) and eps, weight_decay >= 0, got betas={betas}, "
-                             f"eps={eps}, weight_decay={weight_decay}")
-        self.betas, self.eps, self.weight_decay = (beta1, beta2), float(eps), float(weight_decay)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise TypeError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = tuple(check_hyper("Adam", f"betas[{i}]", b, minimum=0.0, maximum=1.0, below=True)
+                           for i, b in enumerate(betas))
+        self.eps = check_hyper("Adam", "eps", eps, minimum=0.0)
+        self.weight_decay = check_hyper("Adam", "weight_decay", weight_decay, minimum=0.0)
         super().__init__(params, lr, backend)
 
     def _new_state(self, data):
@@ -185,6 +214,14 @@ def from_config(name, config):
     if "betas" in config:
         config["betas"] = tuple(config["betas"])
     return cls(**config)
+
+
+def _check_count(owner, name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{owner}: {name} must be an integer, got {type(value).__name__}")
+    if not 1 <= value <= 2**53:
+        raise ValueError(f"{owner}: {name} must be in [1, 2**53], got {value}")
+    return int(value)
 
 
 # ---- learning-rate schedules -------------------------------------------------------------------
@@ -225,9 +262,8 @@ class StepDecay(LRScheduler):
     """lr = base · gamma^(epoch // step_size): report 002's η ← 0.95·η every epoch is the default."""
 
     def __init__(self, optimizer=None, gamma=0.95, step_size=1):
-        if step_size < 1 or not gamma > 0:
-            raise ValueError(f"StepDecay: need step_size >= 1 and gamma > 0, got {step_size}, {gamma}")
-        self.gamma, self.step_size = float(gamma), int(step_size)
+        self.gamma = check_hyper("StepDecay", "gamma", gamma, minimum=0.0, above=True)
+        self.step_size = _check_count("StepDecay", "step_size", step_size)
         super().__init__(optimizer)
 
     def lr_at(self, t):
@@ -238,10 +274,8 @@ class ExponentialDecay(LRScheduler):
     """lr = base · decay_rate^(epoch / decay_steps), continuous (Keras' ExponentialDecay, per epoch)."""
 
     def __init__(self, optimizer=None, decay_rate=0.96, decay_steps=1):
-        if decay_steps <= 0 or not decay_rate > 0:
-            raise ValueError(f"ExponentialDecay: need decay_steps > 0 and decay_rate > 0, "
-                             f"got {decay_steps}, {decay_rate}")
-        self.decay_rate, self.decay_steps = float(decay_rate), float(decay_steps)
+        self.decay_rate = check_hyper("ExponentialDecay", "decay_rate", decay_rate, minimum=0.0, above=True)
+        self.decay_steps = check_hyper("ExponentialDecay", "decay_steps", decay_steps, minimum=0.0, above=True)
         super().__init__(optimizer)
 
     def lr_at(self, t):
@@ -253,10 +287,9 @@ class CyclicLR(LRScheduler):
     batch: from base_lr up to max_lr in step_size_up steps and back down, repeating."""
 
     def __init__(self, optimizer=None, base_lr=0.001, max_lr=0.006, step_size_up=2000):
-        if not 0 < base_lr <= max_lr or step_size_up < 1:
-            raise ValueError(f"CyclicLR: need 0 < base_lr <= max_lr and step_size_up >= 1, got "
-                             f"{base_lr}, {max_lr}, {step_size_up}")
-        self.min_lr, self.max_lr, self.step_size_up = float(base_lr), float(max_lr), int(step_size_up)
+        self.min_lr = check_hyper("CyclicLR", "base_lr", base_lr, minimum=0.0, above=True)
+        self.max_lr = check_hyper("CyclicLR", "max_lr", max_lr, minimum=self.min_lr)
+        self.step_size_up = _check_count("CyclicLR", "step_size_up", step_size_up)
         super().__init__(optimizer)
 
     def bind(self, optimizer):

@@ -25,7 +25,7 @@ def weights(net):
 @pytest.mark.parametrize("kwargs,message", [
     ({"epochs": -1}, "epochs must be a non-negative integer, got -1"),
     ({"epochs": 2.5}, "epochs must be a non-negative integer, got 2.5"),
-    ({"batch_size": 0}, "batch_size must be a positive integer or None, got 0"),
+    ({"batch_size": 0}, r"batch_size must be a positive integer, None \(32\) or \"full\", got 0"),
     ({"validation_split": 1.0}, r"validation_split must lie in \[0, 1\), got 1.0"),
     ({"validation_split": 0.01}, "leaves an empty training or validation set"),
     ({"validation_data": (np.zeros((2, 2)),)}, r"validation_data must be a pair \(x_val, y_val\)"),
@@ -147,5 +147,5 @@ def test_sigmoid_clip_out_of_range():
 
 
 def test_negative_l2():
-    with pytest.raises(ValueError, match="l2 must be >= 0, got -0.1"):
+    with pytest.raises(ValueError, match=r"l2 must be finite and in \[0, 1e\+06\], got -0.1"):
         pydl.Network([nn.Dense(2, 1)], l2=-0.1)

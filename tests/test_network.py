@@ -33,7 +33,7 @@ def test_report_000_network_reaches_97_percent_test_accuracy():
     for seed in range(3):
         x, y, xt, yt = quadratic_data(seed)
         net = net_000(seed)
-        net.fit(x, y, epochs=1000, verbose=0)
+        net.fit(x, y, epochs=1000, batch_size="full", verbose=0)
         accuracies.append(net.evaluate(xt, yt)["accuracy"])
     assert np.mean(accuracies) >= 0.97, accuracies
 
@@ -174,26 +174,6 @@ def test_a_callback_can_stop_training():
 def test_zero_epochs_is_an_empty_history():
     x, y, _, _ = quadratic_data(8, n_train=10)
     assert len(net_000().fit(x, y, epochs=0, verbose=0)) == 0
-
-
-def test_fit_prints_nothing_when_not_interactive(capsys):
-    x, y, _, _ = quadratic_data(9, n_train=10)
-    net_000().fit(x, y, epochs=2)
-    captured = capsys.readouterr()
-    assert captured.out == "" and captured.err == ""
-
-
-def test_verbose_1_shows_a_progress_bar_even_when_not_interactive(capsys):
-    x, y, _, _ = quadratic_data(9, n_train=10)
-    net_000().fit(x, y, epochs=3, verbose=1)
-    assert "3/3" in capsys.readouterr().err
-
-
-def test_verbose_2_prints_one_line_per_epoch(capsys):
-    x, y, _, _ = quadratic_data(9, n_train=10)
-    net_000().fit(x, y, epochs=2, verbose=2)
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2 and lines[1].startswith("Epoch 2/2: loss ")
 
 
 def test_history_plot_without_matplotlib_names_the_missing_package(monkeypatch):

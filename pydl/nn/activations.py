@@ -30,6 +30,7 @@ class Sigmoid(_Activation):
     a following BCE finite; backward then uses the clipped output, y(1-y)·dy, like that report."""
 
     _kernel = "sigmoid"
+    output_kind = "probability"
 
     def __init__(self, clip=None, dtype="float32", backend=None):
         super().__init__(dtype, backend)
@@ -49,16 +50,19 @@ class Sigmoid(_Activation):
 
 class ReLU(_Activation):
     _kernel = "relu"
+    output_kind = "real"
 
 
 class Tanh(_Activation):
     _kernel = "tanh"
+    output_kind = "real"
 
 
 class Softmax(_Activation):
     """Row-wise softmax over (N, C). For training prefer CrossEntropyLoss on logits (stabler, cheaper)."""
 
     _kernel = "softmax"
+    output_kind = "distribution"
 
     def output_shape(self, input_shape):
         if len(input_shape) != 1:

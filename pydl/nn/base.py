@@ -3,6 +3,7 @@ import numpy as np
 
 from .. import backend as _backend
 from .. import init as _init
+from .. import random as _random
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -53,6 +54,11 @@ class Layer:
 
     Shapes in ``output_shape``/``summary`` are per sample, without the batch dimension.
     """
+
+    # What the layer's outputs are, for the model checks of Network.compile: "real" (unbounded),
+    # "probability" (each in [0, 1]), "distribution" (rows summing to 1), "same" (as its input's) or
+    # "unknown" (a user's layer: never refused).
+    output_kind = "unknown"
 
     def __init__(self, dtype="float32", backend=None):
         self.dtype = as_float_dtype(dtype)
@@ -161,4 +167,5 @@ def make_init(init):
 
 
 def rng_of(seed):
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    """A Generator for a layer's ``seed``; None draws from pydl's global generator (see manual_seed)."""
+    return _random.spawn(seed)

@@ -64,6 +64,10 @@ class Dense(Layer):
         self.reset_parameters(seed)
         self._x = self._y = None
 
+    @property
+    def output_kind(self):
+        return "probability" if self.activation == "sigmoid" else "real"
+
     def reset_parameters(self, rng=None):
         self._fill("W", self.init, self.in_features, self.out_features, rng_of(rng))
         if self.bias:
@@ -123,6 +127,8 @@ class Conv2D(Layer):
     A kernel as large as the input is a fully connected layer written as a convolution (report 004's
     design): input (1, 1, 2) with ``kernel_size=(1, 2)`` gives output (out_ch, 1, 1).
     """
+
+    output_kind = "real"
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
                  init=_DEFAULT_INIT, seed=None, dtype="float32", backend=None):
@@ -198,6 +204,8 @@ class Conv2D(Layer):
 
 
 class _Pool2D(Layer):
+    output_kind = "same"
+
     def __init__(self, kernel_size, stride=None, padding=0, dtype="float32", backend=None):
         super().__init__(dtype, backend)
         name = type(self).__name__
@@ -254,6 +262,8 @@ class AvgPool2D(_Pool2D):
 
 class Flatten(Layer):
     """(N, ...) -> (N, prod(...)): a view, no copy."""
+
+    output_kind = "same"
 
     def __init__(self, dtype="float32", backend=None):
         super().__init__(dtype, backend)

@@ -1,0 +1,217 @@
+"""Training: the loop behind :meth:`Network.fit`, its batch-size rules, and :class:`History`.
+
+Every epoch is trained the same way whatever is shown: the native plan (whole epochs in C++, see
+:mod:`pydl.native`) when the network has one and nothing needs Python between batches, else the layers'
+Python forward/backward. Both make the same optimizer steps on the same shuffled batches, so the path,
+the verbosity and where output goes never change the trained weights.
+"""
+import time
+
+import numpy as np
+
+from .callbacks import Callback
+from .native import NativePlan
+from .progress import Progress
+
+__all__ = ["History", "FULL_BATCH", "DEFAULT_BATCH_SIZE", "batch_size_for", "fit"]
+
+FULL_BATCH = "full"
+DEFAULT_BATCH_SIZE = 32  # Keras' default
+_EVAL_ELEMENTS = 1 << 22  # the widest activation of one evaluation batch, in elements (32 MB in float64)
+_CHUNK_SECONDS = 0.05  # native epochs run in chunks this long, so progress shows without a call per epoch
+_CHUNK_MAX_INDICES = 1 << 23  # and the chunk's shuffled indices stay under 64 MB
+
+
+class History:
+    """Per-epoch records of :meth:`Network.fit`, Keras style: ``history.history[key]`` is a list with one
+    value per epoch.
+
+    Keys: ``loss`` (mean data loss over the epoch's batches, each taken before its update), ``accuracy``
+    (same batches), ``cost`` (loss + λ·Σ‖W‖² with the weights at the epoch's end; equals loss when
+    l2 = 0), ``lr`` (the rate the epoch trained with), ``time`` (seconds for the epoch, validation
+    included) and, with validation data, ``val_loss``, ``val_accuracy``, ``val_cost`` measured after
+    the epoch.
+    """
+
+    def __init__(self):
+        self.history = {}
+        self.epoch = []
+
+    def append(self, epoch, logs):
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+
+    def __getitem__(self, key):
+        return self.history[key]
+
+    def __len__(self):
+        return len(self.epoch)
+
+    def __repr__(self):
+        last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items())
+        return f"History({len(self)} epochs{': last ' + last if last else ''})"
+
+    def plot(self, path=None, keys=("loss", "accuracy")):
+        """Plot each key (and its ``val_`` twin) against the epoch, one panel per key; save to ``path``
+        or, without one, show the figure. Needs matplotlib (``pip install matplotlib``)."""
+        try:
+            from matplotlib.figure import Figure
+            from matplotlib.ticker import MaxNLocator
+        except ImportError:
+            raise ImportError("History.plot needs matplotlib: pip install matplotlib "
+                              "(or pip install pydl[plot])") from None
+        keys = [k for k in keys if k in self.history]
+        if not keys:
+            raise ValueError(f"History.plot: nothing to plot; recorded keys are {sorted(self.history)}")
+        epochs = [e + 1 for e in self.epoch]
+        if path is None:
+            import matplotlib.pyplot as plt
+            fig = plt.figure(figsize=(5 * len(keys), 4))
+        else:
+            fig = Figure(figsize=(5 * len(keys), 4))
+        for i, key in enumerate(keys):
+            ax = fig.add_subplot(1, len(keys), i + 1)
+            ax.plot(epochs, self.history[key], label=f"train {key} (running mean over the epoch)")
+            if "val_" + key in self.history:
+                ax.plot(epochs, self.history["val_" + key], label=f"validation {key} (after the epoch)")
+            ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_ylabel(key)
+            ax.legend()
+        fig.tight_layout()
+        if path is None:
+            plt.show()
+        else:
+            fig.savefig(path)
+        return fig
+
+
+def batch_size_for(batch_size, n, fn):
+    """The number of samples per batch: ``None`` is Keras' 32, ``"full"`` all ``n``, an integer >= 1 itself
+    (at most ``n``)."""
+    if batch_size is None:
+        return min(DEFAULT_BATCH_SIZE, n)
+    if isinstance(batch_size, str) and batch_size == FULL_BATCH:
+        return n
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"{fn}: batch_size must be a positive integer, None (32) or \"full\", got {batch_size!r}")
+    return int(min(batch_size, n))
+
+
+def eval_batch_size(net, n):
+    """Rows per batch for inference: as many as keep the widest activation under ``_EVAL_ELEMENTS``."""
+    shape = net._last_input_shape
+    widest = int(np.prod(shape))
+    for layer in net.layers:
+        shape = layer.output_shape(shape)
+        widest = max(widest, int(np.prod(shape)))
+    return int(max(1, min(n, _EVAL_ELEMENTS // max(widest, 1))))
+
+
+def fit(net, x, t, labels, epochs, batch_size, shuffle, val, verbose, callbacks, rng):
+    """Train ``net`` on prepared data (see :meth:`Network.fit`, which validates it) and return a History."""
+    n = x.shape[0]
+    bs = batch_size_for(batch_size, n, "fit")
+    shuffle = shuffle and bs < n
+    batch_hooks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
+    plan = NativePlan.from_network(net) if net.native and not batch_hooks else None
+    history = History()
+    progress = Progress(epochs, n, verbose)
+    net.train()
+    net.stop_training = False
+    for cb in callbacks:
+        cb.on_train_begin(net)
+    # Without anything to run between epochs, native epochs go in chunks: one call for many small epochs.
+    chunked = plan is not None and not (callbacks or val is not None or net.l2)
+    trainer = _NativeEpochs(plan, x, t, bs, shuffle, rng) if plan is not None else \
+        _PythonEpochs(net, x, t, labels, bs, shuffle, rng, batch_hooks, progress)
+    try:
+        epoch = 0
+        while epoch < epochs:
+            count = trainer.next_chunk(epochs - epoch) if chunked else 1
+            for cb in callbacks:
+                cb.on_epoch_begin(epoch)
+            progress.epoch_begin(epoch)
+            t0 = time.perf_counter()
+            results = trainer.run(count)
+            seconds = (time.perf_counter() - t0) / count
+            for logs in results:
+                logs["cost"] = logs["loss"] + net.regularization()
+                if val is not None:
+                    t_val = time.perf_counter()
+                    logs.update({"val_" + k: v for k, v in net._evaluate(*val, None).items()})
+                    seconds += time.perf_counter() - t_val
+                logs["lr"] = net.optimizer.lr
+                logs["time"] = seconds
+                history.append(epoch, logs)
+                for cb in callbacks:
+                    cb.on_epoch_end(epoch, logs)
+                progress.epoch_end(epoch, logs, seconds)
+                epoch += 1
+            if net.stop_training:
+                break
+    finally:
+        progress.close()
+    for cb in callbacks:
+        cb.on_train_end(history)
+    return history
+
+
+class _NativeEpochs:
+    """Epochs through the native plan; ``run(k)`` trains k epochs in one call."""
+
+    def __init__(self, plan, x, t, bs, shuffle, rng):
+        self.plan, self.x, self.t, self.bs, self.shuffle, self.rng = plan, x, t, bs, shuffle, rng
+        self.chunk = 1
+        self.max_chunk = max(1, _CHUNK_MAX_INDICES // x.shape[0]) if shuffle else 1 << 20
+
+    def next_chunk(self, left):
+        return max(1, min(self.chunk, left, self.max_chunk))
+
+    def run(self, count):
+        n = self.x.shape[0]
+        t0 = time.perf_counter()
+        if count == 1:
+            perm = self.rng.permutation(n) if self.shuffle else None
+            results = [self.plan.run_epoch(self.x, self.t, perm, self.bs)]
+        else:
+            perms = np.stack([self.rng.permutation(n) for _ in range(count)]) if self.shuffle else None
+            losses, accuracies = self.plan.run_epochs(self.x, self.t, count, perms=perms, batch_size=self.bs)
+            results = list(zip(losses.tolist(), accuracies.tolist()))
+        if time.perf_counter() - t0 < _CHUNK_SECONDS:
+            self.chunk *= 2
+        return [{"loss": loss, "accuracy": accuracy} for loss, accuracy in results]
+
+
+class _PythonEpochs:
+    """Epochs through the layers' Python forward/backward, batch by batch."""
+
+    def __init__(self, net, x, t, labels, bs, shuffle, rng, batch_hooks, progress):
+        self.net, self.x, self.t, self.labels = net, x, t, labels
+        self.bs, self.shuffle, self.rng, self.batch_hooks, self.progress = bs, shuffle, rng, batch_hooks, progress
+        if shuffle:
+            self.xs, self.ts, self.ls = np.empty_like(x), np.empty_like(t), np.empty_like(labels)
+        else:
+            self.xs, self.ts, self.ls = x, t, labels
+
+    def next_chunk(self, left):
+        return 1
+
+    def run(self, count):
+        net, n, bs = self.net, self.x.shape[0], self.bs
+        if self.shuffle:
+            perm = self.rng.permutation(n)
+            np.take(self.x, perm, axis=0, out=self.xs)
+            np.take(self.t, perm, axis=0, out=self.ts)
+            np.take(self.labels, perm, axis=0, out=self.ls)
+        loss_sum, correct = 0.0, 0
+        for b, s in enumerate(range(0, n, bs)):
+            loss, out = net._train_step(self.xs[s:s + bs], self.ts[s:s + bs])
+            loss_sum += loss * out.shape[0]
+            correct += int(np.count_nonzero(net.loss.labels(out) == self.ls[s:s + bs]))
+            for cb in self.batch_hooks:
+                cb.on_batch_end(b, loss)
+            done = min(s + bs, n)
+            self.progress.update(done, {"loss": loss_sum / done, "accuracy": correct / done})
+        return [{"loss": loss_sum / n, "accuracy": correct / n}]
