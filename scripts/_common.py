@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from pydl.callbacks import Callback
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -145,18 +147,84 @@ class Output:
         self.pyplot.close(fig)
 
 
-def plot_curves(out, title, file_name, history, val_label="validation"):
-    """Training and validation loss and accuracy per epoch, side by side, as `file_name`.png."""
+def integer_epochs(ax):
+    """Epoch axes get whole-number ticks only (a 2-epoch run would otherwise show 1.25, 1.5, ...)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def plot_panels(out, file_name, title, panels):
+    """One panel per entry of ``panels``: (y label, [(line label, values per epoch, plot kwargs), ...]),
+    against the epoch (1, 2, ...), side by side, as `file_name`.png."""
     plt = out.pyplot
     if plt is None:
         return
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    epochs = range(1, len(history["loss"]) + 1)
-    for ax, key in zip(axes, ("loss", "accuracy")):
-        ax.plot(epochs, history[key], label="training")
-        ax.plot(epochs, history["val_" + key], label=val_label)
-        ax.set(xlabel="epoch", ylabel=key, title=f"{title}: {key}")
-        ax.legend()
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False, constrained_layout=True)
+    for ax, (ylabel, lines) in zip(axes[0], panels):
+        for label, values, kwargs in lines:
+            ax.plot(range(1, len(values) + 1), values, label=label, **kwargs)
+        integer_epochs(ax)
+        ax.set(xlabel="epoch", ylabel=ylabel)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    out.figure(file_name, fig)
+
+
+TRAIN_RUNNING = "training (running mean over the epoch's batches, each before its update)"
+
+
+def plot_curves(out, title, file_name, history, val_label="validation"):
+    """History's training and validation loss and accuracy per epoch, labelled with what they measure."""
+    plot_panels(out, file_name, title, [
+        (key, [(TRAIN_RUNNING, history[key], {}),
+               (f"{val_label} (after the epoch)", history["val_" + key], {})])
+        for key in ("loss", "accuracy")])
+
+
+def plot_bars(out, file_name, title, values, ylabel):
+    """A bar chart of ``values`` (label -> number), each bar annotated; log scale when they span 100x."""
+    plt = out.pyplot
+    if plt is None:
+        return
+    labels, heights = list(values), [float(v) for v in values.values()]
+    fig, ax = plt.subplots(figsize=(max(5, 1.4 * len(labels)), 4))
+    bars = ax.bar(range(len(labels)), heights, color="tab:blue")
+    ax.set_xticks(range(len(labels)))
+    ax.set_xticklabels(labels, fontsize=8, **(dict(rotation=20, ha="right") if len(labels) > 3 else {}))
+    positive = [h for h in heights if h > 0]
+    if positive and max(positive) > 100 * min(positive):
+        ax.set_yscale("log")
+    for bar, h in zip(bars, heights):
+        ax.annotate(duration(h) if "second" in ylabel else f"{h:.3g}", (bar.get_x() + bar.get_width() / 2, h),
+                    ha="center", va="bottom", fontsize=8)
+    ax.set(ylabel=ylabel, title=title)
+    out.figure(file_name, fig)
+
+
+def plot_boundary(out, file_name, title, prob, x, y, extent=2.0):
+    """P(y=1) of a 2-D classifier over [-extent, extent]² with its colorbar, the 0.5 level, the true
+    boundary x1 = x0² and the points: class 0 white circles and class 1 black triangles, both edged in the
+    other colour so they stay visible on either region. ``prob(points (M, 2)) -> (M,)``."""
+    plt = out.pyplot
+    if plt is None:
+        return
+    grid = np.linspace(-extent, extent, 201, dtype=x.dtype)
+    gx, gy = np.meshgrid(grid, grid)
+    p = np.asarray(prob(np.column_stack([gx.ravel(), gy.ravel()]))).reshape(gx.shape)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    filled = ax.contourf(gx, gy, p, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.7)
+    fig.colorbar(filled, ax=ax, label="P(y=1)")
+    ax.contour(gx, gy, p, levels=[0.5], colors="k", linewidths=1.5)
+    labels = np.asarray(y).reshape(-1)
+    for cls, style in ((0, dict(marker="o", facecolors="white", edgecolors="black")),
+                       (1, dict(marker="^", facecolors="black", edgecolors="white"))):
+        pts = x[labels == cls]
+        ax.scatter(pts[:, 0], pts[:, 1], s=14, linewidths=0.6, label=f"y={cls} ({len(pts)})", **style)
+    ax.plot(grid, grid ** 2, color="lime", linestyle="--", label="true boundary x1 = x0²")
+    ax.plot([], [], color="k", label="P(y=1) = 0.5")
+    ax.set(xlim=(-extent, extent), ylim=(-extent, extent), xlabel="x0", ylabel="x1", title=title)
+    ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
     out.figure(file_name, fig)
 
 
@@ -181,6 +249,44 @@ def timer(store, key):
 def progress(iterable, desc, total=None):
     # disable=None: bars only on a terminal, so logs and tests stay clean.
     return tqdm(iterable, desc=desc, total=total, disable=None, leave=False)
+
+
+def say(*parts):
+    """A progress line on stdout, flushed at once (stdout is often a pipe or a log file)."""
+    print(*parts, flush=True)
+
+
+class EpochProgress(Callback):
+    """Prints "<name>: epoch e/E, <logs>, <elapsed>" after an epoch when ``every`` seconds have passed since
+    the last line (and after the last epoch), so long runs show they are alive and short ones stay quiet."""
+
+    def __init__(self, name, epochs, every=10.0, keys=("loss", "val_loss", "val_accuracy")):
+        self.name, self.epochs, self.every, self.keys = name, epochs, every, keys
+
+    def on_train_begin(self, network):
+        self.start = self.last = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs):
+        now = time.perf_counter()
+        if now - self.last >= self.every or (epoch + 1 == self.epochs and now - self.start >= self.every):
+            self.last = now
+            shown = ", ".join(f"{k} {logs[k]:.4f}" for k in self.keys if k in logs)
+            say(f"  {self.name}: epoch {epoch + 1}/{self.epochs}, {shown} ({duration(now - self.start)})")
+
+
+class Ticker:
+    """Prints "<what> i/n done (elapsed)" for the i-th of n units when ``every`` seconds have passed since
+    the last line, or for the last one: progress of a loop of runs without flooding a --quick log."""
+
+    def __init__(self, what, n, every=10.0):
+        self.what, self.n, self.every = what, n, every
+        self.start = self.last = time.perf_counter()
+
+    def done(self, i):
+        now = time.perf_counter()
+        if now - self.last >= self.every or i + 1 == self.n:
+            self.last = now
+            say(f"  {self.what} {i + 1}/{self.n} done ({duration(now - self.start)})")
 
 
 def import_torch():

@@ -8,7 +8,11 @@ lr 2.0 for 1000 epochs on 1000 training and 100 test points. Prints each network
 weights, losses, accuracies and timings as the report does, then the comparison table.
 
 Then a small strided convolutional network on 28x28 images (real MNIST when found, see --data,
-otherwise generated MNIST-format data) shows stride shrinking the feature maps.
+otherwise generated MNIST-format data) shows stride shrinking the feature maps (Adam lr 0.001, batch 64).
+
+With --out (and matplotlib): the tasks' training curves (conv_practice_tasks_curves.png), their training
+times as a bar chart (conv_practice_tasks_time.png), each task's decision boundary from the first run
+(conv_boundary_TaskN.png) and the strided network's curves (conv_practice_strided_curves.png).
 """
 import tempfile
 
@@ -35,7 +39,8 @@ def run_task(name, channels, data, args, seed, verbose):
     net = build_task(channels, args.lr, args.backend, seed)
     times = {}
     with _common.timer(times, "time_train"):
-        net.fit(x_train, y_train, epochs=args.epochs, batch_size=None, shuffle=False, verbose=0)
+        # Full batch: one gradient step per epoch on all training points, as the report trains.
+        history = net.fit(x_train, y_train, epochs=args.epochs, batch_size=len(x_train), shuffle=False, verbose=0)
     with _common.timer(times, "time_test"):
         net.predict(x_test)
     train, test = net.evaluate(x_train, y_train), net.evaluate(x_test, y_test)
@@ -53,7 +58,7 @@ def run_task(name, channels, data, args, seed, verbose):
         print(f"train_loss : {result['loss_train']}\ntest_loss : {result['loss_test']}\n"
               f"train_acc : {100 * result['acc_train']:.1f}\ntest_acc : {100 * result['acc_test']:.1f}\n"
               f"time_train : {result['time_train']}\ntime_predict : {result['time_test']}\n")
-    return result
+    return net, result, _common.history_dict(history)
 
 
 def parabola_tasks(args, out):
@@ -61,6 +66,8 @@ def parabola_tasks(args, out):
           f"test_samples : {args.test_size} ({args.test_size}, 1, 1, 2)\n"
           f"epochs : {args.epochs}\nlearning_rate : {args.lr}\nbackend : {args.backend}\n")
     results = {name: [] for name in TASKS}
+    histories = {name: [] for name in TASKS}
+    ticker = _common.Ticker("run", args.runs)
     for run in _common.progress(range(args.runs), "runs"):
         seed = args.seed + run
         rng = np.random.default_rng(seed)
@@ -69,7 +76,16 @@ def parabola_tasks(args, out):
             x, y = make_parabola(n, seed=rng)
             data += [x.reshape(n, 1, 1, 2), y.reshape(n, 1, 1, 1)]
         for name, channels in TASKS.items():
-            results[name].append(run_task(name, channels, data, args, seed, verbose=run == 0))
+            net, result, history = run_task(name, channels, data, args, seed, verbose=run == 0)
+            results[name].append(result)
+            histories[name].append(history)
+            if run == 0:
+                _common.plot_boundary(
+                    out, "conv_boundary_" + name.replace(" #", ""),
+                    f"{name} (conv) after {args.epochs} epochs (run 1): training points",
+                    lambda pts: net.predict_proba(pts.reshape(-1, 1, 1, 2)).reshape(-1),
+                    data[0].reshape(-1, 2), data[1].reshape(-1))
+        ticker.done(run)
     means = {name: _common.mean_of(r) for name, r in results.items()}
     what = "Comparison" if args.runs == 1 else f"Comparison (mean of {args.runs} runs)"
     table = _common.Table(what, [""] + list(TASKS))
@@ -77,7 +93,18 @@ def parabola_tasks(args, out):
                             ("Time_train", "time_train", "{:.3f}"), ("Time_test", "time_test", "{:.5f}")):
         table.add(label, *(fmt.format(means[name][key]) for name in TASKS))
     out.table("conv_practice_tasks", table)
-    return {"mean": means, "runs": results}
+    plot_tasks(out, f"{what}: lr {args.lr:g}, full batch, {args.epochs} epochs", histories, means)
+    return {"mean": means, "runs": results, "history": histories}
+
+
+def plot_tasks(out, title, histories, means):
+    panels = []
+    for key in ("loss", "accuracy"):
+        lines = [(name, np.mean([h[key] for h in runs], axis=0), {}) for name, runs in histories.items()]
+        panels.append((f"training {'BCE ' if key == 'loss' else ''}{key} (full batch, before each step)", lines))
+    _common.plot_panels(out, "conv_practice_tasks_curves", title, panels)
+    _common.plot_bars(out, "conv_practice_tasks_time", f"{title}\nmean training time per run",
+                      {name: m["time_train"] for name, m in means.items()}, "training time (seconds)")
 
 
 def load_images(args, scratch):
@@ -109,14 +136,17 @@ def strided_demo(args, out):
     times = {}
     with _common.timer(times, "time_train"):
         history = net.fit(x_train, y_train, epochs=args.conv_epochs, batch_size=64, validation_data=(x_test, y_test),
-                          verbose=0, seed=args.seed)
-    table = _common.Table(f"Strided CNN on {source}", ["Epoch", "Train loss", "Train acc", "Test loss", "Test acc",
-                                                       "Time"])
+                          verbose=0, seed=args.seed,
+                          callbacks=[_common.EpochProgress("strided CNN", args.conv_epochs)])
+    table = _common.Table(f"Strided CNN on {source} (Adam 0.001, batch 64; train: running mean over the epoch's "
+                          f"batches, each before its step; test: after the epoch)",
+                          ["Epoch", "Train loss", "Train acc", "Test loss", "Test acc", "Time"])
     h = history.history
     for e in range(len(h["loss"])):
         table.add(e + 1, f"{h['loss'][e]:.4f}", _common.pct(h["accuracy"][e]), f"{h['val_loss'][e]:.4f}",
                   _common.pct(h["val_accuracy"][e]), _common.duration(h["time"][e]))
     out.table("conv_practice_strided", table)
+    _common.plot_curves(out, f"Strided CNN on {source}", "conv_practice_strided_curves", h, val_label="test")
     return {"source": source, "history": _common.history_dict(history), **times}
 
 

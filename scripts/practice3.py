@@ -28,7 +28,8 @@ def run_once(sizes, data, args, seed):
     net = build(sizes, args.lr, args.backend, seed)
     times = {}
     with _common.timer(times, "time_train"):
-        history = net.fit(x_train, y_train, epochs=args.epochs, batch_size=None, shuffle=False, verbose=0)
+        # Full batch: every epoch is one gradient step on all training points, as the report trains.
+        history = net.fit(x_train, y_train, epochs=args.epochs, batch_size=len(x_train), shuffle=False, verbose=0)
     with _common.timer(times, "time_test"):
         net.predict(x_test)
     train, test = net.evaluate(x_train, y_train), net.evaluate(x_test, y_test)
@@ -53,22 +54,20 @@ def print_network(name, net, result):
     print(f"time_train : {result['time_train']:.6f}\ntime_predict : {result['time_test']:.6f}\n")
 
 
-def plot_boundary(out, name, net, data):
-    plt = out.pyplot
-    if plt is None:
-        return
-    x_train, y_train = data[0], data[1]
-    grid = np.linspace(-2, 2, 201, dtype=x_train.dtype)
-    gx, gy = np.meshgrid(grid, grid)
-    prob = net.predict_proba(np.column_stack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.contourf(gx, gy, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
-    ax.contour(gx, gy, prob, levels=[0.5], colors="k")
-    ax.scatter(x_train[:, 0], x_train[:, 1], c=y_train[:, 0], cmap="RdBu_r", s=6, edgecolors="none")
-    ax.plot(grid, grid ** 2, "g--", label="true boundary x1 = x0²")
-    ax.set(xlim=(-2, 2), ylim=(-2, 2), xlabel="x0", ylabel="x1", title=f"{name}: P(y=1) and the 0.5 level")
-    ax.legend(loc="lower right")
-    out.figure("boundary_" + name.replace(" #", ""), fig)
+def plot_boundary(out, name, net, data, args):
+    _common.plot_boundary(out, "boundary_" + name.replace(" #", ""),
+                          f"{name} after {args.epochs} epochs (run 1): training points",
+                          lambda pts: net.predict_proba(pts), data[0], data[1])
+
+
+def plot_mean_curves(out, histories, args):
+    """Mean training loss and accuracy per epoch over the runs, one line per model."""
+    panels = []
+    for key, what in (("loss", "BCE loss"), ("accuracy", "accuracy")):
+        lines = [(name, np.mean([h[key] for h in runs], axis=0), {}) for name, runs in histories.items()]
+        panels.append((f"training {what} (full batch, before each step)", lines))
+    _common.plot_panels(out, f"practice3_{args.variant}_curves",
+                        f"Mean of {args.runs} runs, lr {args.lr:g}, full-batch gradient descent", panels)
 
 
 def main():
@@ -88,6 +87,7 @@ def main():
           f"Backend: {args.backend}\n")
     results = {name: [] for name in ARCHITECTURES}
     histories = {name: [] for name in ARCHITECTURES}
+    ticker = _common.Ticker("run", args.runs)
     for run in _common.progress(range(args.runs), "runs"):
         seed = args.seed + run
         rng = np.random.default_rng(seed)
@@ -99,7 +99,8 @@ def main():
             if run == 0:
                 if args.variant == "004":
                     print_network(name, net, result)
-                plot_boundary(out, name, net, data)
+                plot_boundary(out, name, net, data, args)
+        ticker.done(run)
 
     means = {name: _common.mean_of(r) for name, r in results.items()}
     table = _common.Table(f"Mean of {args.runs} runs (lr {args.lr:g}, {args.epochs} epochs, "
@@ -112,6 +113,7 @@ def main():
     for group, label, key, fmt in rows:
         table.add(group, label, *(fmt(means[name][key]) for name in ARCHITECTURES))
     out.table(f"practice3_{args.variant}", table)
+    plot_mean_curves(out, histories, args)
     out.json(f"practice3_{args.variant}", {"args": vars(args), "mean": means, "runs": results,
                                           "history": histories})
 

@@ -5,7 +5,10 @@ The model is report 000's Model #3 (2->3->1, sigmoid) on the parabola data (1000
 points, 1000 epochs). Table 1: BCE (SGD, lr 10) vs MSE (SGD, lr 30). Table 2: SGD (10), RMSProp (0.01),
 Adam (1.0) with BCE. Table 3: pydl's NumPy reference backend vs its C++ kernels (and PyTorch on the CPU
 when it is installed), full-batch gradient descent with BCE. Table 4: mini-batch sizes 1, 32, 128, 1000
-with MSE and Adam (0.01). Batch size 1 means 1000 updates per epoch: expect minutes per run.
+with MSE and Adam (0.01), reshuffled every epoch. Tables 1-3 train full batch (one step per epoch on all
+1000 points), as the report does. Batch size 1 means 1000 updates per epoch (a few seconds per run here).
+With --out: per table, the mean training curves of every column (practice4_tableN_curves.png) and the
+mean training time of each column as a bar chart (practice4_tableN_time.png, Tables 2-4).
 """
 import numpy as np
 
@@ -18,13 +21,15 @@ OPTIMIZERS = {"SGD": optim.SGD, "RMSProp": optim.RMSprop, "Adam": optim.Adam}
 
 
 def experiment(data, args, seed, *, loss="bce", optimizer="SGD", lr=10.0, batch_size=None, backend=None):
+    """One training run; ``batch_size`` None: full batch (one step per epoch on every training point)."""
     x_train, y_train, x_test, y_test = data
+    full = batch_size is None or batch_size >= len(x_train)
     net = pydl.Network([nn.Dense(2, 3), nn.Sigmoid(), nn.Dense(3, 1), nn.Sigmoid()], loss=loss,
                        optimizer=OPTIMIZERS[optimizer](lr=lr), backend=backend or args.backend, seed=seed)
     times = {}
     with _common.timer(times, "time_train"):
-        history = net.fit(x_train, y_train, epochs=args.epochs, batch_size=batch_size, shuffle=batch_size is not None,
-                          verbose=0, seed=seed)
+        history = net.fit(x_train, y_train, epochs=args.epochs, batch_size=len(x_train) if full else batch_size,
+                          shuffle=not full, verbose=0, seed=seed)
     with _common.timer(times, "time_test"):
         net.predict(x_test)
     train, test = net.evaluate(x_train, y_train), net.evaluate(x_test, y_test)
@@ -33,7 +38,8 @@ def experiment(data, args, seed, *, loss="bce", optimizer="SGD", lr=10.0, batch_
 
 
 def torch_experiment(data, args, seed, lr):
-    """The same full-batch BCE training in PyTorch (CPU, float32), or None when torch is not installed."""
+    """The same full-batch BCE training in PyTorch (CPU, float32), or None when torch is not installed;
+    its curves record each epoch's loss and accuracy before the step, as pydl's History does."""
     torch = _common.import_torch()
     if torch is None:
         return None
@@ -42,12 +48,17 @@ def torch_experiment(data, args, seed, lr):
     model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Sigmoid(), torch.nn.Linear(3, 1), torch.nn.Sigmoid())
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     loss_fn = torch.nn.BCELoss()
-    times = {}
+    times, losses, correct = {}, [], []
     with _common.timer(times, "time_train"):
         for _ in range(args.epochs):
             opt.zero_grad()
-            loss_fn(model(x_train), y_train).backward()
+            p = model(x_train)
+            loss = loss_fn(p, y_train)
+            loss.backward()
             opt.step()
+            losses.append(loss.detach())
+            correct.append(((p.detach() > 0.5).float() == y_train).float().mean())
+    history = {"loss": [float(v) for v in losses], "accuracy": [float(v) for v in correct]}
     with torch.no_grad():
         with _common.timer(times, "time_test"):
             model(x_test)
@@ -56,7 +67,7 @@ def torch_experiment(data, args, seed, lr):
             p = model(x)
             result[f"acc_{split}"] = float(((p > 0.5).float() == y).float().mean())
             result[f"loss_{split}"] = float(loss_fn(p, y))
-    return {**result, **times}
+    return {**result, **times}, history
 
 
 def build_table(title, corner, means, rows):
@@ -71,6 +82,20 @@ ACCURACY = [("Accuracy", "Train", "acc_train", _common.pct), ("Accuracy", "Test"
 FULL = ACCURACY + [("Loss", "Train", "loss_train", "{:.6f}".format), ("Loss", "Test", "loss_test", "{:.6f}".format),
                    ("Elapsed Time", "Train", "time_train", _common.duration),
                    ("Elapsed Time", "Test", "time_test", _common.duration)]
+
+
+def plot_table(out, t, title, corner, means, histories):
+    """The table's columns' mean training curves and, where the table has times, their training times."""
+    panels = []
+    for key in ("loss", "accuracy"):
+        lines = [(col, np.mean([h[key] for h in runs], axis=0), {}) for col, runs in histories.items()]
+        what = "loss (each column's own: BCE or MSE)" if key == "loss" and t == 1 else key
+        panels.append((f"training {what}\n(mean over the epoch's batches, each before its step)", lines))
+    _common.plot_panels(out, f"practice4_table{t}_curves", title, panels)
+    if t != 1:
+        _common.plot_bars(out, f"practice4_table{t}_time", f"{title}\nmean training time per run",
+                          {f"{corner.split(' (')[0]}: {col}" if t == 4 else col: m["time_train"]
+                           for col, m in means.items()}, "training time (seconds)")
 
 
 def main():
@@ -99,7 +124,8 @@ def main():
 
     results = {key: [] for key in configs}
     histories = {key: [] for key in configs}
-    torch_results = []
+    torch_results, torch_histories = [], []
+    ticker = _common.Ticker("run", args.runs)
     for run in _common.progress(range(args.runs), "runs"):
         seed = args.seed + run
         rng = np.random.default_rng(seed)
@@ -109,25 +135,31 @@ def main():
             results[key].append(result)
             histories[key].append(history)
         if 3 in tables:
-            torch_result = torch_experiment(data, args, seed, args.gd_lr)
-            if torch_result is not None:
-                torch_results.append(torch_result)
+            torch_run = torch_experiment(data, args, seed, args.gd_lr)
+            if torch_run is not None:
+                torch_results.append(torch_run[0])
+                torch_histories.append(torch_run[1])
+        ticker.done(run)
 
     means = {key: _common.mean_of(r) for key, r in results.items()}
     by_table = {t: {col: means[t, col] for (tt, col) in configs if tt == t} for t in sorted(tables)}
+    curves = {t: {col: histories[t, col] for (tt, col) in configs if tt == t} for t in sorted(tables)}
     if torch_results:
         by_table[3]["PyTorch (CPU)"] = _common.mean_of(torch_results)
+        curves[3]["PyTorch (CPU)"] = torch_histories
     elif 3 in tables:
         print("(PyTorch is not installed: Table 3 has no PyTorch column)\n")
     suffix = f"mean of {args.runs} runs, {args.epochs} epochs"
-    titles = {1: ("Loss Function (learning rate)", "Table 1: Comparison between loss functions", ACCURACY),
-              2: ("Optimizer (learning rate)", "Table 2: Comparison between optimizers", FULL),
-              3: ("Model", f"Table 3: NumPy reference vs C++ kernels (BCE, full-batch GD, lr {args.gd_lr:g})", FULL),
+    titles = {1: ("Loss Function (learning rate)", "Table 1: Comparison between loss functions (SGD, full batch)",
+                  ACCURACY),
+              2: ("Optimizer (learning rate)", "Table 2: Comparison between optimizers (BCE, full batch)", FULL),
+              3: ("Model", f"Table 3: pydl NumPy reference vs C++ kernels vs PyTorch (BCE, full-batch GD, lr {args.gd_lr:g})", FULL),
               4: ("Mini-batch size", "Table 4: Mini-batch sizes (MSE, Adam 0.01)", FULL)}
     for t, columns in by_table.items():
         corner, title, rows = titles[t]
         table = build_table(f"{title}; {suffix}", corner, columns, rows)
         out.table(f"practice4_table{t}", table)
+        plot_table(out, t, f"{title}; {suffix}", corner, columns, curves[t])
     out.json("practice4", {"args": vars(args), "mean": {f"table{t}": cols for t, cols in by_table.items()},
                            "runs": {f"table{t}/{c}": results[t, c] for (t, c) in configs},
                            "history": {f"table{t}/{c}": histories[t, c] for (t, c) in configs}})
