@@ -3,10 +3,31 @@
 The file loads with ``np.load(allow_pickle=False)``: the architecture is a plain unicode array, the
 weights plain float arrays named ``layer{i}.{name}``. Optimizer state is not saved (its hyper-parameters
 are, so a loaded network can go on training).
+
+Loading treats the file as hostile. The architecture is checked first (types, counts, sizes, layer
+geometry within fixed limits: at most ``MAX_LAYERS`` layers, sizes up to ``MAX_FEATURES``, kernel/stride/
+padding up to ``MAX_GEOMETRY``), then every parameter member's ``.npy`` header is read (without its data)
+and must declare exactly the shape the architecture implies and a real float dtype (float32/float64);
+only then are layers built, through their own constructors, and the members read one by one straight
+into them. Members the network does not need are never read (an unused zip bomb costs nothing), non-finite
+weights are refused, and every failure is a ``ValueError`` naming the file (``FileNotFoundError`` for a
+missing path).
+
+Saving is atomic and durable: the data goes to a temporary file next to the target, named
+``.pydl-<target name>.<writer pid>.<random>.tmp``, created with the mode a new file gets under the umask
+(or the existing target's mode), flushed and fsynced, then renamed over the target with ``os.replace``;
+the directory is fsynced afterwards (best effort). Any exception, KeyboardInterrupt included, removes the
+temporary file. A writer killed outright (SIGKILL, power loss) can leave one behind: the next ``save`` or
+``load`` of the same target removes such files whose writer process no longer exists, or that are older
+than an hour (a reused PID). Nothing else in the directory is touched.
 """
 import json
+import math
 import os
-import tempfile
+import re
+import secrets
+import time
+import zipfile
 
 import numpy as np
 
@@ -14,12 +35,22 @@ from . import backend as _backend
 from . import losses as _losses
 from . import optim as _optim
 from .nn import LAYERS
+from .nn.base import as_float_dtype
 
-__all__ = ["save", "load"]
+__all__ = ["save", "load", "MAX_LAYERS", "MAX_FEATURES", "MAX_GEOMETRY"]
 
 FORMAT = "pydl.network"
 VERSION = 1
 _ARCH_KEY = "__pydl_architecture__"
+
+MAX_LAYERS = 1024            # Network construction is quadratic in the layer count; real networks have < 100
+MAX_FEATURES = 1 << 24       # Dense in/out features, Conv2D channels, input dimensions
+MAX_GEOMETRY = 1 << 12       # kernel size, stride and padding of convolution and pooling
+_MAX_INPUT_ELEMENTS = 1 << 31
+_MAX_ARCH_CHARS = 1 << 22    # the architecture JSON (a real one is a few KB)
+_MAX_MEMBERS = 2 * MAX_LAYERS + 64
+_DEFLATE_MAX_RATIO = 1100    # deflate expands at most ~1032:1; a member claiming more is damaged
+_STALE_SECONDS = 3600
 
 
 def _architecture(net):
@@ -44,71 +75,475 @@ def to_arrays(net):
     return arrays
 
 
-def from_arrays(arrays, dtype=None):
-    """A Network from a name -> array mapping made by :func:`to_arrays` (``dtype`` overrides the saved one)."""
+# ---- architecture validation -------------------------------------------------------------------
+
+def _is_int(v):
+    return type(v) is int
+
+
+def _is_number(v):
+    return type(v) in (int, float) and math.isfinite(v)
+
+
+def _int_in(v, lo, hi, what):
+    if not _is_int(v) or not lo <= v <= hi:
+        raise ValueError(f"{what} must be an integer in {lo}..{hi}, got {v!r:.60}")
+    return v
+
+
+def _pair_in(v, lo, hi, what):
+    if _is_int(v):
+        v = [v, v]
+    if not isinstance(v, list) or len(v) != 2:
+        raise ValueError(f"{what} must be an integer or a pair of integers, got {v!r:.60}")
+    return [_int_in(e, lo, hi, what) for e in v]
+
+
+def _check_keys(config, allowed, what):
+    if not isinstance(config, dict):
+        raise ValueError(f"{what}: config must be an object, got {type(config).__name__}")
+    extra = set(config) - set(allowed)
+    if extra:
+        raise ValueError(f"{what}: unknown config keys {sorted(extra)!r:.100}")
+
+
+def _check_init(config, what):
+    if "init" in config and (not isinstance(config["init"], str) or len(config["init"]) > 64):
+        raise ValueError(f"{what}: init must be an initializer name, got {config['init']!r:.60}")
+
+
+def _check_bias(config, what):
+    if "bias" in config and type(config["bias"]) is not bool:
+        raise ValueError(f"{what}: bias must be true or false, got {config['bias']!r:.60}")
+
+
+def _layer_params(cls, config, what):
+    """Check a layer config against fixed limits and return the parameter shapes it implies, before any
+    constructor runs (a constructor allocates and initializes its weights)."""
+    if cls == "Dense":
+        _check_keys(config, ("in_features", "out_features", "bias", "activation", "init"), what)
+        n_in = _int_in(config.get("in_features"), 1, MAX_FEATURES, f"{what}: in_features")
+        n_out = _int_in(config.get("out_features"), 1, MAX_FEATURES, f"{what}: out_features")
+        _check_bias(config, what)
+        _check_init(config, what)
+        act = config.get("activation")
+        if act is not None and not isinstance(act, str):
+            raise ValueError(f"{what}: activation must be a name, got {act!r:.60}")
+        return {"W": (n_in, n_out), **({"b": (n_out,)} if config.get("bias", True) else {})}
+    if cls == "Conv2D":
+        _check_keys(config, ("in_channels", "out_channels", "kernel_size", "stride", "padding", "bias", "init"),
+                    what)
+        c_in = _int_in(config.get("in_channels"), 1, MAX_FEATURES, f"{what}: in_channels")
+        c_out = _int_in(config.get("out_channels"), 1, MAX_FEATURES, f"{what}: out_channels")
+        kh, kw = _pair_in(config.get("kernel_size"), 1, MAX_GEOMETRY, f"{what}: kernel_size")
+        _pair_in(config.get("stride", 1), 1, MAX_GEOMETRY, f"{what}: stride")
+        _pair_in(config.get("padding", 0), 0, MAX_GEOMETRY, f"{what}: padding")
+        _check_bias(config, what)
+        _check_init(config, what)
+        return {"W": (c_out, c_in, kh, kw), **({"b": (c_out,)} if config.get("bias", True) else {})}
+    if cls in ("MaxPool2D", "AvgPool2D"):
+        _check_keys(config, ("kernel_size", "stride", "padding"), what)
+        _pair_in(config.get("kernel_size"), 1, MAX_GEOMETRY, f"{what}: kernel_size")
+        if config.get("stride") is not None:
+            _pair_in(config["stride"], 1, MAX_GEOMETRY, f"{what}: stride")
+        _pair_in(config.get("padding", 0), 0, MAX_GEOMETRY, f"{what}: padding")
+        return {}
+    if cls == "Sigmoid":
+        _check_keys(config, ("clip",), what)
+        if config.get("clip") is not None and not _is_number(config["clip"]):
+            raise ValueError(f"{what}: clip must be a finite number, got {config['clip']!r:.60}")
+        return {}
+    if cls in LAYERS:
+        _check_keys(config, (), what)
+        return {}
+    raise ValueError(f"unknown layer class {cls!r:.60}")
+
+
+def _check_hyper(config, allowed_bools, what):
+    for key, v in config.items():
+        if key in allowed_bools:
+            if type(v) is not bool:
+                raise ValueError(f"{what}: {key} must be true or false, got {v!r:.60}")
+        elif key == "betas":
+            if not (isinstance(v, list) and len(v) == 2 and all(_is_number(b) for b in v)):
+                raise ValueError(f"{what}: betas must be two finite numbers, got {v!r:.60}")
+        elif not _is_number(v):
+            raise ValueError(f"{what}: {key} must be a finite number, got {v!r:.60}")
+
+
+_LOSS_KEYS = {"bce": ("eps",)}
+_OPTIMIZER_KEYS = {"sgd": ("lr", "momentum", "dampening", "weight_decay", "nesterov"),
+                   "rmsprop": ("lr", "alpha", "eps", "weight_decay", "momentum", "centered"),
+                   "adam": ("lr", "betas", "eps", "weight_decay")}
+
+
+def _parse_architecture(text):
+    """The architecture record, checked field by field; returns (arch, per-layer parameter shapes)."""
+    if not isinstance(text, str) or len(text) > _MAX_ARCH_CHARS:
+        raise ValueError("the architecture record is not a string of at most 4 MiB")
+
+    def no_constants(name):
+        raise ValueError(f"the architecture holds {name}")
+
+    try:
+        arch = json.loads(text, parse_constant=no_constants)
+    except RecursionError:
+        raise ValueError("the architecture record is nested too deeply") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"the architecture record is not JSON ({e})") from None
+    if not isinstance(arch, dict):
+        raise ValueError("the architecture record is not a JSON object")
+    if arch.get("format") != FORMAT:
+        raise ValueError(f"the architecture record is not a {FORMAT} (format {arch.get('format')!r:.60})")
+    if arch.get("version") != VERSION:
+        raise ValueError(f"file format version {arch.get('version')!r:.60}; this pydl reads version {VERSION}")
+    if arch.get("dtype") not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {arch.get('dtype')!r:.60}")
+    shape = arch.get("input_shape")
+    if shape is not None:
+        if not isinstance(shape, list) or not 1 <= len(shape) <= 4:
+            raise ValueError(f"input_shape must be a list of 1 to 4 sizes, got {shape!r:.60}")
+        size = 1
+        for d in shape:
+            size *= _int_in(d, 1, MAX_FEATURES, "input_shape")
+        if size > _MAX_INPUT_ELEMENTS:
+            raise ValueError(f"input_shape {shape} has more than {_MAX_INPUT_ELEMENTS} elements")
+    layers = arch.get("layers")
+    if not isinstance(layers, list) or not 1 <= len(layers) <= MAX_LAYERS:
+        n = len(layers) if isinstance(layers, list) else type(layers).__name__
+        raise ValueError(f"layers must be a list of 1 to {MAX_LAYERS} layers, got {n}")
+    shapes = []
+    for i, spec in enumerate(layers):
+        if not isinstance(spec, dict) or set(spec) != {"class", "config"} or not isinstance(spec["class"], str):
+            raise ValueError(f"layer {i}: expected {{'class': name, 'config': {{...}}}}, got {spec!r:.80}")
+        shapes.append(_layer_params(spec["class"], spec["config"], f"layer {i} ({spec['class']:.40})"))
+    loss = arch.get("loss")
+    if loss is not None:
+        if (not isinstance(loss, dict) or set(loss) != {"name", "config"} or not isinstance(loss["name"], str)
+                or loss["name"] not in _losses._BY_NAME):
+            raise ValueError(f"loss must name one of {sorted(_losses._BY_NAME)}, got {loss!r:.80}")
+        _check_keys(loss["config"], _LOSS_KEYS.get(loss["name"], ()), f"loss {loss['name']}")
+        _check_hyper(loss["config"], (), f"loss {loss['name']}")
+    opt = arch.get("optimizer")
+    if opt is not None:
+        if (not isinstance(opt, dict) or set(opt) != {"class", "config"} or not isinstance(opt["class"], str)
+                or opt["class"].lower() not in _OPTIMIZER_KEYS):
+            raise ValueError(f"optimizer must be one of SGD, RMSprop, Adam, got {opt!r:.80}")
+        what = f"optimizer {opt['class']}"
+        _check_keys(opt["config"], _OPTIMIZER_KEYS[opt["class"].lower()], what)
+        _check_hyper(opt["config"], ("nesterov", "centered"), what)
+    l2 = arch.get("l2", 0.0)
+    if not _is_number(l2) or l2 < 0:
+        raise ValueError(f"l2 must be a finite number >= 0, got {l2!r:.60}")
+    if arch.get("backend") not in (None, "cpp", "numpy"):
+        raise ValueError(f"backend must be 'cpp', 'numpy' or null, got {arch.get('backend')!r:.60}")
+    seed = arch.get("seed")
+    if seed is not None:
+        _int_in(seed, 0, (1 << 128) - 1, "seed")
+    return arch, shapes
+
+
+def _build(arch, shapes, dtype):
+    """The network the (already checked) architecture describes; its constructors check the rest."""
     from .network import Network
 
-    arch = json.loads(str(arrays[_ARCH_KEY][()]))
-    if arch.get("format") != FORMAT:
-        raise ValueError(f"the architecture record is not a {FORMAT} (format {arch.get('format')!r})")
-    if arch.get("version") != VERSION:
-        raise ValueError(f"file format version {arch.get('version')!r}; this pydl reads version {VERSION}")
-    dtype = dtype or arch["dtype"]
-    layers = []
-    for spec in arch["layers"]:
-        if spec["class"] not in LAYERS:
-            raise ValueError(f"unknown layer class {spec['class']!r}")
-        layers.append(LAYERS[spec["class"]](**spec["config"], dtype=dtype))
-    loss = None
-    if arch["loss"] is not None:
-        loss = _losses.get(arch["loss"]["name"])
-        loss = type(loss)(**arch["loss"]["config"])
-    opt = None
-    if arch["optimizer"] is not None:
-        opt = _optim.from_config(arch["optimizer"]["class"], arch["optimizer"]["config"])
-    net = Network(layers, loss=loss, optimizer=opt, l2=arch["l2"], dtype=dtype, backend=arch["backend"],
-                  input_shape=arch["input_shape"])
+    dtype = as_float_dtype(dtype or arch["dtype"])
+    try:
+        layers = [LAYERS[spec["class"]](**spec["config"], dtype=dtype) for spec in arch["layers"]]
+        loss = None
+        if arch["loss"] is not None:
+            loss = type(_losses.get(arch["loss"]["name"]))(**arch["loss"]["config"])
+        opt = None
+        if arch["optimizer"] is not None:
+            opt = _optim.from_config(arch["optimizer"]["class"], arch["optimizer"]["config"])
+        net = Network(layers, loss=loss, optimizer=opt, l2=arch.get("l2", 0.0), dtype=dtype,
+                      backend=arch.get("backend"), input_shape=arch.get("input_shape"))
+    except (TypeError, ValueError, OverflowError) as e:
+        raise ValueError(f"the architecture is invalid ({type(e).__name__}: {e})") from None
     net.seed = arch.get("seed")
-    for name, p in net.named_parameters():
-        if name not in arrays:
-            raise ValueError(f"missing parameter {name!r}")
-        saved = arrays[name]
-        if saved.shape != p.shape:
-            raise ValueError(f"parameter {name!r} has shape {saved.shape}, the architecture needs {p.shape}")
-        p.data[...] = saved
+    names = [name for name, _ in net.named_parameters()]
+    expected = [f"layer{i}.{p}" for i, s in enumerate(shapes) for p in s]
+    if names != expected:  # the layers' own parameters must be exactly those checked before building
+        raise ValueError(f"the layers hold parameters {names}, the architecture implies {expected}")
     return net
 
 
-def save(net, path):
-    """Write ``net`` to ``path`` (.npz) atomically: a temporary file in the same directory, then
-    ``os.replace``, so a crash never leaves a half-written file under ``path``."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".pydl-", suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **to_arrays(net))
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+def _check_param_header(name, shape, dtype, expected):
+    if dtype.fields is not None or dtype.subdtype is not None or dtype.kind != "f" or dtype.itemsize not in (4, 8):
+        raise ValueError(f"parameter {name!r} has dtype {dtype}; parameters must be float32 or float64")
+    if tuple(shape) != tuple(expected):
+        raise ValueError(f"parameter {name!r} has shape {tuple(shape)}, the architecture needs {tuple(expected)}")
+
+
+def _assign(name, p, values):
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"parameter {name!r} holds NaN or infinite values")
+    p.data[...] = values
+
+
+def from_arrays(arrays, dtype=None):
+    """A Network from a name -> array mapping made by :func:`to_arrays` (``dtype`` overrides the saved one),
+    checked like a loaded file."""
+    if _ARCH_KEY not in arrays:
+        raise ValueError(f"no {_ARCH_KEY} record")
+    record = np.asarray(arrays[_ARCH_KEY])
+    if record.shape != () or record.dtype.kind != "U":
+        raise ValueError(f"the architecture record must be a unicode string, got {record.dtype} {record.shape}")
+    arch, shapes = _parse_architecture(str(record[()]))
+    for i, params in enumerate(shapes):
+        for pname, shape in params.items():
+            name = f"layer{i}.{pname}"
+            if name not in arrays:
+                raise ValueError(f"missing parameter {name!r}")
+            a = arrays[name]
+            if not isinstance(a, np.ndarray):
+                raise ValueError(f"parameter {name!r} is a {type(a).__name__}, not an array")
+            _check_param_header(name, a.shape, a.dtype, shape)
+    net = _build(arch, shapes, dtype)
+    for name, p in net.named_parameters():
+        _assign(name, p, arrays[name])
+    return net
+
+
+# ---- reading the .npz without trusting it --------------------------------------------------------
+
+class _Npz:
+    """The members of a pydl .npz, each read only when asked, headers before data."""
+
+    def __init__(self, path):
+        self.path = path
+        self.file_size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            # The central directory's entry count, before zipfile builds an object per entry.
+            end = zipfile._EndRecData(f)
+        if end is None:
+            raise ValueError("not a zip archive")
+        if end[zipfile._ECD_ENTRIES_TOTAL] > _MAX_MEMBERS:
+            raise ValueError(f"{end[zipfile._ECD_ENTRIES_TOTAL]} archive members (at most {_MAX_MEMBERS})")
+        self.zip = zipfile.ZipFile(path)
+        if len(self.zip.infolist()) > _MAX_MEMBERS:
+            raise ValueError(f"{len(self.zip.infolist())} archive members (at most {_MAX_MEMBERS})")
+
+    def close(self):
+        self.zip.close()
+
+    def info(self, name):
+        try:
+            info = self.zip.getinfo(name + ".npy")
+        except KeyError:
+            return None
+        # Sizes the central directory declares, checked against what the file can really hold.
+        if info.header_offset + info.compress_size > self.file_size:
+            raise ValueError(f"member {name!r} extends past the end of the file")
+        if info.compress_type == zipfile.ZIP_STORED:
+            if info.file_size != info.compress_size:
+                raise ValueError(f"member {name!r}: stored size {info.compress_size} != size {info.file_size}")
+        elif info.file_size > _DEFLATE_MAX_RATIO * info.compress_size + 1024:
+            raise ValueError(f"member {name!r} claims {info.file_size} bytes from {info.compress_size} compressed")
+        return info
+
+    def open(self, name):
+        """(stream positioned at the data, shape, fortran_order, dtype, data bytes) of member ``name``."""
+        info = self.info(name)
+        if info is None:
+            return None
+        f = self.zip.open(info)
+        try:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise ValueError(f"member {name!r}: .npy format version {version} not supported")
+            if dtype.hasobject:
+                raise ValueError(f"member {name!r} has dtype {dtype} (pickled objects are never read)")
+            count = 1
+            for d in shape:
+                count *= d
+            nbytes = count * dtype.itemsize
+            if f.tell() + nbytes != info.file_size:
+                raise ValueError(f"member {name!r}: header declares {nbytes} data bytes, the member holds "
+                                 f"{info.file_size - f.tell()}")
+        except BaseException:
+            f.close()
+            raise
+        return f, shape, fortran, dtype, nbytes
+
+    def read_data(self, f, name, shape, fortran, dtype, nbytes):
+        """Read exactly the declared bytes into a new array; the member must end there (CRC checked)."""
+        with f:
+            out = np.empty(shape, dtype=dtype, order="F" if fortran else "C")
+            view = memoryview(out.reshape(-1, order="A")).cast("B") if nbytes else memoryview(b"")
+            got = 0
+            while got < nbytes:
+                n = f.readinto(view[got:got + (1 << 24)])
+                if not n:
+                    raise ValueError(f"member {name!r} is truncated ({got} of {nbytes} data bytes)")
+                got += n
+            if f.read(1):
+                raise ValueError(f"member {name!r} is longer than its header declares")
+        return out
+
+    def architecture(self):
+        opened = self.open(_ARCH_KEY)
+        if opened is None:
+            return None
+        f, shape, fortran, dtype, nbytes = opened
+        if shape != () or dtype.kind != "U" or dtype.itemsize > 4 * _MAX_ARCH_CHARS:
+            f.close()
+            raise ValueError(f"the architecture record must be a unicode string of at most {_MAX_ARCH_CHARS} "
+                             f"characters, got {dtype} {shape}")
+        return str(self.read_data(f, _ARCH_KEY, shape, fortran, dtype, nbytes)[()])
+
+
+def _load_npz(npz, dtype):
+    text = npz.architecture()
+    if text is None:
+        raise _NotPydl(f"no {_ARCH_KEY} record")
+    arch, shapes = _parse_architecture(text)
+    # Every parameter's header before any layer exists: nothing is allocated for a file that lacks data.
+    for i, params in enumerate(shapes):
+        for pname, shape in params.items():
+            name = f"layer{i}.{pname}"
+            opened = npz.open(name)
+            if opened is None:
+                raise ValueError(f"missing parameter {name!r}")
+            opened[0].close()
+            _check_param_header(name, opened[1], opened[3], shape)
+    net = _build(arch, shapes, dtype)
+    for name, p in net.named_parameters():
+        f, shape, fortran, dt, nbytes = npz.open(name)
+        _assign(name, p, npz.read_data(f, name, shape, fortran, dt, nbytes))
+    return net
+
+
+class _NotPydl(ValueError):
+    pass
 
 
 def load(path, dtype=None):
-    """A Network from a file written by ``Network.save``; ValueError for a corrupted or foreign file."""
+    """A Network from a file written by ``Network.save``.
+
+    ``ValueError`` for a corrupted, foreign or hostile file (nothing large is allocated before the file
+    is known to hold the data it declares), ``FileNotFoundError`` for a missing one. Stale temporary
+    files of an interrupted save of the same path are removed (see the module docstring).
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"load: no such file: {path}")
+    if dtype is not None:
+        dtype = as_float_dtype(dtype)
+    _remove_stale_temporaries(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"load: {path} is not a pydl network file (not a regular file)")
     try:
-        data = np.load(path, allow_pickle=False)
-    except Exception as e:  # np.load raises assorted errors (OSError, BadZipFile, ValueError, EOFError) for junk
+        npz = _Npz(path)
+    except Exception as e:  # noqa: BLE001 -- zipfile raises assorted errors (BadZipFile, OSError, EOFError) for junk
         raise ValueError(f"load: {path} is not a pydl network file ({type(e).__name__}: {e})") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise ValueError(f"load: {path} is not a pydl network file (a single .npy array, not an .npz archive)")
-    with data:
-        if _ARCH_KEY not in data.files:
-            raise ValueError(f"load: {path} is not a pydl network file (no {_ARCH_KEY} record)")
+    try:
+        return _load_npz(npz, dtype)
+    except _NotPydl as e:
+        raise ValueError(f"load: {path} is not a pydl network file ({e})") from None
+    except RecursionError:
+        raise ValueError(f"load: {path} is corrupted or incompatible (nested too deeply)") from None
+    except Exception as e:  # noqa: BLE001 -- zlib, zipfile, header and JSON errors alike mean a bad file
+        raise ValueError(f"load: {path} is corrupted or incompatible ({type(e).__name__}: {e})") from None
+    finally:
+        npz.close()
+
+
+# ---- saving ------------------------------------------------------------------------------------
+
+def _temp_pattern(path):
+    name = os.path.basename(path)
+    return re.compile(r"\.pydl-" + re.escape(name) + r"\.(\d+)\.[0-9a-f]{16}\.tmp\Z")
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0  # PermissionError: exists but belongs to someone else
+    return True
+
+
+def _remove_stale_temporaries(path):
+    """Remove ``.pydl-<name>.<pid>.<token>.tmp`` files next to ``path`` whose writer is gone (or that are
+    older than an hour: a PID can be reused). Best effort: errors are ignored."""
+    directory = os.path.dirname(os.path.abspath(path))
+    pattern = _temp_pattern(path)
+    prefix = ".pydl-" + os.path.basename(path) + "."
+    now = time.time()
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.name.startswith(prefix):
+            continue
+        m = pattern.match(entry.name)
+        if m is None:
+            continue
         try:
-            return from_arrays({name: data[name] for name in data.files}, dtype=dtype)
-        except Exception as e:  # a damaged archive fails on read with zlib, zipfile or JSON errors alike
-            raise ValueError(f"load: {path} is corrupted or incompatible ({type(e).__name__}: {e})") from None
+            stale = not _pid_alive(int(m.group(1))) or now - entry.stat(follow_symlinks=False).st_mtime > _STALE_SECONDS
+            if stale and entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+        except OSError:
+            pass
+
+
+def _fsync_directory(directory):
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot fsync a directory
+    finally:
+        os.close(fd)
+
+
+def save(net, path):
+    """Write ``net`` to ``path`` (.npz) atomically and durably: a temporary file in the same directory,
+    fsynced, then ``os.replace``, so a crash never leaves a half-written file under ``path``. An existing
+    file keeps its permission bits; a new one gets the umask's. See the module docstring for the
+    temporary files and their clean-up."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    _remove_stale_temporaries(path)
+    try:
+        mode = os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        mode = None
+    arrays = to_arrays(net)
+    tmp = None
+    try:
+        while tmp is None:
+            candidate = os.path.join(
+                directory, f".pydl-{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
+            try:
+                # 0o666 minus the umask, as open() would give a new file (mkstemp would give 0600).
+                fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+            except FileExistsError:
+                continue
+            tmp = candidate
+        with os.fdopen(fd, "wb") as f:
+            if mode is not None:
+                os.fchmod(f.fileno(), mode)
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        tmp = None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+    _fsync_directory(directory)

@@ -54,6 +54,8 @@ class _DtypeStub:
     """Stands for ``numpy.dtype(name, align, copy)`` plus its BUILD state: only plain numeric dtypes."""
 
     def __init__(self, name, align=False, copy=False):
+        if isinstance(name, bytes):  # Python 2 pickles read with encoding="bytes"
+            name = name.decode("latin1")
         try:
             dt = np.dtype(name) if isinstance(name, str) and len(name) <= 4 else None
         except TypeError:
@@ -65,11 +67,12 @@ class _DtypeStub:
 
     def __setstate__(self, state):
         # NumPy's dtype state: (version, byteorder, subarray, names, fields, elsize, alignment, flags[, metadata]).
-        if (not isinstance(state, tuple) or len(state) not in (8, 9) or state[1] not in ("<", ">", "|", "=")
-                or any(v is not None for v in state[2:5])):
+        order = state[1] if isinstance(state, tuple) and len(state) in (8, 9) else None
+        order = order.decode("latin1") if isinstance(order, bytes) else order  # Python 2: bytes
+        if order not in ("<", ">", "|", "=") or any(v is not None for v in state[2:5]):
             raise ValueError(f"refusing dtype state {state!r:.80}")
-        if state[1] in "<>":
-            self.dtype = self.dtype.newbyteorder(state[1])
+        if order in "<>":
+            self.dtype = self.dtype.newbyteorder(order)
 
 
 def _as_dtype(d):
