@@ -13,7 +13,7 @@ from .callbacks import Callback
 from .native import NativePlan
 from .progress import Progress
 
-__all__ = ["History", "FULL_BATCH", "DEFAULT_BATCH_SIZE", "batch_size_for", "fit"]
+__all__ = ["History", "DivergenceError", "FULL_BATCH", "DEFAULT_BATCH_SIZE", "batch_size_for", "fit"]
 
 FULL_BATCH = "full"
 DEFAULT_BATCH_SIZE = 32  # Keras' default
@@ -109,8 +109,67 @@ def eval_batch_size(net, n):
     return int(max(1, min(n, _EVAL_ELEMENTS // max(widest, 1))))
 
 
+class DivergenceError(ValueError):
+    """Training made the loss or a parameter non-finite (as Keras' TerminateOnNaN would stop it).
+
+    ``epoch`` and ``batch`` (0-based) locate the step; the network keeps the weights and optimizer state
+    of the last step that stayed finite.
+    """
+
+    def __init__(self, message, epoch, batch):
+        super().__init__(message)
+        self.epoch, self.batch = epoch, batch
+
+
+class _Snapshot:
+    """Parameters, optimizer state and step count, the shuffling generator and the schedules' counters:
+    everything a chunk of training changes, so it can be put back."""
+
+    def __init__(self, net, rng, callbacks):
+        opt = net.optimizer
+        self.net, self.rng, self.callbacks = net, rng, callbacks
+        self.params = [p.data.copy() for p in net.parameters()]
+        self.state = None if opt._state is None else [{k: v.copy() for k, v in s.items()} for s in opt._state]
+        self.steps, self.lr = opt.steps, opt.lr
+        self.rng_state = rng.bit_generator.state
+        self.schedules = [(cb, cb.t) for cb in callbacks if hasattr(cb, "t") and hasattr(cb, "lr_at")]
+
+    def restore(self):
+        opt = self.net.optimizer
+        for p, saved in zip(self.net.parameters(), self.params):
+            p.data[...] = saved
+        if self.state is None:
+            opt._state = None
+        else:
+            for live, saved in zip(opt._state, self.state):
+                for k, v in saved.items():
+                    live[k][...] = v
+        opt.steps, opt.lr = self.steps, self.lr
+        self.rng.bit_generator.state = self.rng_state
+        for cb, t in self.schedules:
+            cb.t = t
+
+
+def _non_finite_parameter(net):
+    for name, p in net.named_parameters():
+        if not np.isfinite(p.data).all():
+            return name
+    return None
+
+
+def _note(error, text):
+    if hasattr(error, "add_note"):
+        error.add_note(text)
+
+
 def fit(net, x, t, labels, epochs, batch_size, shuffle, val, verbose, callbacks, rng):
-    """Train ``net`` on prepared data (see :meth:`Network.fit`, which validates it) and return a History."""
+    """Train ``net`` on prepared data (see :meth:`Network.fit`, which validates it) and return a History.
+
+    Each chunk of epochs is checked once: a non-finite loss or parameter (or a kernel refusing NaN) puts
+    the chunk's starting state back and replays it step by step to find the step that diverged, which
+    raises :class:`DivergenceError` with the weights of the last finite step. Any other exception
+    restores the network to its state before this call; Ctrl-C keeps the epochs finished so far.
+    """
     n = x.shape[0]
     bs = batch_size_for(batch_size, n, "fit")
     shuffle = shuffle and bs < n
@@ -120,21 +179,37 @@ def fit(net, x, t, labels, epochs, batch_size, shuffle, val, verbose, callbacks,
     progress = Progress(epochs, n, verbose)
     net.train()
     net.stop_training = False
+    before = _Snapshot(net, rng, callbacks)
     for cb in callbacks:
         cb.on_train_begin(net)
     # Without anything to run between epochs, native epochs go in chunks: one call for many small epochs.
     chunked = plan is not None and not (callbacks or val is not None or net.l2)
     trainer = _NativeEpochs(plan, x, t, bs, shuffle, rng) if plan is not None else \
         _PythonEpochs(net, x, t, labels, bs, shuffle, rng, batch_hooks, progress)
+    epoch, chunk_start = 0, before
     try:
-        epoch = 0
         while epoch < epochs:
             count = trainer.next_chunk(epochs - epoch) if chunked else 1
             for cb in callbacks:
                 cb.on_epoch_begin(epoch)
             progress.epoch_begin(epoch)
+            chunk_start = _Snapshot(net, rng, callbacks) if epoch else before
             t0 = time.perf_counter()
-            results = trainer.run(count)
+            try:
+                results = trainer.run(count)
+                diverged = not all(np.isfinite(r["loss"]) for r in results) or _non_finite_parameter(net)
+            except ValueError as error:  # a kernel refusing NaN/inf that training produced
+                diverged, cause = True, error
+            else:
+                cause = None
+            if diverged:
+                chunk_start.restore()
+                try:
+                    results = _replay(net, x, t, labels, bs, shuffle, rng, epoch, count, batch_hooks)
+                except DivergenceError as error:
+                    raise error from cause
+                if cause is not None:  # the replay did not diverge: the kernel's complaint was something else
+                    raise cause
             seconds = (time.perf_counter() - t0) / count
             for logs in results:
                 logs["cost"] = logs["loss"] + net.regularization()
@@ -151,11 +226,57 @@ def fit(net, x, t, labels, epochs, batch_size, shuffle, val, verbose, callbacks,
                 epoch += 1
             if net.stop_training:
                 break
+    except DivergenceError:
+        raise
+    except KeyboardInterrupt as error:
+        chunk_start.restore()
+        _note(error, f"pydl: fit interrupted; the network keeps the {epoch} epoch(s) finished before it")
+        raise
+    except Exception as error:
+        before.restore()
+        _note(error, "pydl: fit failed; the network, its optimizer state and its generator are as before this call")
+        raise
     finally:
         progress.close()
     for cb in callbacks:
         cb.on_train_end(history)
     return history
+
+
+def _replay(net, x, t, labels, bs, shuffle, rng, first_epoch, count, batch_hooks):
+    """Train ``count`` epochs step by step, checking the loss before and the parameters after each update;
+    on the first non-finite value put the last finite step back and raise DivergenceError."""
+    n, opt = x.shape[0], net.optimizer
+    batches = -(-n // bs)
+    results = []
+    for epoch in range(first_epoch, first_epoch + count):
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        loss_sum, correct = 0.0, 0
+        for b, s in enumerate(range(0, n, bs)):
+            rows = order[s:s + bs]
+            where = f"fit: training diverged at epoch {epoch + 1}, batch {b + 1} of {batches}"
+            kept = "the network keeps the weights and optimizer state of the last finite step; try a smaller " \
+                   "learning rate (or inputs of a smaller scale)"
+            try:
+                out = net._forward(x[rows])
+                loss = net.loss(out, t[rows])
+            except ValueError as error:
+                raise DivergenceError(f"{where}: {error}; {kept}", epoch, b) from None
+            if not np.isfinite(loss):
+                raise DivergenceError(f"{where}: the loss is {loss}; {kept}", epoch, b)
+            net._backward(net.loss.backward())
+            undo = _Snapshot(net, rng, [])
+            opt.step()
+            bad = _non_finite_parameter(net)
+            if bad is not None:
+                undo.restore()
+                raise DivergenceError(f"{where}: the update made {bad} non-finite; {kept}", epoch, b)
+            loss_sum += loss * out.shape[0]
+            correct += int(np.count_nonzero(net.loss.labels(out) == labels[rows]))
+            for cb in batch_hooks:
+                cb.on_batch_end(b, loss)
+        results.append({"loss": loss_sum / n, "accuracy": correct / n})
+    return results
 
 
 class _NativeEpochs:

@@ -184,3 +184,20 @@ def test_same_training_with_stderr_a_pipe_or_a_pseudo_terminal(tmp_path):
     assert len(lines) == 20 and "\r" not in piped.stderr
     assert lines[-1].startswith("Epoch 20/20 - 300/300 - ") and " - loss: " in lines[-1]
     assert "\r" in term.output.decode() and "[" + "=" * 30 + "]" in term.output.decode()
+
+
+def test_float32_paths_agree_where_training_is_not_chaotic():
+    # Centered RMSprop at lr 0.1 amplifies a 1-ulp change of one weight ~200x per epoch (float64 too), so
+    # paths rounding differently part ways there; at lr 0.001 they stay within float32 rounding.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 5))
+    y = (x[:, 0] * x[:, 1] > 0).astype(np.float32)
+    weights = []
+    for native in (True, False):
+        net = pydl.Network([nn.Dense(5, 16), nn.Tanh(), nn.Dense(16, 8), nn.Tanh(), nn.Dense(8, 1)],
+                           loss="bce_with_logits", optimizer=optim.RMSprop(lr=0.001, centered=True),
+                           dtype=np.float32, seed=4)
+        net.native = native
+        net.fit(x, y, epochs=30, batch_size=16, verbose=0, seed=1)
+        weights.append(np.concatenate([p.data.ravel() for p in net.parameters()]))
+    np.testing.assert_allclose(weights[0], weights[1], rtol=0, atol=1e-5 * np.abs(weights[1]).max())

@@ -7,14 +7,38 @@ _FUSED = ("none", "relu", "sigmoid", "tanh")
 _DEFAULT_INIT = "xavier_uniform"
 
 
-def _pair(v, what):
-    if isinstance(v, (int, np.integer)):
-        v = (int(v), int(v))
-    else:
-        v = tuple(int(e) for e in v)
-    if len(v) != 2:
-        raise ValueError(f"{what} must be an int or a pair of ints, got {v!r}")
-    return v
+# Sizes beyond these are mistakes, not networks: refusing them early keeps every later size computation
+# (output shapes, buffers, kernel geometry) far from overflow.
+MAX_FEATURES = 1 << 24
+MAX_PARAMETERS = 1 << 31
+MAX_GEOMETRY = 1 << 16
+
+
+def _count(v, what, minimum, maximum):
+    """An integer argument in [minimum, maximum]: TypeError for non-integers (floats, bools, arrays of
+    several values), ValueError out of range, both naming ``what``."""
+    if isinstance(v, np.ndarray) and v.shape == () and v.dtype.kind in "iu":
+        v = v.item()
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{what} must be an integer, got {type(v).__name__} {v!r}")
+    if not minimum <= v <= maximum:
+        raise ValueError(f"{what} must be in [{minimum}, {maximum}], got {v}")
+    return int(v)
+
+
+def _pair(v, what, minimum=1):
+    """An int or a pair of ints, each in [minimum, MAX_GEOMETRY], as a pair."""
+    if isinstance(v, (list, tuple)):
+        if len(v) != 2:
+            raise ValueError(f"{what} must be an int or a pair of ints, got {v!r}")
+        return tuple(_count(e, what, minimum, MAX_GEOMETRY) for e in v)
+    e = _count(v, what, minimum, MAX_GEOMETRY)
+    return (e, e)
+
+
+def _check_parameter_count(what, count):
+    if count > MAX_PARAMETERS:
+        raise ValueError(f"{what} would have {count} parameters; pydl layers hold at most {MAX_PARAMETERS}")
 
 
 def _conv_out(n, k, s, p):
@@ -49,9 +73,9 @@ class Dense(Layer):
     def __init__(self, in_features, out_features, bias=True, activation=None, init=_DEFAULT_INIT,
                  seed=None, dtype="float32", backend=None):
         super().__init__(dtype, backend)
-        self.in_features, self.out_features = int(in_features), int(out_features)
-        if self.in_features < 1 or self.out_features < 1:
-            raise ValueError(f"Dense: in_features and out_features must be >= 1, got {in_features}, {out_features}")
+        self.in_features = _count(in_features, "Dense: in_features", 1, MAX_FEATURES)
+        self.out_features = _count(out_features, "Dense: out_features", 1, MAX_FEATURES)
+        _check_parameter_count(f"Dense({self.in_features}, {self.out_features})", self.in_features * self.out_features)
         self.bias = bool(bias)
         self.activation = "none" if activation is None else str(activation).lower()
         if self.activation not in _FUSED:
@@ -133,15 +157,13 @@ class Conv2D(Layer):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
                  init=_DEFAULT_INIT, seed=None, dtype="float32", backend=None):
         super().__init__(dtype, backend)
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        if self.in_channels < 1 or self.out_channels < 1:
-            raise ValueError(f"Conv2D: channels must be >= 1, got {in_channels}, {out_channels}")
+        self.in_channels = _count(in_channels, "Conv2D: in_channels", 1, MAX_FEATURES)
+        self.out_channels = _count(out_channels, "Conv2D: out_channels", 1, MAX_FEATURES)
         self.kernel_size = _pair(kernel_size, "Conv2D: kernel_size")
         self.stride = _pair(stride, "Conv2D: stride")
-        self.padding = _pair(padding, "Conv2D: padding")
-        if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
-            raise ValueError(f"Conv2D: need kernel_size >= 1, stride >= 1, padding >= 0, got "
-                             f"{self.kernel_size}, {self.stride}, {self.padding}")
+        self.padding = _pair(padding, "Conv2D: padding", minimum=0)
+        _check_parameter_count(f"Conv2D({self.in_channels}, {self.out_channels}, {self.kernel_size})",
+                               self.in_channels * self.out_channels * self.kernel_size[0] * self.kernel_size[1])
         self._stride_arg, self._padding_arg = _as_kernel_arg(self.stride), _as_kernel_arg(self.padding)
         self.bias = bool(bias)
         self._init_arg = init
@@ -211,9 +233,11 @@ class _Pool2D(Layer):
         name = type(self).__name__
         self.kernel_size = _pair(kernel_size, f"{name}: kernel_size")
         self.stride = self.kernel_size if stride is None else _pair(stride, f"{name}: stride")
-        self.padding = _pair(padding, f"{name}: padding")
-        if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
-            raise ValueError(f"{name}: need kernel_size >= 1, stride >= 1, padding >= 0")
+        self.padding = _pair(padding, f"{name}: padding", minimum=0)
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
+            # PyTorch's rule: a wider padding makes windows that hold padding only.
+            raise ValueError(f"{name}: padding must be at most half the kernel size, got padding {self.padding} "
+                             f"for kernel_size {self.kernel_size}")
         self._args = tuple(_as_kernel_arg(v) for v in (self.kernel_size, self.stride, self.padding))
         self._x_shape = None
 
