@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import sys
+import textwrap
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,10 +20,13 @@ from pydl.callbacks import Callback
 REPO = Path(__file__).resolve().parent.parent
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Descriptions and epilogs as written (the docstrings are wrapped by hand), defaults after each option."""
+
+
 def make_parser(description, *, runs, epochs, seed=0):
     """The options every script has; scripts add their own to the parser returned."""
-    p = argparse.ArgumentParser(description=description,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
     p.add_argument("--seed", type=int, default=seed, help="base random seed (run i uses seed + i)")
     p.add_argument("--runs", type=int, default=runs, help="repetitions averaged in the tables")
     p.add_argument("--epochs", type=int, default=epochs, help="training epochs")
@@ -167,7 +171,7 @@ def plot_panels(out, file_name, title, panels):
         integer_epochs(ax)
         ax.set(xlabel="epoch", ylabel=ylabel)
         ax.legend(fontsize=8)
-    fig.suptitle(title)
+    fig.suptitle("\n".join(textwrap.wrap(title, 60 * len(panels))))
     out.figure(file_name, fig)
 
 

@@ -6,11 +6,17 @@ batch 100), and the same in PyTorch when it is installed. Softmax cross-entropy.
 "validation" set is the 10000-image test split; nothing is tuned on a held-out part of the training set.
 Prints one line per epoch and the report's hyper-parameter table.
 
+The pydl and PyTorch runs measure the same things: the same initial weights (pydl's He-uniform draw,
+copied into torch), the same batch size, reshuffled every epoch (each library its own order), the same
+epochs and thread count. "Train" loss and accuracy are the running mean over the epoch's batches, each
+taken in training mode before its update (pydl's History, a typical PyTorch loop); "Val" is measured after
+the epoch on the whole test split; "Time" is the epoch's training plus that validation.
+
 Data: --data DIR, else ../shared/data/mnist next to the repository when present, else $PYDL_DATA/mnist
 and ~/.pydl/data/mnist (Fashion-MNIST: $PYDL_DATA/fashion-mnist, ~/.pydl/data/fashion-mnist,
 /usr/share/datasets/fashion-mnist).
 """
-import numpy as np
+import time
 
 import _common
 import pydl
@@ -33,7 +39,7 @@ def build(optimizer, lr, backend, seed):
 
 
 class EpochLine(Callback):
-    """The report's per-epoch line."""
+    """The report's per-epoch line, with the epoch's time (training and validation)."""
 
     def __init__(self, task):
         self.task = task
@@ -41,7 +47,7 @@ class EpochLine(Callback):
     def on_epoch_end(self, epoch, logs):
         print(f"| {self.task} | Epoch: {epoch + 1} | Train Loss: {logs['loss']:.4f} | "
               f"Train Acc: {100 * logs['accuracy']:.4f} | Val Loss: {logs['val_loss']:.4f} | "
-              f"Val Acc: {100 * logs['val_accuracy']:.4f} |", flush=True)
+              f"Val Acc: {100 * logs['val_accuracy']:.4f} | Time: {_common.duration(logs['time'])} |", flush=True)
 
 
 def run_pydl(task, data, args):
@@ -55,34 +61,55 @@ def run_pydl(task, data, args):
     return _common.history_dict(history)
 
 
+def torch_model(torch, net):
+    """A torch.nn.Sequential with ``net``'s architecture (Dense-ReLU-...-Dense) and its current weights."""
+    linears = []
+    for layer in net.layers:
+        if isinstance(layer, nn.Dense):
+            linear = torch.nn.Linear(layer.in_features, layer.out_features)
+            with torch.no_grad():
+                linear.weight.copy_(torch.from_numpy(layer.params["W"].T.copy()))  # pydl stores (in, out)
+                linear.bias.copy_(torch.from_numpy(layer.params["b"]))
+            linears.append(linear)
+    layers = [m for linear in linears[:-1] for m in (linear, torch.nn.ReLU())]
+    return torch.nn.Sequential(*layers, linears[-1])
+
+
 def run_torch(task, data, args):
-    """Task 2 in PyTorch (CPU), same architecture, optimizer and batches; None without torch."""
+    """Task 2 in PyTorch (CPU): same architecture, initial weights, optimizer, batch size, epochs, threads
+    and measurements as the pydl run (see the module docstring); None without torch."""
     torch = _common.import_torch()
     if torch is None:
         return None
-    torch.manual_seed(args.seed)
+    torch.set_num_threads(pydl.get_num_threads())
     x_train, y_train, x_val, y_val = (torch.from_numpy(a) for a in data)
-    layers = []
-    for n_in, n_out in zip(SIZES[:-2], SIZES[1:-1]):
-        layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
-    model = torch.nn.Sequential(*layers, torch.nn.Linear(SIZES[-2], SIZES[-1]))
+    model = torch_model(torch, build(task["optimizer"], task["lr"], args.backend, args.seed))
     opt = torch.optim.Adam(model.parameters(), lr=task["lr"])
     loss_fn = torch.nn.CrossEntropyLoss()
-    history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
+    history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": [], "time": []}
     line = EpochLine(task["name"] + " (PyTorch)")
     generator = torch.Generator().manual_seed(args.seed)
+    n = len(x_train)
     for epoch in range(args.epochs):
+        start = time.perf_counter()
         model.train()
-        for idx in torch.randperm(len(x_train), generator=generator).split(task["batch_size"]):
+        loss_sum, correct = 0.0, 0
+        for idx in torch.randperm(n, generator=generator).split(task["batch_size"]):
             opt.zero_grad()
-            loss_fn(model(x_train[idx]), y_train[idx]).backward()
+            logits = model(x_train[idx])
+            loss = loss_fn(logits, y_train[idx])
+            loss.backward()
             opt.step()
+            loss_sum += float(loss.detach()) * len(idx)
+            correct += int((logits.argmax(1) == y_train[idx]).sum())
+        history["loss"].append(loss_sum / n)
+        history["accuracy"].append(correct / n)
         model.eval()
         with torch.no_grad():
-            for prefix, x, y in (("", x_train, y_train), ("val_", x_val, y_val)):
-                logits = model(x)
-                history[prefix + "loss"].append(float(loss_fn(logits, y)))
-                history[prefix + "accuracy"].append(float((logits.argmax(1) == y).float().mean()))
+            logits = model(x_val)
+            history["val_loss"].append(float(loss_fn(logits, y_val)))
+            history["val_accuracy"].append(float((logits.argmax(1) == y_val).float().mean()))
+        history["time"].append(time.perf_counter() - start)
         line.on_epoch_end(epoch, {k: v[-1] for k, v in history.items()})
     return history
 
@@ -114,9 +141,12 @@ def main():
     print(f"{args.dataset}: {len(data[0])} training and {len(data[2])} validation (test-split) images; "
           f"backend {args.backend}\n")
 
-    table = _common.Table(f"Hyper-parameters and final accuracies ({args.dataset})",
+    what = args.dataset + (f", --quick: first {len(data[0])} training images" if args.quick else "")
+    table = _common.Table(f"Hyper-parameters and final accuracies ({what}; T_ACC: running mean over the "
+                          f"last epoch's batches, V_ACC: test split after the last epoch; Time: all epochs, "
+                          f"training + validation)",
                           ["Network", "Epoch", "Batch size", "Learning rate", "T_ACC", "V_ACC",
-                           "Activation function", "Loss function"])
+                           "Activation function", "Loss function", "Time"])
     histories = {}
     for key in args.tasks.split(","):
         task = TASKS[key]
@@ -133,7 +163,7 @@ def main():
             _common.plot_curves(out, name, file_name, history, val_label="validation (test split)")
             table.add(f"{name}: {'-'.join(map(str, SIZES))}", args.epochs, task["batch_size"], task["lr"],
                       f"{100 * history['accuracy'][-1]:.4f}", f"{100 * history['val_accuracy'][-1]:.4f}",
-                      "ReLU", "Softmax and cross-entropy loss")
+                      "ReLU", "Softmax and cross-entropy loss", _common.duration(sum(history["time"])))
             print()
     out.table(f"mnist_mlp_{args.dataset}", table)
     out.json(f"mnist_mlp_{args.dataset}", {"args": vars(args), "history": histories})

@@ -3,10 +3,13 @@ import csv
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
+import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import pydl.datasets as ds
@@ -29,6 +32,18 @@ def run(script, *args, env, expect=0, timeout=120):
     assert proc.returncode == expect, f"{script} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
+
+
+def import_script(name):
+    """A script as a module (scripts import their helpers as plain ``_common``)."""
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        spec = importlib.util.spec_from_file_location(f"script_{name}", SCRIPTS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    return module
 
 
 def check_outputs(out, names, pngs):
@@ -63,7 +78,7 @@ def test_practice3(tmp_path, env):
     for row in ("Accuracy | Train Set", "| Test Set", "Loss | Train Set", "Elapsed Time | Training", "| Inference"):
         assert row in proc.stdout
     assert "Model #1 | Model #2 | Model #3" in proc.stdout
-    check_outputs(out, ["practice3_000"], [f"boundary_Model{i}.png" for i in (1, 2, 3)])
+    check_outputs(out, ["practice3_000"], [f"boundary_Model{i}.png" for i in (1, 2, 3)] + ["practice3_000_curves.png"])
     data = json.loads((out / "practice3_000.json").read_text())
     assert len(data["runs"]["Model #3"]) == 2 and len(data["history"]["Model #1"][0]["loss"]) == 50
 
@@ -81,7 +96,9 @@ def test_practice4(tmp_path, env):
         assert title in proc.stdout
     assert "SGD (10.0) | RMSProp (0.01) | Adam (1.0)" in proc.stdout
     assert "pydl NumPy reference | pydl C++" in proc.stdout
-    check_outputs(out, [f"practice4_table{t}" for t in (1, 2, 3, 4)], [])
+    check_outputs(out, [f"practice4_table{t}" for t in (1, 2, 3, 4)],
+                  [f"practice4_table{t}_curves.png" for t in (1, 2, 3, 4)] +
+                  [f"practice4_table{t}_time.png" for t in (2, 3, 4)])
     data = json.loads((out / "practice4.json").read_text())
     assert set(data["mean"]["table4"]) == {"32", "1000"}
 
@@ -90,13 +107,23 @@ def test_cifar10_linear_on_generated_batches(tmp_path, env):
     out = tmp_path / "out"
     proc = run("cifar10_linear.py", "--quick", "--out", out, env=env)
     assert "generated batches" in proc.stdout and "Gradient check" in proc.stdout
-    names = ["cifar10_gradcheck", "cifar10_all", "cifar10_decay", "cifar10_xavier", "cifar10_long",
-             "cifar10_combined", "cifar10_multibce", "cifar10_accuracies"]
-    check_outputs(out, names, ["cifar10_basic_curves.png", "cifar10_basic_weights.png",
-                               "cifar10_multibce_histogram.png"])
+    sections = ["basic", "all", "decay", "xavier", "long", "combined", "multibce"]
+    names = ["cifar10_settings", "cifar10_gradcheck", "cifar10_accuracies"] + [f"cifar10_{s}" for s in sections[1:]]
+    check_outputs(out, names, [f"cifar10_{s}_{kind}.png" for s in sections for kind in ("curves", "weights",
+                                                                                         "histogram")])
     # The gradient check must pass even on tiny data.
     rows = list(csv.reader(open(out / "cifar10_gradcheck.csv")))[1:]
     assert all(float(v) < 1e-4 for row in rows for v in row[1:])
+    # --quick titles say what ran; the settings table marks what differs from the report.
+    assert "2.2 Step decay (η 0.001 × 0.95 per epoch) [--quick: 2 epochs (report 40), 60 training images of " \
+           "generated data]" in proc.stdout
+    settings = {row[0]: row for row in csv.reader(open(out / "cifar10_settings.csv"))}
+    assert settings["2.5 Combination"][1:] == ["280 / 20 / 60", "Xavier (Glorot normal)", "softmax + cross-entropy",
+                                               "0.0005", "0.99", "1", "100", "3 (report 400)", "0.0005, 1"]
+    assert settings["2.3 Xavier initialisation"][5] == "0.95"
+    assert settings["3 Sigmoid + multiple binary cross-entropy"][-1] == "0.01, 0.1"
+    # Progress: every section announces itself and its time.
+    assert proc.stdout.count("▸ ") == 7 and len(re.findall(r"^  .+ done in ", proc.stdout, re.M)) == 7
 
 
 def test_cifar10_linear_with_data_dir(tmp_path, env):
@@ -105,12 +132,87 @@ def test_cifar10_linear_with_data_dir(tmp_path, env):
     assert "generated" not in proc.stdout and "2.2 Step decay" in proc.stdout
 
 
+def test_cifar10_linear_runs_are_averaged(tmp_path, env):
+    out = tmp_path / "out"
+    run("cifar10_linear.py", "--quick", "--runs", "2", "--experiments", "decay", "--out", out, env=env)
+    runs = json.loads((out / "cifar10_linear.json").read_text())["runs"]
+    table = {row[0]: row for row in csv.reader(open(out / "cifar10_decay.csv"))}
+    for column, name in ((1, "basic"), (2, "decay")):
+        results = runs[name]["results"]
+        assert len(results) == 2 and results[0]["test_cost"] != results[1]["test_cost"]  # seeds seed, seed + 1
+        for label, key in (("Test cost", "test_cost"), ("Train cost", "train_cost")):
+            values = [r[key] for r in results]
+            assert table[label][column] == f"{np.mean(values):.6f} ± {np.std(values):.6f}"
+
+
+def cifar_defaults(cifar):
+    return types.SimpleNamespace(eta=0.001, lam=1.0, batch=100, epochs=40, long_epochs=400, n_val=1000,
+                                 backend="cpp")
+
+
+@pytest.mark.parametrize("section", ["basic", "multibce"])
+def test_cifar10_step_is_the_reports_update(section):
+    """One mini-batch step of the script's network equals report 002's update in NumPy:
+    W <- W - η (X^T (P - Y) / n + 2 λ W), b <- b - η mean(P - Y), P softmax or (multiple BCE) sigmoid,
+    the gradient p - y without the 1/K of pydl's class-averaged multi_bce."""
+    cifar = import_script("cifar10_linear")
+    args = cifar_defaults(cifar)
+    s = cifar.settings(args, section)
+    assert (s["eta"], s["lam"]) == (0.001, 1.0)
+    n, d = 16, 7
+    net = cifar.build(s, args, seed=0, n_in=d, dtype="float64")
+    rng = np.random.default_rng(3)
+    w0, b0 = rng.normal(0, 0.5, (d, 10)), rng.normal(0, 0.1, 10)
+    net.layers[0].params["W"][...] = w0
+    net.layers[0].params["b"][...] = b0
+    x, y = rng.standard_normal((n, d)), rng.integers(0, 10, n)
+    net.fit(x, y, epochs=1, batch_size=n, shuffle=False, verbose=0)
+
+    scores = x @ w0 + b0
+    if section == "multibce":
+        p = 1 / (1 + np.exp(-scores))
+    else:
+        p = np.exp(scores - scores.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+    g = p - np.eye(10)[y]
+    w1 = w0 - 0.001 * (x.T @ g / n + 2 * 1.0 * w0)
+    b1 = b0 - 0.001 * g.mean(axis=0)
+    np.testing.assert_allclose(net.layers[0].params["W"], w1, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(net.layers[0].params["b"], b1, rtol=0, atol=1e-13)
+
+
+def test_cifar10_help_lists_every_section_and_the_scaling(env):
+    proc = run("cifar10_linear.py", "--help", env=env)
+    text = " ".join(proc.stdout.split())
+    assert "lr = K·η and l2 = λ/K" in text
+    assert ("2.3 Xavier initialisation: train data_batch_1 (10000) / val data_batch_2 (10000) / test test_batch "
+            "(10000); init Xavier (Glorot normal), b = 0; softmax + cross-entropy; η 0.001 × 0.95 per epoch; λ 1; "
+            "n_batch 100; 40 epochs") in text
+    assert "2.5 Combination: train data_batch_1-5 minus the last 1000 (49000)" in text
+    assert "η 0.0005 × 0.99 per epoch; λ 1; n_batch 100; 400 epochs" in text
+
+
 def test_mnist_mlp(tmp_path, env, mnist_dir):
     out = tmp_path / "out"
     proc = run("mnist_mlp.py", "--quick", "--data", mnist_dir, "--out", out, env=env)
     assert "| Task1 | Epoch: 2 | Train Loss: " in proc.stdout and "| Task2 | Epoch: 1 |" in proc.stdout
     assert "| Network | Epoch | Batch size | Learning rate | T_ACC | V_ACC |" in proc.stdout
-    check_outputs(out, ["mnist_mlp_mnist"], ["mnist_task1.png", "mnist_task2.png"])
+    assert "T_ACC: running mean over the last epoch's batches" in proc.stdout
+    pngs = ["mnist_task1.png", "mnist_task2.png"]
+    if importlib.util.find_spec("torch") is not None:
+        assert "| Task2 (PyTorch) | Epoch: 2 | Train Loss: " in proc.stdout and "| Time: " in proc.stdout
+        pngs.append("mnist_task2_pytorch.png")
+    check_outputs(out, ["mnist_mlp_mnist"], pngs)
+
+
+def test_mnist_mlp_torch_starts_from_the_pydl_weights():
+    torch = pytest.importorskip("torch")
+    mnist = import_script("mnist_mlp")
+    net = mnist.build("Adam", 0.001, "cpp", seed=5)
+    x = np.random.default_rng(0).random((9, 784), dtype=np.float32)
+    with torch.no_grad():
+        logits = mnist.torch_model(torch, net)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(logits, net(x), rtol=1e-4, atol=1e-5)
 
 
 def test_mnist_mlp_fashion_uses_same_loader(tmp_path, env, mnist_dir):
@@ -125,7 +227,9 @@ def test_conv_practice(tmp_path, env, mnist_dir):
     assert "Accuracy_train" in proc.stdout and "Task #1 | Task #2 | Task #3" in proc.stdout
     assert "(3, 1, 1, 2)" in proc.stdout  # Task 3's first kernel: 3 output channels over the 1x2 input
     assert "Strided CNN on MNIST" in proc.stdout and "(16, 6, 6)" in proc.stdout
-    check_outputs(out, ["conv_practice_tasks", "conv_practice_strided"], [])
+    check_outputs(out, ["conv_practice_tasks", "conv_practice_strided"],
+                  ["conv_practice_tasks_curves.png", "conv_practice_tasks_time.png", "conv_practice_strided_curves.png"]
+                  + [f"conv_boundary_Task{i}.png" for i in (1, 2, 3)])
 
 
 @pytest.mark.parametrize("script, args", [("mnist_mlp.py", []), ("mnist_mlp.py", ["--dataset", "fashion"]),
@@ -159,6 +263,34 @@ def test_table_markdown_and_csv():
     with pytest.raises(ValueError):
         t.add("too", "short")
     assert [_common.duration(s) for s in (6.4e-5, 0.12459, 1.29, 905.2)] == ["0.06ms", "124.59ms", "1.29s", "15m 5s"]
+
+
+def test_bench_help_is_whole(env):
+    proc = run("bench.py", "--help", env=env)
+    assert "processes on a shared machine slow every contender." in proc.stdout
+
+
+def test_bench_conv_quick(env):
+    proc = run("bench_conv.py", "--quick", env=env)
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| (") or line.startswith("|  | fwd+bwd")]
+    assert len(rows) == 6, proc.stdout
+
+
+def test_plots_have_integer_epoch_ticks_and_a_probability_colorbar(tmp_path):
+    pytest.importorskip("matplotlib")
+    common = import_script("_common")
+    out = common.Output(tmp_path)
+    figures = {}
+    out.figure = lambda name, fig: figures.setdefault(name, fig)
+    common.plot_panels(out, "curves", "t", [("loss", [("a", [3.0, 2.0, 1.5], {})])])
+    ax = figures["curves"].axes[0]
+    figures["curves"].canvas.draw()
+    ticks = [t for t in ax.get_xticks() if 1 <= t <= 3]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    x = np.random.default_rng(0).uniform(-2, 2, (50, 2))
+    y = (x[:, 0] ** 2 > x[:, 1]).astype(float)
+    common.plot_boundary(out, "boundary", "t", lambda pts: 1 / (1 + np.exp(pts[:, 1] - pts[:, 0] ** 2)), x, y)
+    assert "P(y=1)" in [a.get_ylabel() for a in figures["boundary"].axes]
 
 
 def test_bench_quick_smoke(env, tmp_path):
