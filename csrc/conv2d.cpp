@@ -61,9 +61,10 @@ T* workspace(Area area, int64_t n) {
 // output row) is then a contiguous run of wo elements, copied without bounds checks or strided
 // reads: with those, short output rows (8-16 pixels) spent more time on branches than on copying.
 // A sample that needs neither padding nor phases is used in place.
-// A 1x1 kernel with stride 1 and no padding needs no im2col: a sample's col is the sample itself.
+// A 1x1 kernel with stride 1 and no padding needs no im2col: a sample's col is the sample itself. The
+// output must cover the input too: the bindings pass stride 1 for a single output row or column.
 bool is_pointwise(const ConvGeom& g) {
-  return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+  return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.ho == g.h && g.wo == g.w;
 }
 
 bool is_staged(const ConvGeom& g) { return g.ph > 0 || g.pw > 0 || g.sw > 1; }

@@ -221,7 +221,8 @@ class Network:
         if x.shape[0] == 0:
             raise ValueError(f"{fn}: x is empty (shape {x.shape})")
         out_shape = self._output_shape(x.shape[1:], fn)
-        x = np.ascontiguousarray(x, dtype=self.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):  # values beyond the dtype are refused just below
+            x = np.ascontiguousarray(x, dtype=self.dtype)
         if not np.isfinite(x).all():
             raise ValueError(f"{fn}: x contains NaN or infinity")
         self._last_input_shape = x.shape[1:]
@@ -307,13 +308,21 @@ class Network:
         self.eval()
         try:
             if bs >= x.shape[0]:
-                return self._forward(x).copy()
-            out = np.empty((x.shape[0],) + out_shape, dtype=self.dtype)
-            for s in range(0, x.shape[0], bs):
-                out[s:s + bs] = self._forward(x[s:s + bs])
-            return out
+                out = self._forward(x).copy()
+            else:
+                out = np.empty((x.shape[0],) + out_shape, dtype=self.dtype)
+                for s in range(0, x.shape[0], bs):
+                    out[s:s + bs] = self._forward(x[s:s + bs])
         finally:
             self.train(was_training)
+        if not np.isfinite(out).all():
+            raise self._overflow(fn, "the network output")
+        return out
+
+    def _overflow(self, fn, what):
+        return ValueError(f"{fn}: {what} overflowed to inf/NaN although the inputs are finite: the inputs or the "
+                          f"weights are too large for {self.dtype.name} (scale the inputs, or train with a smaller "
+                          f"learning rate)")
 
     def __call__(self, x):
         """The forward output for ``x``, as calling a PyTorch module gives (training mode keeps the caches
@@ -360,7 +369,10 @@ class Network:
         finally:
             self.train(was_training)
         loss = loss_sum / n
-        return {"loss": loss, "accuracy": correct / n, "cost": loss + self.regularization()}
+        cost = loss + self.regularization()
+        if not np.isfinite(cost):
+            raise self._overflow("evaluate", "the loss" if not np.isfinite(loss) else "the L2 term")
+        return {"loss": loss, "accuracy": correct / n, "cost": cost}
 
     def evaluate(self, x, y, batch_size=None):
         """{"loss": mean data loss, "accuracy": ..., "cost": loss + L2 term} on (x, y), in eval mode.

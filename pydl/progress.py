@@ -36,7 +36,7 @@ def _format_logs(logs):
     """`` - loss: 0.1234 - accuracy: ...``; cost only where an L2 term makes it differ from the loss."""
     shown = {k: v for k, v in logs.items()
              if k not in ("lr", "time") and not (k.endswith("cost") and logs.get(k[:-4] + "loss") == v)}
-    return "".join(f" - {k}: {v:.4f}" for k, v in shown.items())
+    return "".join(f" - {k}: {v:.4f}" if abs(v) < 1e6 else f" - {k}: {v:.4e}" for k, v in shown.items())
 
 
 def _format_seconds(s):

@@ -151,9 +151,12 @@ class _Snapshot:
 
 
 def _non_finite_parameter(net):
+    """The name of a parameter holding NaN/inf, "the L2 term" when only λ·Σ‖W‖² overflows, else None."""
     for name, p in net.named_parameters():
         if not np.isfinite(p.data).all():
             return name
+    if net.l2 and not np.isfinite(net.regularization()):
+        return "the L2 term"
     return None
 
 

@@ -71,6 +71,19 @@ def test_matches_reference(cfg):
         _close(got, want, dt)
 
 
+@pytest.mark.parametrize("h,stride", [(2, 2), (2, 3), (3, 3), (3, 4), (4, 4), (4, (4, 1)), (3, (1, 3))])
+def test_one_by_one_kernel_whose_stride_skips_pixels(h, stride):
+    # A single output row or column makes the stride irrelevant there; a 1x1 kernel must still read
+    # only the pixels it strides to (the pointwise shortcut once read the batch as if no pixel were skipped).
+    rng = np.random.default_rng(h)
+    x, w, b = rng.standard_normal((3, 2, h, h)), rng.standard_normal((4, 2, 1, 1)), rng.standard_normal(4)
+    y = K.conv2d_forward(x, w, b, stride, 0)
+    _close(y, R.conv2d_forward(x, w, b, stride, 0), np.float64)
+    dy = rng.standard_normal(y.shape)
+    for got, want in zip(K.conv2d_backward(x, w, dy, stride, 0), R.conv2d_backward(x, w, dy, stride, 0)):
+        _close(got, want, np.float64)
+
+
 def test_enough_random_configs():
     assert len(VALID) >= 50 and {c["dtype"] for c in VALID} == {np.float32, np.float64}
     assert {c["stride"][0] for c in VALID} == {1, 2, 3} and {c["padding"][0] for c in VALID} == {0, 1, 2}
