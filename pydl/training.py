@@ -20,6 +20,7 @@ DEFAULT_BATCH_SIZE = 32  # Keras' default
 _EVAL_ELEMENTS = 1 << 22  # the widest activation of one evaluation batch, in elements (32 MB in float64)
 _CHUNK_SECONDS = 0.05  # native epochs run in chunks this long, so progress shows without a call per epoch
 _CHUNK_MAX_INDICES = 1 << 23  # and the chunk's shuffled indices stay under 64 MB
+_PART_SECONDS, _PARTS = 2.0, 20  # a native epoch longer than this runs in this many parts, to show progress
 
 
 class History:
@@ -187,7 +188,7 @@ def fit(net, x, t, labels, epochs, batch_size, shuffle, val, verbose, callbacks,
         cb.on_train_begin(net)
     # Without anything to run between epochs, native epochs go in chunks: one call for many small epochs.
     chunked = plan is not None and not (callbacks or val is not None or net.l2)
-    trainer = _NativeEpochs(plan, x, t, bs, shuffle, rng) if plan is not None else \
+    trainer = _NativeEpochs(plan, x, t, bs, shuffle, rng, progress) if plan is not None else \
         _PythonEpochs(net, x, t, labels, bs, shuffle, rng, batch_hooks, progress)
     epoch, chunk_start = 0, before
     try:
@@ -283,12 +284,15 @@ def _replay(net, x, t, labels, bs, shuffle, rng, first_epoch, count, batch_hooks
 
 
 class _NativeEpochs:
-    """Epochs through the native plan; ``run(k)`` trains k epochs in one call."""
+    """Epochs through the native plan; ``run(k)`` trains k epochs in one call. An epoch that took longer
+    than ``_PART_SECONDS`` is trained in parts of whole batches next time, so progress shows within it."""
 
-    def __init__(self, plan, x, t, bs, shuffle, rng):
+    def __init__(self, plan, x, t, bs, shuffle, rng, progress):
         self.plan, self.x, self.t, self.bs, self.shuffle, self.rng = plan, x, t, bs, shuffle, rng
+        self.progress = progress
         self.chunk = 1
         self.max_chunk = max(1, _CHUNK_MAX_INDICES // x.shape[0]) if shuffle else 1 << 20
+        self.parts = 1
 
     def next_chunk(self, left):
         return max(1, min(self.chunk, left, self.max_chunk))
@@ -296,16 +300,39 @@ class _NativeEpochs:
     def run(self, count):
         n = self.x.shape[0]
         t0 = time.perf_counter()
-        if count == 1:
+        if count == 1 and self.parts > 1:
+            results = [self._run_in_parts(self.rng.permutation(n) if self.shuffle else None)]
+        elif count == 1:
             perm = self.rng.permutation(n) if self.shuffle else None
             results = [self.plan.run_epoch(self.x, self.t, perm, self.bs)]
         else:
             perms = np.stack([self.rng.permutation(n) for _ in range(count)]) if self.shuffle else None
             losses, accuracies = self.plan.run_epochs(self.x, self.t, count, perms=perms, batch_size=self.bs)
             results = list(zip(losses.tolist(), accuracies.tolist()))
-        if time.perf_counter() - t0 < _CHUNK_SECONDS:
+        seconds = time.perf_counter() - t0
+        if seconds < _CHUNK_SECONDS:
             self.chunk *= 2
+        if count == 1 and seconds > _PART_SECONDS:
+            self.parts = min(_PARTS, -(-n // self.bs))
         return [{"loss": loss, "accuracy": accuracy} for loss, accuracy in results]
+
+    def _run_in_parts(self, perm):
+        """One epoch as consecutive native calls on whole batches (the same steps as one call), gathering
+        each part's shuffled rows first; returns (mean loss, accuracy) over the epoch."""
+        n, bs = self.x.shape[0], self.bs
+        rows = -(-n // (self.parts * bs)) * bs
+        loss_sum = correct = 0.0
+        for a in range(0, n, rows):
+            b = min(a + rows, n)
+            if perm is None:
+                xp, tp = self.x[a:b], self.t[a:b]
+            else:
+                xp, tp = np.take(self.x, perm[a:b], axis=0), np.take(self.t, perm[a:b], axis=0)
+            loss, accuracy = self.plan.run_epoch(xp, tp, None, bs)
+            loss_sum += loss * (b - a)
+            correct += accuracy * (b - a)
+            self.progress.update(b, {"loss": loss_sum / b, "accuracy": correct / b})
+        return loss_sum / n, correct / n
 
 
 class _PythonEpochs:

@@ -201,3 +201,25 @@ def test_float32_paths_agree_where_training_is_not_chaotic():
         net.fit(x, y, epochs=30, batch_size=16, verbose=0, seed=1)
         weights.append(np.concatenate([p.data.ravel() for p in net.parameters()]))
     np.testing.assert_allclose(weights[0], weights[1], rtol=0, atol=1e-5 * np.abs(weights[1]).max())
+
+
+@pytest.mark.parametrize("shuffle", [True, False], ids=["shuffle", "in_order"])
+def test_long_native_epochs_in_parts_make_the_same_steps(monkeypatch, shuffle):
+    # Long native epochs run in parts of whole batches so the bar moves within them: same steps, same weights.
+    x, y, _, _ = _data()
+    whole = _net(True)
+    expected = whole.fit(x, y, epochs=3, batch_size=7, shuffle=shuffle, verbose=0, seed=2,
+                         callbacks=[pydl.callbacks.Callback()])
+    monkeypatch.setattr("pydl.training._PART_SECONDS", 0.0)
+    monkeypatch.setattr("pydl.training._PARTS", 3)
+    frames = []
+    monkeypatch.setattr("pydl.progress.Progress.update", lambda self, done, logs: frames.append(done))
+    parts = _net(True)
+    history = parts.fit(x, y, epochs=3, batch_size=7, shuffle=shuffle, verbose=0, seed=2,
+                        callbacks=[pydl.callbacks.Callback()])
+    assert frames == [14, 28, 40, 14, 28, 40]  # epochs 2 and 3 in parts of 2 batches
+    assert parts.optimizer.steps == whole.optimizer.steps == 3 * 6
+    for p, q in zip(whole.parameters(), parts.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+    for key in ("loss", "accuracy"):
+        np.testing.assert_allclose(history[key], expected[key], rtol=1e-12)
