@@ -275,15 +275,15 @@ def _check_param_header(name, shape, dtype, expected):
         raise ValueError(f"parameter {name!r} has shape {tuple(shape)}, the architecture needs {tuple(expected)}")
 
 
-def _assign(name, p, values):
-    if not np.all(np.isfinite(values)):
+def _assign(name, p, values, finite=True):
+    if finite and not np.all(np.isfinite(values)):
         raise ValueError(f"parameter {name!r} holds NaN or infinite values")
     p.data[...] = values
 
 
 def from_arrays(arrays, dtype=None):
     """A Network from a name -> array mapping made by :func:`to_arrays` (``dtype`` overrides the saved one),
-    checked like a loaded file."""
+    checked like a loaded file except that non-finite weights are copied as they are (``Network.copy``)."""
     if _ARCH_KEY not in arrays:
         raise ValueError(f"no {_ARCH_KEY} record")
     record = np.asarray(arrays[_ARCH_KEY])
@@ -301,7 +301,7 @@ def from_arrays(arrays, dtype=None):
             _check_param_header(name, a.shape, a.dtype, shape)
     net = _build(arch, shapes, dtype)
     for name, p in net.named_parameters():
-        _assign(name, p, arrays[name])
+        _assign(name, p, arrays[name], finite=False)
     return net
 
 
@@ -439,6 +439,8 @@ def load(path, dtype=None):
         raise ValueError(f"load: {path} is not a pydl network file (not a regular file)")
     try:
         npz = _Npz(path)
+    except PermissionError:
+        raise  # not the file's fault: the caller may not read it
     except Exception as e:  # noqa: BLE001 -- zipfile raises assorted errors (BadZipFile, OSError, EOFError) for junk
         raise ValueError(f"load: {path} is not a pydl network file ({type(e).__name__}: {e})") from None
     try:

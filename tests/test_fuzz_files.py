@@ -273,11 +273,10 @@ class _Builder:
                 z.writestr(zipfile.ZipInfo(k + ".npy"), m.getvalue(),
                            compress_type=zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED)
             for i, size in enumerate(bombs):
-                with z.open(zipfile.ZipInfo(f"bomb{i}.npy"), "w", force_zip64=True) as w:
+                with z.open(self.H.deflated(f"bomb{i}.npy"), "w", force_zip64=True) as w:
                     zeros = bytes(1 << 20)
                     for _ in range(size):
                         w.write(zeros)
-                z.getinfo(f"bomb{i}.npy").compress_type = zipfile.ZIP_DEFLATED
         raw = buf.getvalue()
         for op in raw_ops:
             raw = _apply_byte_op(raw, op)

@@ -204,3 +204,12 @@ def test_sigkill_during_saves_never_leaves_a_corrupt_target(tmp_path):
         np.testing.assert_array_equal(loaded.predict_proba(np.ones((1, 200), np.float32)), reference)
         assert os.listdir(tmp_path) == ["net.npz"]
     assert kills == 50 and leftovers > 0  # some kills did land mid-write
+
+
+def test_copy_keeps_non_finite_weights_but_load_refuses_them(tmp_path):
+    net = dense_net()
+    net.layers[0].params["W"][0, 0] = np.nan
+    assert np.isnan(net.copy().layers[0].params["W"][0, 0])
+    net.save(tmp_path / "nan.npz")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        pydl.load(tmp_path / "nan.npz")
