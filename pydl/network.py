@@ -67,7 +67,7 @@ class Network:
         if self.input_shape is not None:
             self._output_shape(self.input_shape, "Network")
         # A layer's input gradient is needed only when some layer before it has parameters.
-        self._need_dx = [any(prev.num_params() for prev in layers[:i]) for i in range(len(layers))]
+        self._need_dx = [bool(seen) for seen in np.cumsum([0] + [layer.num_params() for layer in layers[:-1]])]
         self.loss = None
         self.optimizer = None
         self.l2 = 0.0
