@@ -56,7 +56,16 @@ idx_pre = st.one_of(
     st.tuples(st.just("ndim"), st.integers(0, 255)),
     byte_op,
 )
+# Pickle fragments spliced into a valid batch: the globals, memo and stack opcodes the hostile pickles use.
+PICKLE_SNIPPETS = [b"cnumpy\nndarray\n", b"c_codecs\nencode\n", b"cnumpy\ndtype\n", b"cos\nsystem\n",
+                   b"cnumpy.core.multiarray\n_reconstruct\n", b"r\xff\xff\xff\xff", b"j\xff\xff\xff\x7f", b"h\x00",
+                   b"q\x00", b"\x94", b"2" * 64, b"R", b"b", b"(", b"t", b"e", b"u", b"l", b"0", b"\x85", b"\x87",
+                   b"J\x00\x00\x00\x08\x85", b"U\x01O", b"U\x02O8", b"X\x05\x00\x00\x00rot13", b"\x89", b"N",
+                   b"(K\x01J\x00\x00\x00\x08\x85cnumpy\ndtype\nU\x02u1K\x00K\x01\x87R\x89U\x03abctb",
+                   b"\x8a\x09" + b"\xff" * 9, b"\x95\xff\xff\xff\xff\x00\x00\x00\x00", b"\x97", b"P1\n", b"\x82\x01"]
+
 cifar_pre = st.one_of(
+    st.tuples(st.just("snippet"), position, st.lists(st.integers(0, len(PICKLE_SNIPPETS) - 1), min_size=1, max_size=4)),
     st.tuples(st.just("labels"), st.integers(0, 15)),
     st.tuples(st.just("data"), st.integers(0, 12)),
     st.tuples(st.just("drop"), st.sampled_from(["data", "labels", "batch_label", "filenames"])),
@@ -202,7 +211,10 @@ class _Builder:
         else:
             raw = pickle.dumps(batch, protocol=protocol)
         for op in pre_bytes:
-            raw = _apply_byte_op(raw, op)
+            if op[0] == "snippet":
+                raw = _apply_byte_op(raw, ("insert", op[1], list(b"".join(PICKLE_SNIPPETS[i] for i in op[2]))))
+            else:
+                raw = _apply_byte_op(raw, op)
         return raw
 
     # -- npz
