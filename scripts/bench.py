@@ -23,6 +23,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -409,7 +410,7 @@ def peak_rss_mb():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def time_cell(args, full, build):
+def time_cell(args, full, build, heartbeat=lambda: None):
     run = build()
     rss_before = reset_peak_rss()
     run(1)  # warm-up: first calls allocate buffers and start threads
@@ -427,6 +428,7 @@ def time_cell(args, full, build):
         start = time.perf_counter()
         run(count)
         samples.append((time.perf_counter() - start) * full / count)
+        heartbeat()
     return {"samples": samples, "timed": count, "full": full, "rss_mb": peak_rss_mb(), "rss_before_mb": rss_before}
 
 
@@ -446,8 +448,11 @@ def worker(args):
     for workload, names in jobs:
         full, contenders = known[workload]
         for name in names:
-            print(json.dumps(dict(time_cell(args, full, contenders[name]), workload=workload, contender=name)),
-                  flush=True)
+            def heartbeat():
+                print(json.dumps({"alive": f"{workload} / {name}"}), flush=True)
+
+            print(json.dumps(dict(time_cell(args, full, contenders[name], heartbeat), workload=workload,
+                                  contender=name)), flush=True)
 
 
 def run_jobs(args, jobs, threads):
@@ -470,16 +475,38 @@ def run_jobs(args, jobs, threads):
             continue
         cmd = [sys.executable, __file__, "--worker", "--jobs", json.dumps(group), "--repeats", str(args.repeats)]
         cmd += (["--quick"] if args.quick else []) + (["--data", args.data] if args.data else [])
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **{THREADS_ENV: str(threads)}))
-        for line in proc.stdout.splitlines():
-            r = json.loads(line)
-            results[r["workload"], r["contender"]] = r
+        with tempfile.TemporaryFile("w+") as err:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True,
+                                    env=dict(os.environ, **{THREADS_ENV: str(threads)}))
+            for line in proc.stdout:
+                r = json.loads(line)
+                if "alive" in r:
+                    heartbeat.beat(f"timing {r['alive']}")
+                    continue
+                results[r["workload"], r["contender"]] = r
+                heartbeat.beat(f"timed {r['workload']} / {r['contender']}")
+            proc.wait()
+            err.seek(0)
+            stderr = err.read()
         for w, names in group:
             for c in names:
                 if (w, c) not in results:
                     results[w, c] = {"workload": w, "contender": c,
-                                     "error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
+                                     "error": (stderr.strip().splitlines() or ["failed"])[-1]}
     return results
+
+
+class heartbeat:
+    """A progress line on stderr at most every 10 s while cells are timed: a full run takes minutes and
+    prints a workload's rows only when all its contenders are done."""
+    last = start = time.perf_counter()
+
+    @classmethod
+    def beat(cls, what):
+        now = time.perf_counter()
+        if now - cls.last >= 10:
+            cls.last = now
+            print(f"  ... {what} ({now - cls.start:.0f} s)", file=sys.stderr, flush=True)
 
 
 def fmt_seconds(s):

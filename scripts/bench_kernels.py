@@ -48,7 +48,8 @@ def median_times(fns, repeats, min_seconds):
 
 def gemm_table(rng, cfg):
     shapes = [(100, 784, 256), (100, 256, 128), (50, 784, 256)] + ([] if cfg.quick else [(1024, 1024, 1024)])
-    rows = ["| GEMM float32 (m x k)(k x n) | pydl GFLOP/s | numpy GFLOP/s | pydl / numpy |", "|---|---:|---:|---:|"]
+    yield "| GEMM float32 (m x k)(k x n) | pydl GFLOP/s | numpy GFLOP/s | pydl / numpy |"
+    yield "|---|---:|---:|---:|"
     for m, k, n in shapes:
         a = rng.standard_normal((m, k)).astype(np.float32)
         b = rng.standard_normal((k, n)).astype(np.float32)
@@ -56,9 +57,7 @@ def gemm_table(rng, cfg):
         t_pydl, t_np = median_times([lambda: K.matmul(a, b, c1), lambda: np.matmul(a, b, out=c2)], cfg.repeats,
                                     cfg.min_seconds)
         flops = 2.0 * m * n * k
-        rows.append(f"| ({m}x{k})({k}x{n}) | {flops / t_pydl / 1e9:.1f} | {flops / t_np / 1e9:.1f} | "
-                    f"{t_np / t_pydl:.2f} |")
-    return rows
+        yield f"| ({m}x{k})({k}x{n}) | {flops / t_pydl / 1e9:.1f} | {flops / t_np / 1e9:.1f} | {t_np / t_pydl:.2f} |"
 
 
 def numpy_dense(x, w, b, dy):
@@ -68,8 +67,8 @@ def numpy_dense(x, w, b, dy):
 
 def dense_table(rng, cfg):
     layers = [(100, 784, 256), (100, 256, 128), (100, 128, 10)]
-    rows = ["| dense relu forward+backward, float32 (N, in, out) | pydl us | numpy us | numpy / pydl |",
-            "|---|---:|---:|---:|"]
+    yield "| dense relu forward+backward, float32 (N, in, out) | pydl us | numpy us | numpy / pydl |"
+    yield "|---|---:|---:|---:|"
     for n, n_in, n_out in layers:
         x = rng.standard_normal((n, n_in)).astype(np.float32)
         w = (rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(np.float32)
@@ -83,8 +82,7 @@ def dense_table(rng, cfg):
             K.dense_backward(x, w, dy, dx=dx, dw=dw, db=db)
 
         t_pydl, t_np = median_times([pydl_layer, lambda: numpy_dense(x, w, b, dy)], cfg.repeats, cfg.min_seconds)
-        rows.append(f"| ({n}, {n_in}, {n_out}) | {t_pydl * 1e6:.1f} | {t_np * 1e6:.1f} | {t_np / t_pydl:.2f} |")
-    return rows
+        yield f"| ({n}, {n_in}, {n_out}) | {t_pydl * 1e6:.1f} | {t_np * 1e6:.1f} | {t_np / t_pydl:.2f} |"
 
 
 def numpy_sigmoid(x, out):
@@ -98,17 +96,17 @@ def sigmoid_table(rng, cfg):
     x = rng.standard_normal(n).astype(np.float32) * 4
     y = np.empty_like(x)
     bytes_moved = 2 * x.nbytes  # read x, write y
-    rows = ["| 10M float32, out= preallocated | GB/s | % of copy |", "|---|---:|---:|"]
+    yield "| 10M float32, out= preallocated | GB/s | % of copy |"
+    yield "|---|---:|---:|"
     fns = {"np.copyto (memory copy)": lambda: np.copyto(y, x), "numpy stable sigmoid": lambda: numpy_sigmoid(x, y)}
     if hasattr(K, "sigmoid"):
         fns["pydl.kernels.sigmoid"] = lambda: K.sigmoid(x, out=y)
     times = dict(zip(fns, median_times(list(fns.values()), cfg.repeats, cfg.min_seconds)))
     copy = times["np.copyto (memory copy)"]
     for name, t in times.items():
-        rows.append(f"| {name} | {bytes_moved / t / 1e9:.1f} | {100 * copy / t:.0f}% |")
+        yield f"| {name} | {bytes_moved / t / 1e9:.1f} | {100 * copy / t:.0f}% |"
     if not hasattr(K, "sigmoid"):
-        rows.append("| pydl.kernels.sigmoid | - | not in this build |")
-    return rows
+        yield "| pydl.kernels.sigmoid | - | not in this build |"
 
 
 def numpy_blas_info(threads):
@@ -123,7 +121,7 @@ def numpy_blas_info(threads):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats, no 1024^3 GEMM")
     parser.add_argument("--threads", type=int, default=pydl.get_num_threads(), help="threads for pydl (and BLAS)")
     cfg = parser.parse_args()
@@ -138,7 +136,9 @@ def main():
     print(f"NumPy BLAS: {blas}; environment: {env or 'no BLAS/OpenMP variables set'}\n")
     rng = np.random.default_rng(0)
     for table in (gemm_table, dense_table, sigmoid_table):
-        print("\n".join(table(rng, cfg)) + "\n")
+        for row in table(rng, cfg):  # row by row: a full run's table takes tens of seconds
+            print(row, flush=True)
+        print()
     if limiter is not None:
         limiter.restore_original_limits()
 

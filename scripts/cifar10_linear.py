@@ -185,7 +185,7 @@ def train(name, s, splits, args, seed):
                            "test": (splits.x_test, splits.y_test)}, s["lam"])
     result["time"] = seconds
     curves = dict(after.record, running_loss=list(history["loss"]), running_acc=list(history["accuracy"]),
-                  lr=list(history["lr"]))
+                  lr=list(history["lr"]), train_seconds=list(history["time"]))
     return net, curves, result
 
 
@@ -310,6 +310,7 @@ def main():
     out = _common.Output(args.out)
 
     source = "CIFAR-10"
+    _common.say(f"Loading CIFAR-10 ({args.data or 'default locations'}) and standardizing it...")
     with tempfile.TemporaryDirectory() as scratch, _common.dataset_or_exit():
         try:
             splits = load_splits(args, experiments, args.data)

@@ -90,11 +90,17 @@ def run_torch(task, data, args):
     line = EpochLine(task["name"] + " (PyTorch)")
     generator = torch.Generator().manual_seed(args.seed)
     n = len(x_train)
+    last_line = time.perf_counter()
     for epoch in range(args.epochs):
         start = time.perf_counter()
         model.train()
         loss_sum, correct = 0.0, 0
-        for idx in torch.randperm(n, generator=generator).split(task["batch_size"]):
+        batches = torch.randperm(n, generator=generator).split(task["batch_size"])
+        for b, idx in enumerate(batches):
+            if time.perf_counter() - last_line >= 10:  # a slow epoch (a busy machine) still shows progress
+                last_line = time.perf_counter()
+                print(f"  {task['name']} (PyTorch): epoch {epoch + 1}, batch {b}/{len(batches)} "
+                      f"({_common.duration(last_line - start)})", flush=True)
             opt.zero_grad()
             logits = model(x_train[idx])
             loss = loss_fn(logits, y_train[idx])
@@ -111,6 +117,7 @@ def run_torch(task, data, args):
             history["val_accuracy"].append(float((logits.argmax(1) == y_val).float().mean()))
         history["time"].append(time.perf_counter() - start)
         line.on_epoch_end(epoch, {k: v[-1] for k, v in history.items()})
+        last_line = time.perf_counter()
     return history
 
 

@@ -28,7 +28,7 @@ def experiment(data, args, seed, *, loss="bce", optimizer="SGD", lr=10.0, batch_
                        optimizer=OPTIMIZERS[optimizer](lr=lr), backend=backend or args.backend, seed=seed)
     times = {}
     with _common.timer(times, "time_train"):
-        history = net.fit(x_train, y_train, epochs=args.epochs, batch_size=len(x_train) if full else batch_size,
+        history = net.fit(x_train, y_train, epochs=args.epochs, batch_size="full" if full else batch_size,
                           shuffle=not full, verbose=0, seed=seed)
     with _common.timer(times, "time_test"):
         net.predict(x_test)
@@ -43,6 +43,9 @@ def torch_experiment(data, args, seed, lr):
     torch = _common.import_torch()
     if torch is None:
         return None
+    # One thread: the 2-3-1 model is too small to split (pydl's native loop runs it on one thread too), and
+    # OpenMP workers waiting for a busy core made each torch step many times slower.
+    torch.set_num_threads(1)
     torch.manual_seed(seed)
     x_train, y_train, x_test, y_test = (torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for a in data)
     model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Sigmoid(), torch.nn.Linear(3, 1), torch.nn.Sigmoid())
@@ -145,8 +148,8 @@ def main():
     by_table = {t: {col: means[t, col] for (tt, col) in configs if tt == t} for t in sorted(tables)}
     curves = {t: {col: histories[t, col] for (tt, col) in configs if tt == t} for t in sorted(tables)}
     if torch_results:
-        by_table[3]["PyTorch (CPU)"] = _common.mean_of(torch_results)
-        curves[3]["PyTorch (CPU)"] = torch_histories
+        by_table[3]["PyTorch (CPU, 1 thread)"] = _common.mean_of(torch_results)
+        curves[3]["PyTorch (CPU, 1 thread)"] = torch_histories
     elif 3 in tables:
         print("(PyTorch is not installed: Table 3 has no PyTorch column)\n")
     suffix = f"mean of {args.runs} runs, {args.epochs} epochs"
