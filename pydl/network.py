@@ -287,11 +287,13 @@ class Network:
         return self._backward(dy, need_dx=True)
 
     def train_step(self, x, y):
-        """One forward/backward/update on the batch (x, y); returns the data loss before the update."""
+        """One forward/backward/update on the batch (x, y); returns the data loss before the update. A step
+        that would make the loss or a parameter non-finite is undone and raises
+        :class:`pydl.training.DivergenceError` (a ValueError)."""
         self._require("train_step")
         x, out_shape = self._input(x, "train_step")
         t, _ = self._target(y, x.shape[0], out_shape, "train_step")
-        return self._train_step(x, t)[0]
+        return _training.guarded_step(self, x, t, "train_step: training diverged")[0]
 
     def _eval_batch(self, n, batch_size, fn):
         """Rows per inference batch: the caller's (``"full"``: all), else as many as memory comfortably

@@ -113,8 +113,8 @@ def eval_batch_size(net, n):
 class DivergenceError(ValueError):
     """Training made the loss or a parameter non-finite (as Keras' TerminateOnNaN would stop it).
 
-    ``epoch`` and ``batch`` (0-based) locate the step; the network keeps the weights and optimizer state
-    of the last step that stayed finite.
+    ``epoch`` and ``batch`` (0-based; None for ``train_step``) locate the step; the network keeps the
+    weights and optimizer state of the last step that stayed finite.
     """
 
     def __init__(self, message, epoch, batch):
@@ -132,7 +132,7 @@ class _Snapshot:
         self.params = [p.data.copy() for p in net.parameters()]
         self.state = None if opt._state is None else [{k: v.copy() for k, v in s.items()} for s in opt._state]
         self.steps, self.lr = opt.steps, opt.lr
-        self.rng_state = rng.bit_generator.state
+        self.rng_state = None if rng is None else rng.bit_generator.state
         self.schedules = [(cb, cb.t) for cb in callbacks if hasattr(cb, "t") and hasattr(cb, "lr_at")]
 
     def restore(self):
@@ -146,7 +146,8 @@ class _Snapshot:
                 for k, v in saved.items():
                     live[k][...] = v
         opt.steps, opt.lr = self.steps, self.lr
-        self.rng.bit_generator.state = self.rng_state
+        if self.rng is not None:
+            self.rng.bit_generator.state = self.rng_state
         for cb, t in self.schedules:
             cb.t = t
 
@@ -247,10 +248,38 @@ def fit(net, x, t, labels, epochs, batch_size, shuffle, val, verbose, callbacks,
     return history
 
 
+_KEPT = ("the network keeps the weights and optimizer state of the last finite step; try a smaller learning rate "
+         "(or inputs of a smaller scale)")
+
+
+def guarded_step(net, x, t, where, epoch=None, batch=None):
+    """One training step on a prepared batch that never leaves non-finite values behind: the loss is checked
+    before the update and the parameters after it; on failure the step is undone and DivergenceError
+    (``where`` leading its message) raised. Returns (loss, output)."""
+    try:
+        out = net._forward(x)
+        loss = net.loss(out, t)
+    except ValueError as error:  # a kernel refusing an activation that overflowed to NaN
+        raise DivergenceError(f"{where}: {error}; {_KEPT}", epoch, batch) from None
+    if not np.isfinite(loss):
+        raise DivergenceError(f"{where}: the loss is {loss}; {_KEPT}", epoch, batch)
+    net._backward(net.loss.backward())
+    undo = _Snapshot(net, None, [])
+    try:
+        net.optimizer.step()
+        bad = _non_finite_parameter(net)
+    except ValueError as error:  # an optimizer kernel refusing a NaN gradient, maybe after updating others
+        bad = str(error)
+    if bad is not None:
+        undo.restore()
+        raise DivergenceError(f"{where}: the update made {bad} non-finite; {_KEPT}", epoch, batch)
+    return loss, out
+
+
 def _replay(net, x, t, labels, bs, shuffle, rng, first_epoch, count, batch_hooks):
-    """Train ``count`` epochs step by step, checking the loss before and the parameters after each update;
-    on the first non-finite value put the last finite step back and raise DivergenceError."""
-    n, opt = x.shape[0], net.optimizer
+    """Train ``count`` epochs step by step with :func:`guarded_step`, which raises DivergenceError at the
+    first non-finite value with the last finite step kept."""
+    n = x.shape[0]
     batches = -(-n // bs)
     results = []
     for epoch in range(first_epoch, first_epoch + count):
@@ -259,22 +288,7 @@ def _replay(net, x, t, labels, bs, shuffle, rng, first_epoch, count, batch_hooks
         for b, s in enumerate(range(0, n, bs)):
             rows = order[s:s + bs]
             where = f"fit: training diverged at epoch {epoch + 1}, batch {b + 1} of {batches}"
-            kept = "the network keeps the weights and optimizer state of the last finite step; try a smaller " \
-                   "learning rate (or inputs of a smaller scale)"
-            try:
-                out = net._forward(x[rows])
-                loss = net.loss(out, t[rows])
-            except ValueError as error:
-                raise DivergenceError(f"{where}: {error}; {kept}", epoch, b) from None
-            if not np.isfinite(loss):
-                raise DivergenceError(f"{where}: the loss is {loss}; {kept}", epoch, b)
-            net._backward(net.loss.backward())
-            undo = _Snapshot(net, rng, [])
-            opt.step()
-            bad = _non_finite_parameter(net)
-            if bad is not None:
-                undo.restore()
-                raise DivergenceError(f"{where}: the update made {bad} non-finite; {kept}", epoch, b)
+            loss, out = guarded_step(net, x[rows], t[rows], where, epoch, b)
             loss_sum += loss * out.shape[0]
             correct += int(np.count_nonzero(net.loss.labels(out) == labels[rows]))
             for cb in batch_hooks:

@@ -149,3 +149,18 @@ def test_layer_sizes_are_checked_without_overflow(make, error, match):
 
 def test_zero_d_integer_arrays_count_as_integers():
     assert nn.Dense(np.array(3), np.int64(2)).kernel_shape() == (3, 2)
+
+
+@pytest.mark.parametrize("scale,opt", [(1e300, lambda: optim.RMSprop(lr=1.0, alpha=0.5)),
+                                       (1e152, lambda: optim.SGD(lr=1e5))], ids=["loss", "update"])
+def test_train_step_that_would_overflow_is_undone(scale, opt):
+    # 1e300: the loss overflows; 1e152: the loss is finite but the update is not.
+    net = pydl.Network([nn.Conv2D(1, 1, 1), nn.ReLU(), nn.Flatten(), nn.Dense(9, 1)], loss="mse",
+                       optimizer=opt(), dtype=np.float64, seed=0)
+    x = np.abs(np.random.default_rng(0).normal(size=(1, 1, 3, 3))) * scale
+    weights, steps = _state(net)
+    with pytest.raises(DivergenceError, match="train_step: training diverged: .*last finite step"):
+        net.train_step(x, np.zeros(1))
+    assert net.optimizer.steps == steps
+    for w, p in zip(weights, net.parameters()):
+        np.testing.assert_array_equal(w, p.data)
