@@ -5,8 +5,8 @@ weights plain float arrays named ``layer{i}.{name}``. Optimizer state is not sav
 are, so a loaded network can go on training).
 
 Loading treats the file as hostile. The architecture is checked first (types, counts, sizes, layer
-geometry within fixed limits: at most ``MAX_LAYERS`` layers, sizes up to ``MAX_FEATURES``, kernel/stride/
-padding up to ``MAX_GEOMETRY``), then every parameter member's ``.npy`` header is read (without its data)
+geometry within fixed limits: at most ``MAX_LAYERS`` layers, and the layers' own limits on sizes, kernel,
+stride, padding and parameter count from ``pydl.nn.layers``), then every parameter member's ``.npy`` header is read (without its data)
 and must declare exactly the shape the architecture implies and a real float dtype (float32/float64);
 only then are layers built, through their own constructors, and the members read one by one straight
 into them. Members the network does not need are never read (an unused zip bomb costs nothing), non-finite
@@ -36,16 +36,15 @@ from . import losses as _losses
 from . import optim as _optim
 from .nn import LAYERS
 from .nn.base import as_float_dtype
+from .nn.layers import MAX_FEATURES, MAX_GEOMETRY, MAX_PARAMETERS  # the layers' own limits, checked earlier
 
-__all__ = ["save", "load", "MAX_LAYERS", "MAX_FEATURES", "MAX_GEOMETRY"]
+__all__ = ["save", "load", "MAX_LAYERS"]
 
 FORMAT = "pydl.network"
 VERSION = 1
 _ARCH_KEY = "__pydl_architecture__"
 
 MAX_LAYERS = 1024            # Network construction is quadratic in the layer count; real networks have < 100
-MAX_FEATURES = 1 << 24       # Dense in/out features, Conv2D channels, input dimensions
-MAX_GEOMETRY = 1 << 12       # kernel size, stride and padding of convolution and pooling
 _MAX_INPUT_ELEMENTS = 1 << 31
 _MAX_ARCH_CHARS = 1 << 22    # the architecture JSON (a real one is a few KB)
 _MAX_MEMBERS = 2 * MAX_LAYERS + 64
@@ -117,6 +116,13 @@ def _check_bias(config, what):
         raise ValueError(f"{what}: bias must be true or false, got {config['bias']!r:.60}")
 
 
+def _within_limit(shapes, what):
+    count = sum(math.prod(shape) for shape in shapes.values())
+    if count > MAX_PARAMETERS:
+        raise ValueError(f"{what}: {count} parameters (pydl layers hold at most {MAX_PARAMETERS})")
+    return shapes
+
+
 def _layer_params(cls, config, what):
     """Check a layer config against fixed limits and return the parameter shapes it implies, before any
     constructor runs (a constructor allocates and initializes its weights)."""
@@ -129,7 +135,7 @@ def _layer_params(cls, config, what):
         act = config.get("activation")
         if act is not None and not isinstance(act, str):
             raise ValueError(f"{what}: activation must be a name, got {act!r:.60}")
-        return {"W": (n_in, n_out), **({"b": (n_out,)} if config.get("bias", True) else {})}
+        return _within_limit({"W": (n_in, n_out), **({"b": (n_out,)} if config.get("bias", True) else {})}, what)
     if cls == "Conv2D":
         _check_keys(config, ("in_channels", "out_channels", "kernel_size", "stride", "padding", "bias", "init"),
                     what)
@@ -140,7 +146,8 @@ def _layer_params(cls, config, what):
         _pair_in(config.get("padding", 0), 0, MAX_GEOMETRY, f"{what}: padding")
         _check_bias(config, what)
         _check_init(config, what)
-        return {"W": (c_out, c_in, kh, kw), **({"b": (c_out,)} if config.get("bias", True) else {})}
+        return _within_limit({"W": (c_out, c_in, kh, kw), **({"b": (c_out,)} if config.get("bias", True) else {})},
+                             what)
     if cls in ("MaxPool2D", "AvgPool2D"):
         _check_keys(config, ("kernel_size", "stride", "padding"), what)
         _pair_in(config.get("kernel_size"), 1, MAX_GEOMETRY, f"{what}: kernel_size")

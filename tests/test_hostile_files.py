@@ -370,7 +370,7 @@ def conv(**cfg):
     {"class": "MaxPool2D", "config": {"kernel_size": [2**31, 2**31], "stride": None, "padding": [0, 0]}},
     {"class": "AvgPool2D", "config": {"kernel_size": [2**20, 2**20]}},
     {"class": "AvgPool2D", "config": {"kernel_size": 2, "padding": 2**62}},
-    dense(0, 3), dense(3, 2**40), dense(3.0, 2), dense(True, 2), dense(2, 2, activation="softplus"),
+    dense(0, 3), dense(3, 2**40), dense(2**24, 2**24), conv(in_channels=2**24, out_channels=2**24, kernel_size=1), dense(3.0, 2), dense(True, 2), dense(2, 2, activation="softplus"),
     dense(2, 2, activation=7), dense(2, 2, init="no_such_init"), dense(2, 2, init=["x"]), dense(2, 2, bias="yes"),
     {"class": "Sigmoid", "config": {"clip": 0.7}}, {"class": "Sigmoid", "config": {"clip": "x"}},
     {"class": "ReLU", "config": {"inplace": True}}, {"class": "Lambda", "config": {}}, {"class": 3, "config": {}},
