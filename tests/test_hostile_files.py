@@ -24,15 +24,16 @@ MB = 1 << 20
 
 
 class Bounded:
-    """Time and Python-visible peak memory (tracemalloc sees NumPy's and zlib's buffers) of a block."""
+    """CPU time and Python-visible peak memory (tracemalloc sees NumPy's and zlib's buffers) of a block.
+    CPU time, not wall time: two cores shared with other jobs must not make these tests flaky."""
 
     def __enter__(self):
         tracemalloc.start()
-        self.t0 = time.perf_counter()
+        self.t0 = time.process_time()
         return self
 
     def __exit__(self, *exc):
-        self.seconds = time.perf_counter() - self.t0
+        self.seconds = time.process_time() - self.t0
         self.peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         return False
@@ -209,9 +210,9 @@ def test_cifar_official_python2_format_loads_fast(tmp_path):
     labels = rng.integers(0, 10, 10000).tolist()
     p = tmp_path / "data_batch_1"
     p.write_bytes(py2_cifar_batch(data, labels))
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     x, y = ds.load_cifar10_batch(p)
-    assert time.perf_counter() - t0 < 2.0
+    assert time.process_time() - t0 < 1.0  # ~0.2 s here; an unrestricted pickle.load takes ~0.07 s
     np.testing.assert_array_equal(x, data)
     np.testing.assert_array_equal(y, labels)
     assert x.flags.writeable and y.dtype == np.int64
@@ -281,7 +282,7 @@ def test_cifar_a_memoized_string_encoded_many_times_hits_the_byte_budget(tmp_pat
 def test_cifar_nested_lists_and_wrong_label_types(tmp_path):
     data = np.zeros((2, 3072), np.uint8)
     p = tmp_path / "data_batch_1"
-    nested = b"\x80\x02" + b"]" * 50_000 + b"a" * 49_999 + b"."
+    nested = b"\x80\x02" + b"]" * 20_000 + b"a" * 19_999 + b"."
     p.write_bytes(nested)
     refused(ds.load_cifar10_batch, p, "not a CIFAR-10 batch")
     for labels in ([0, True], [0, 1.0], [0, 2**70], [0, -1], [0], [[0], [1]]):
