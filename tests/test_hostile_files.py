@@ -270,6 +270,13 @@ def test_cifar_shared_references_beyond_the_opcode_limit(tmp_path):
     refused(ds.load_cifar10_batch, p, "opcodes")
 
 
+def test_cifar_oversized_file_is_refused_before_reading(tmp_path):
+    p = tmp_path / "data_batch_1"
+    with open(p, "wb") as f:
+        f.truncate(300 * MB)  # sparse: costs no disk
+    refused(ds.load_cifar10_batch, p, "too large", peak=MB)
+
+
 def test_cifar_a_memoized_string_encoded_many_times_hits_the_byte_budget(tmp_path):
     # One 64 KB string, then _codecs.encode(it) 300,000 times: 19 GB of bytes without a budget.
     body = b"\x80\x02c_codecs\nencode\nq\x01X" + struct.pack("<I", 65536) + b"a" * 65536 + b"q\x02"

@@ -17,12 +17,12 @@ CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "hors
 # Limits of the restricted unpickler. An official batch is ~30 MB with ~30,000 opcodes (10,000 labels and
 # 10,000 file names; ~90,000 when re-pickled by Python 3 with protocol 2); the opcode limit keeps a
 # hostile pickle under ~100 MB and its pre-scan well under 1 s.
-_MAX_FILE_BYTES = 1 << 30
+_MAX_FILE_BYTES = 1 << 28  # 256 MiB: an official batch is 31 MB (46 MB re-pickled by Python 3)
 _MAX_OPCODES = 250_000
 _MAX_MEMO_INDEX = 250_000
 _MAX_NDIM = 8
 # Opcodes a batch pickle (protocol 0-5, Python 2 or 3, NumPy 1 or 2) never uses: refused outright, so the
-# only way to call anything is through the four globals below.
+# only way to call anything is through the globals _ArrayUnpickler.find_class allows.
 _REFUSED_OPCODES = {"PERSID", "BINPERSID", "EXT1", "EXT2", "EXT4", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX",
                     "NEXT_BUFFER", "READONLY_BUFFER"}
 _ARRAY_DTYPES = {np.dtype(c) for c in ("b1", "i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8", "f2", "f4", "f8")}
