@@ -179,8 +179,7 @@ class _Builder:
         np = self.np
         batch = {b"batch_label": b"training batch 1 of 5", b"labels": [3, 9], b"data": self.cifar_data.copy(),
                  b"filenames": [b"a.png", b"b.png"]}
-        protocol, py2 = 2, case["base"] == 3
-        protocol = [2, 4, 5, 2][case["base"]]
+        protocol, py2 = [2, 4, 5, 2][case["base"]], case["base"] == 3
         labels_pool = [[0, 10], [-1, 0], [True, 1], [1.0, 2.0], ["1", "2"], None, [[1], [2]], [1], [1, 2, 3],
                        [2**70, 0], np.array([1, 2]), np.array([1.0, 2.0]), np.array([1, 2], ">i8"),
                        np.array([[1, 2]]), list(range(3000)), (1, 2)]
@@ -219,7 +218,7 @@ class _Builder:
         return raw
 
     # -- npz
-    def npz(self, case, path):
+    def npz(self, case):
         import copy
         import io
         import zipfile
@@ -320,7 +319,7 @@ def _run_case(builder, case, folder):
     path = os.path.join(folder, {"idx": "t-images-idx3-ubyte", "cifar": "data_batch_1", "npz": "net.npz"}[kind])
     if os.path.exists(path):
         os.unlink(path)
-    raw = builder.idx(case) if kind == "idx" else builder.cifar(case) if kind == "cifar" else builder.npz(case, path)
+    raw = builder.idx(case) if kind == "idx" else builder.cifar(case) if kind == "cifar" else builder.npz(case)
     for op in case["post"]:
         raw = _apply_byte_op(raw, op)
     with open(path, "wb") as f:
