@@ -44,7 +44,7 @@ FORMAT = "pydl.network"
 VERSION = 1
 _ARCH_KEY = "__pydl_architecture__"
 
-MAX_LAYERS = 1024            # Network construction is quadratic in the layer count; real networks have < 100
+MAX_LAYERS = 1024            # real networks have < 100; a bound keeps a hostile architecture cheap to refuse
 _MAX_INPUT_ELEMENTS = 1 << 31
 _MAX_ARCH_CHARS = 1 << 22    # the architecture JSON (a real one is a few KB)
 _MAX_MEMBERS = 2 * MAX_LAYERS + 64
