@@ -28,6 +28,9 @@ py::array unary(const char* fn, const py::object& x_obj, const py::object& out_o
                 UnaryKernel<double> f64) {
   py::array x = float_input(fn, "x", x_obj);
   py::array out = float_output(fn, "out", out_obj, shape_vec(x), x);
+  no_overlap(fn, "out", out, "x", x, /*allow_same=*/true);
+  // A given out must stay untouched when x holds NaN; a fresh one may be dropped after the fused check.
+  if (!out_obj.is_none()) reject_nan(fn, "x", x);
   bool nan;
   {
     py::gil_scoped_release nogil;
@@ -70,6 +73,12 @@ py::array backward(const char* fn, const py::object& y_obj, const py::object& dy
   same_dtype(fn, "dy", dy, "y", y);
   same_shape(fn, "dy", dy, shape_vec(y));
   py::array out = float_output(fn, "out", out_obj, shape_vec(y), y);
+  no_overlap(fn, "out", out, "y", y, /*allow_same=*/true);
+  no_overlap(fn, "out", out, "dy", dy, /*allow_same=*/true);
+  if (!out_obj.is_none()) {
+    reject_nan(fn, "y", y);
+    reject_nan(fn, "dy", dy);
+  }
   bool nan;
   {
     py::gil_scoped_release nogil;
@@ -116,21 +125,21 @@ PYDL_BINDINGS(bind_activations) {
       },
       arg("x"), arg("out") = none,
       "Logistic sigmoid 1/(1+exp(-x)), finite and accurate for every finite x (computed from exp(-|x|)).\n"
-      "Returns out (allocated when None).");
+      "Returns out (allocated when None; may be x itself).");
   m.def(
       "tanh",
       [](const py::object& x, const py::object& out) {
         return unary("tanh", x, out, static_cast<UnaryKernel<float>>(&pydl::tanh),
                      static_cast<UnaryKernel<double>>(&pydl::tanh));
       },
-      arg("x"), arg("out") = none, "Hyperbolic tangent. Returns out (allocated when None).");
+      arg("x"), arg("out") = none, "Hyperbolic tangent. Returns out (allocated when None; may be x itself).");
   m.def(
       "relu",
       [](const py::object& x, const py::object& out) {
         return unary("relu", x, out, static_cast<UnaryKernel<float>>(&pydl::relu),
                      static_cast<UnaryKernel<double>>(&pydl::relu));
       },
-      arg("x"), arg("out") = none, "max(x, 0). Returns out (allocated when None).");
+      arg("x"), arg("out") = none, "max(x, 0). Returns out (allocated when None; may be x itself).");
   m.def(
       "sigmoid_backward",
       [](const py::object& y, const py::object& dy, const py::object& out) {
@@ -155,6 +164,9 @@ PYDL_BINDINGS(bind_activations) {
       [](const py::object& x_obj, const py::object& out_obj) {
         py::array x = float_input("softmax", "x", x_obj, 2);
         py::array out = float_output("softmax", "out", out_obj, shape_vec(x), x);
+        no_overlap("softmax", "out", out, "x", x, /*allow_same=*/true);
+        // An inf would make its row NaN: rejected with the NaN, before out is touched.
+        reject_nonfinite("softmax", "x", x);
         int64_t rows = x.shape(0), cols = x.shape(1);
         bool nan;
         {
@@ -165,7 +177,7 @@ PYDL_BINDINGS(bind_activations) {
         if (nan) value_error("softmax: x with shape " + shape_of(x) + " contains NaN");
         return out;
       },
-      arg("x"), arg("out") = none, "Row-wise softmax of a 2-D array (max-subtracted). Returns out.");
+      arg("x"), arg("out") = none, "Row-wise softmax of a 2-D array (max-subtracted); x must be finite. Returns out (may be x itself).");
   m.def(
       "softmax_backward",
       [](const py::object& y_obj, const py::object& dy_obj, const py::object& out_obj) {
@@ -174,9 +186,11 @@ PYDL_BINDINGS(bind_activations) {
         py::array dy = float_input(fn, "dy", dy_obj);
         same_dtype(fn, "dy", dy, "y", y);
         same_shape(fn, "dy", dy, shape_vec(y));
+        py::array out = float_output(fn, "out", out_obj, shape_vec(y), y);
+        no_overlap(fn, "out", out, "y", y, /*allow_same=*/true);
+        no_overlap(fn, "out", out, "dy", dy, /*allow_same=*/true);
         reject_nan(fn, "y", y);
         reject_nan(fn, "dy", dy);
-        py::array out = float_output(fn, "out", out_obj, shape_vec(y), y);
         int64_t rows = y.shape(0), cols = y.shape(1);
         {
           py::gil_scoped_release nogil;

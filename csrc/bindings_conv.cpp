@@ -1,4 +1,5 @@
 // Python entry points for conv2d and 2-D pooling: argument parsing, validation, GIL release, dispatch.
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -9,43 +10,21 @@
 namespace pydl {
 namespace {
 
-using Pair = std::pair<int64_t, int64_t>;
-
-std::string pair_str(Pair p) { return "(" + std::to_string(p.first) + ", " + std::to_string(p.second) + ")"; }
-
-bool as_int(const py::handle& obj, int64_t& v) {
-  if (!PyIndex_Check(obj.ptr())) return false;
-  v = py::reinterpret_steal<py::int_>(PyNumber_Index(obj.ptr())).cast<int64_t>();
-  return true;
-}
-
-// An int, or an (h, w) pair of ints.
-Pair int_pair(const char* fn, const char* name, const py::handle& obj) {
-  int64_t a, b;
-  if (as_int(obj, a)) return {a, a};
-  if (py::isinstance<py::sequence>(obj) && !py::isinstance<py::str>(obj)) {
-    auto seq = py::reinterpret_borrow<py::sequence>(obj);
-    if (seq.size() == 2 && as_int(seq[0], a) && as_int(seq[1], b)) return {a, b};
-  }
-  type_error(std::string(fn) + ": " + name + " must be an int or a pair of ints (h, w), got " +
-             py::repr(obj).cast<std::string>());
-}
-
-void check_stride_padding(const char* fn, Pair stride, Pair padding) {
-  if (stride.first < 1 || stride.second < 1) {
-    value_error(std::string(fn) + ": stride must be >= 1, got " + pair_str(stride));
-  }
-  if (padding.first < 0 || padding.second < 0) {
-    value_error(std::string(fn) + ": padding must be >= 0, got " + pair_str(padding));
-  }
-}
-
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
-// floor((in + 2 pad - k) / stride) + 1 for both dimensions; ValueError naming all sizes when one is < 1.
+// Elements of one zero-padded, stride-phased sample the convolution stages per thread; beyond this a
+// padding or stride that the input does not need would make every call allocate gigabytes.
+constexpr int64_t kMaxStagedElements = int64_t(1) << 28;
+
+// floor((in + 2 pad - k) / stride) + 1 for both dimensions, in checked arithmetic (stride and padding
+// are at most kMaxGeometry, in and k come from real arrays or checked shapes); ValueError naming all
+// sizes when one is < 1.
 Pair out_size(const char* fn, Pair in, Pair k, Pair stride, Pair padding) {
-  Pair o{floor_div(in.first + 2 * padding.first - k.first, stride.first) + 1,
-         floor_div(in.second + 2 * padding.second - k.second, stride.second) + 1};
+  auto one = [&](int64_t i, int64_t kk, int64_t s, int64_t p) {
+    const int64_t padded = checked_add(fn, "the padded input size", i, checked_mul(fn, "2 * padding", 2, p));
+    return floor_div(padded - kk, s) + 1;
+  };
+  Pair o{one(in.first, k.first, stride.first, padding.first), one(in.second, k.second, stride.second, padding.second)};
   if (o.first < 1 || o.second < 1) {
     value_error(std::string(fn) + ": output size would be " + pair_str(o) + " for input (H, W) = " + pair_str(in) +
                 ", kernel " + pair_str(k) + ", stride " + pair_str(stride) + ", padding " + pair_str(padding) +
@@ -56,17 +35,33 @@ Pair out_size(const char* fn, Pair in, Pair k, Pair stride, Pair padding) {
 
 ConvGeom conv_geom(const char* fn, const py::array& x, const py::array& w, const py::handle& stride_obj,
                    const py::handle& padding_obj) {
+  const Pair stride = int_pair(fn, "stride", stride_obj), padding = int_pair(fn, "padding", padding_obj);
+  geometry_range(fn, "stride", stride, 1);
+  geometry_range(fn, "padding", padding, 0);
   if (x.shape(1) != w.shape(1)) {
     value_error(std::string(fn) + ": x has " + std::to_string(x.shape(1)) + " input channels (shape " + shape_of(x) +
                 ", NCHW) but w expects " + std::to_string(w.shape(1)) + " (shape " + shape_of(w) +
                 ", (C_out, C_in, kH, kW))");
   }
-  const Pair stride = int_pair(fn, "stride", stride_obj), padding = int_pair(fn, "padding", padding_obj);
-  check_stride_padding(fn, stride, padding);
   const Pair k{w.shape(2), w.shape(3)};
   const Pair o = out_size(fn, {x.shape(2), x.shape(3)}, k, stride, padding);
+  // With one output row (column) a stride beyond the padded input's span + 1 never takes effect: the
+  // smallest stride that still gives one output row keeps the stride-phased staging as small as the input.
+  const int64_t span_h = x.shape(2) + 2 * padding.first - k.first, span_w = x.shape(3) + 2 * padding.second - k.second;
+  const int64_t sh = o.first == 1 ? std::min(stride.first, span_h + 1) : stride.first;
+  const int64_t sw = o.second == 1 ? std::min(stride.second, span_w + 1) : stride.second;
+  if (padding.first > 0 || padding.second > 0 || sw > 1) {
+    const int64_t hp = x.shape(2) + 2 * padding.first, wp = x.shape(3) + 2 * padding.second;
+    const int64_t row = ((wp + sw - 1) / sw) * sw;
+    const int64_t staged = checked_mul(fn, "the padded sample size", checked_mul(fn, "the padded sample size", x.shape(1), hp), row);
+    if (staged > kMaxStagedElements) {
+      value_error(std::string(fn) + ": the zero-padded sample would hold " + std::to_string(staged) +
+                  " elements (C_in x (H + 2*pad_h) x (W + 2*pad_w), padding " + pair_str(padding) +
+                  "), more than the limit 2**28; use less padding");
+    }
+  }
   return {x.shape(0), x.shape(1), x.shape(2), x.shape(3), w.shape(0), k.first, k.second,
-          stride.first, stride.second, padding.first, padding.second, o.first, o.second};
+          sh, sw, padding.first, padding.second, o.first, o.second};
 }
 
 Shape conv_out_shape(const ConvGeom& g) { return {g.n, g.c_out, g.ho, g.wo}; }
@@ -89,6 +84,9 @@ py::array conv2d_forward_py(const py::object& x_obj, const py::object& w_obj, co
   reject_nan(fn, "w", w);
   if (has_b) reject_nan(fn, "b", b);
   py::array y = float_output(fn, "out", out_obj, conv_out_shape(g), x);
+  no_overlap(fn, "out", y, "x", x);
+  no_overlap(fn, "out", y, "w", w);
+  if (has_b) no_overlap(fn, "out", y, "b", b);
   py::gil_scoped_release nogil;
   if (is_f32(x)) {
     conv2d_forward<float>(g, cptr<float>(x), cptr<float>(w), has_b ? cptr<float>(b) : nullptr, ptr<float>(y));
@@ -99,8 +97,10 @@ py::array conv2d_forward_py(const py::object& x_obj, const py::object& w_obj, co
 }
 
 py::tuple conv2d_backward_py(const py::object& x_obj, const py::object& w_obj, const py::object& dy_obj,
-                             const py::object& stride, const py::object& padding, bool need_dx, bool has_bias) {
+                             const py::object& stride, const py::object& padding, const py::object& need_dx_obj,
+                             const py::object& has_bias_obj) {
   const char* fn = "conv2d_backward";
+  const bool need_dx = bool_arg(fn, "need_dx", need_dx_obj), has_bias = bool_arg(fn, "has_bias", has_bias_obj);
   py::array x = float_input(fn, "x", x_obj, 4);
   py::array w = float_input(fn, "w", w_obj, 4);
   py::array dy = float_input(fn, "dy", dy_obj, 4);
@@ -144,8 +144,9 @@ PoolGeom pool_geom(const char* fn, const Shape& x_shape, const py::handle& kerne
   const Pair k = int_pair(fn, "kernel_size", kernel_obj);
   const Pair stride = stride_obj.is_none() ? k : int_pair(fn, "stride", stride_obj);
   const Pair padding = int_pair(fn, "padding", padding_obj);
-  if (k.first < 1 || k.second < 1) value_error(std::string(fn) + ": kernel_size must be >= 1, got " + pair_str(k));
-  check_stride_padding(fn, stride, padding);
+  geometry_range(fn, "kernel_size", k, 1);
+  geometry_range(fn, "stride", stride, 1);
+  geometry_range(fn, "padding", padding, 0);
   if (padding.first > k.first / 2 || padding.second > k.second / 2) {
     value_error(std::string(fn) + ": padding " + pair_str(padding) + " must be at most half the kernel size " +
                 pair_str(k) + " (as in PyTorch), so every window holds an input element");
@@ -155,23 +156,13 @@ PoolGeom pool_geom(const char* fn, const Shape& x_shape, const py::handle& kerne
           padding.first, padding.second, o.first, o.second};
 }
 
-// x_shape argument of the pooling backwards: 4 positive ints.
-Shape shape4(const char* fn, const py::handle& obj) {
-  Shape s;
-  if (py::isinstance<py::sequence>(obj) && !py::isinstance<py::str>(obj)) {
-    for (auto item : py::reinterpret_borrow<py::sequence>(obj)) {
-      int64_t v;
-      if (!as_int(item, v)) break;
-      s.push_back(v);
-    }
-  }
-  if (s.size() != 4 || py::len(obj) != 4) {
-    type_error(std::string(fn) + ": x_shape must be a sequence of 4 ints (N, C, H, W), got " +
-               py::repr(obj).cast<std::string>());
-  }
+// x_shape argument of the pooling backwards: 4 positive ints whose product is an allocatable size.
+Shape shape4(const char* fn, const py::handle& obj, const py::array& dy) {
+  Shape s = int_tuple(fn, "x_shape", obj, 4);
   for (int64_t v : s) {
     if (v < 1) value_error(std::string(fn) + ": x_shape must be positive, got " + shape_str(s));
   }
+  checked_numel(fn, "dx", s, dy.itemsize());
   return s;
 }
 
@@ -200,24 +191,13 @@ py::tuple max_pool2d_forward_py(const py::object& x_obj, const py::object& kerne
 py::array max_pool2d_backward_py(const py::object& dy_obj, const py::object& argmax_obj, const py::object& x_shape_obj) {
   const char* fn = "max_pool2d_backward";
   py::array dy = float_input(fn, "dy", dy_obj, 4);
-  if (!py::isinstance<py::array>(argmax_obj)) {
-    type_error(std::string(fn) + ": argmax must be a numpy.ndarray of integers, got " +
-               py::str(py::type::of(argmax_obj).attr("__name__")).cast<std::string>());
-  }
-  auto argmax_any = py::reinterpret_borrow<py::array>(argmax_obj);
-  const char kind = argmax_any.dtype().kind();
-  if (kind != 'i' && kind != 'u') {
-    type_error(std::string(fn) + ": argmax must have an integer dtype (max_pool2d_forward returns int64), got " +
-               dtype_name(argmax_any));
-  }
-  same_shape(fn, "argmax", argmax_any, shape_vec(dy));
-  const Shape xs = shape4(fn, x_shape_obj);
+  auto argmax = int_input(fn, "argmax", argmax_obj, shape_vec(dy));
+  const Shape xs = shape4(fn, x_shape_obj, dy);
   if (xs[0] != dy.shape(0) || xs[1] != dy.shape(1)) {
     value_error(std::string(fn) + ": x_shape " + shape_str(xs) + " must share N and C with dy " + shape_of(dy));
   }
-  auto argmax = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(argmax_any);
   reject_nan(fn, "dy", dy);
-  const int64_t plane = xs[2] * xs[3];
+  const int64_t plane = xs[2] * xs[3];  // cannot overflow: shape4 checked the product of all four
   int64_t bad = -1;
   {
     py::gil_scoped_release nogil;
@@ -261,7 +241,7 @@ py::array avg_pool2d_backward_py(const py::object& dy_obj, const py::object& x_s
                                  const py::object& stride, const py::object& padding) {
   const char* fn = "avg_pool2d_backward";
   py::array dy = float_input(fn, "dy", dy_obj, 4);
-  const Shape xs = shape4(fn, x_shape_obj);
+  const Shape xs = shape4(fn, x_shape_obj, dy);
   const PoolGeom g = pool_geom(fn, xs, kernel, stride, padding);
   same_shape(fn, "dy", dy, pool_out_shape(xs, g));
   reject_nan(fn, "dy", dy);

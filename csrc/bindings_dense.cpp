@@ -16,15 +16,6 @@ std::string dim_and_any(int64_t d, bool first) {
   return first ? "(" + std::to_string(d) + ", ?)" : "(?, " + std::to_string(d) + ")";
 }
 
-// In-place outputs must not share memory with an input the kernel still reads.
-void no_overlap(const char* fn, const char* out_name, const py::array& out, const char* in_name, const py::array& in) {
-  auto lo = [](const py::array& a) { return static_cast<const char*>(a.data()); };
-  auto hi = [&](const py::array& a) { return lo(a) + a.nbytes(); };
-  if (lo(out) < hi(in) && lo(in) < hi(out)) {
-    value_error(std::string(fn) + ": " + out_name + " shares memory with " + in_name + "; pass a separate array");
-  }
-}
-
 Activation parse_activation(const char* fn, const std::string& name) {
   if (name == "none") return Activation::none;
   if (name == "relu") return Activation::relu;
@@ -33,9 +24,11 @@ Activation parse_activation(const char* fn, const std::string& name) {
   value_error(std::string(fn) + ": activation must be 'none', 'relu', 'sigmoid' or 'tanh', got '" + name + "'");
 }
 
-py::array matmul_py(const py::object& a_obj, const py::object& b_obj, const py::object& out_obj, bool ta, bool tb,
-                    double alpha, double beta) {
+py::array matmul_py(const py::object& a_obj, const py::object& b_obj, const py::object& out_obj, const py::object& ta_obj,
+                    const py::object& tb_obj, const py::object& alpha_obj, const py::object& beta_obj) {
   const char* fn = "matmul";
+  const bool ta = bool_arg(fn, "trans_a", ta_obj), tb = bool_arg(fn, "trans_b", tb_obj);
+  const double alpha = float_arg(fn, "alpha", alpha_obj), beta = float_arg(fn, "beta", beta_obj);
   py::array a = float_input(fn, "a", a_obj, 2);
   py::array b = float_input(fn, "b", b_obj, 2);
   same_dtype(fn, "b", b, "a", a);
@@ -48,6 +41,8 @@ py::array matmul_py(const py::object& a_obj, const py::object& b_obj, const py::
   if (beta != 0 && out_obj.is_none()) {
     value_error(std::string(fn) + ": beta=" + std::to_string(beta) + " adds to out, so out must be given");
   }
+  fits_dtype(fn, "alpha", alpha, a);
+  fits_dtype(fn, "beta", beta, a);
   py::array out = float_output(fn, "out", out_obj, {m, n}, a);
   no_overlap(fn, "out", out, "a", a);
   no_overlap(fn, "out", out, "b", b);
@@ -78,8 +73,9 @@ Shape dense_dims(const char* fn, const py::array& x, const py::array& w) {
 }
 
 py::array dense_forward_py(const py::object& x_obj, const py::object& w_obj, const py::object& b_obj,
-                           const std::string& activation, const py::object& out_obj) {
+                           const py::object& activation_obj, const py::object& out_obj) {
   const char* fn = "dense_forward";
+  const std::string activation = str_arg(fn, "activation", activation_obj);
   py::array x = float_input(fn, "x", x_obj, 2);
   py::array w = float_input(fn, "w", w_obj, 2);
   const Shape d = dense_dims(fn, x, w);
@@ -117,8 +113,11 @@ py::array dense_forward_py(const py::object& x_obj, const py::object& w_obj, con
 
 py::tuple dense_backward_py(const py::object& x_obj, const py::object& w_obj, const py::object& dy_obj,
                             const py::object& dx_obj, const py::object& dw_obj, const py::object& db_obj,
-                            bool need_dx, bool has_bias, bool accumulate) {
+                            const py::object& need_dx_obj, const py::object& has_bias_obj,
+                            const py::object& accumulate_obj) {
   const char* fn = "dense_backward";
+  const bool need_dx = bool_arg(fn, "need_dx", need_dx_obj), has_bias = bool_arg(fn, "has_bias", has_bias_obj);
+  const bool accumulate = bool_arg(fn, "accumulate", accumulate_obj);
   py::array x = float_input(fn, "x", x_obj, 2);
   py::array w = float_input(fn, "w", w_obj, 2);
   const Shape d = dense_dims(fn, x, w);
@@ -157,6 +156,10 @@ py::tuple dense_backward_py(const py::object& x_obj, const py::object& w_obj, co
   reject_nan(fn, "x", x);
   reject_nan(fn, "w", w);
   reject_nan(fn, "dy", dy);
+  if (accumulate) {  // dw and db are inputs too then
+    reject_nan(fn, "dw", dw);
+    if (has_bias) reject_nan(fn, "db", db);
+  }
   {
     py::gil_scoped_release nogil;
     if (is_f32(x)) {

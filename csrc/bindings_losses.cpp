@@ -22,32 +22,32 @@ void check_unit_range(const char* fn, const py::array& target) {
   }
 }
 
-// Input and target of one shape and dtype, both free of NaN; returns the gradient buffer.
+// Input and target of one shape and dtype, both finite (a loss of inf inputs would be NaN or inf
+// without telling); returns the gradient buffer, which may not share memory with either.
 py::array paired(const char* fn, const char* name, py::array& x, const py::object& x_obj, py::array& t,
                  const py::object& t_obj, const py::object& grad_obj, bool unit_target) {
   x = float_input(fn, name, x_obj);
   t = float_input(fn, "target", t_obj);
   same_dtype(fn, "target", t, name, x);
   same_shape(fn, "target", t, shape_vec(x));
-  reject_nan(fn, name, x);
-  reject_nan(fn, "target", t);
+  py::array grad = float_output(fn, "grad", grad_obj, shape_vec(x), x);
+  no_overlap(fn, "grad", grad, name, x);
+  no_overlap(fn, "grad", grad, "target", t);
+  reject_nonfinite(fn, name, x);
+  reject_nonfinite(fn, "target", t);
   if (unit_target) is_f32(t) ? check_unit_range<float>(fn, t) : check_unit_range<double>(fn, t);
-  return float_output(fn, "grad", grad_obj, shape_vec(x), x);
+  return grad;
 }
 
-bool is_integer_array(const py::object& obj) {
-  return py::isinstance<py::array>(obj) && py::reinterpret_borrow<py::array>(obj).dtype().kind() == 'i' ||
-         py::isinstance<py::array>(obj) && py::reinterpret_borrow<py::array>(obj).dtype().kind() == 'u';
-}
-
-// Integer class labels as int64 (a converted copy for other integer widths), range-checked.
+// Integer class labels (N,) as int64, range-checked.
 py::array_t<int64_t> class_labels(const char* fn, const py::object& obj, int64_t n, int64_t c,
                                   const py::array& logits) {
-  auto labels = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(obj);
-  if (labels.ndim() != 1 || labels.shape(0) != n) {
+  if (py::isinstance<py::array>(obj) && py::reinterpret_borrow<py::array>(obj).ndim() == 1 &&
+      py::reinterpret_borrow<py::array>(obj).shape(0) != n) {
     value_error(std::string(fn) + ": integer labels must have shape (" + std::to_string(n) + ",) to match logits " +
-                shape_of(logits) + ", got " + shape_of(labels));
+                shape_of(logits) + ", got " + shape_of(py::reinterpret_borrow<py::array>(obj)));
   }
+  auto labels = int_input(fn, "target", obj, {n});
   const int64_t* l = labels.data();
   for (int64_t i = 0; i < n; ++i) {
     if (l[i] < 0 || l[i] >= c) {
@@ -87,7 +87,9 @@ PYDL_BINDINGS(bind_losses) {
       "Mean squared error over all elements. Returns (loss, grad).");
   m.def(
       "bce_loss",
-      [](const py::object& prob_obj, const py::object& target_obj, double eps, const py::object& grad_obj) {
+      [](const py::object& prob_obj, const py::object& target_obj, const py::object& eps_obj,
+         const py::object& grad_obj) {
+        const double eps = float_arg("bce_loss", "eps", eps_obj);
         if (!(eps > 0 && eps < 0.5)) value_error("bce_loss: eps must lie in (0, 0.5), got " + std::to_string(eps));
         py::array prob, target;
         py::array grad = paired("bce_loss", "prob", prob, prob_obj, target, target_obj, grad_obj, true);
@@ -117,11 +119,13 @@ PYDL_BINDINGS(bind_losses) {
       [](const py::object& z_obj, const py::object& target_obj, const py::object& grad_obj) {
         const char* fn = "softmax_cross_entropy";
         py::array z = float_input(fn, "logits", z_obj, 2);
-        reject_nan(fn, "logits", z);
         int64_t n = z.shape(0), c = z.shape(1);
-        py::array grad = float_output(fn, "grad", grad_obj, shape_vec(z), z);
-        if (is_integer_array(target_obj)) {
+        if (is_int_array(target_obj)) {
           auto labels = class_labels(fn, target_obj, n, c, z);
+          py::array grad = float_output(fn, "grad", grad_obj, shape_vec(z), z);
+          no_overlap(fn, "grad", grad, "logits", z);
+          no_overlap(fn, "grad", grad, "target", labels);
+          reject_nonfinite(fn, "logits", z);
           return finish(z, grad, [&](auto zero) {
             using T = decltype(zero);
             return softmax_ce_labels<T>(cptr<T>(z), labels.data(), ptr<T>(grad), n, c);
@@ -130,7 +134,11 @@ PYDL_BINDINGS(bind_losses) {
         py::array t = float_input(fn, "target", target_obj);
         same_dtype(fn, "target", t, "logits", z);
         same_shape(fn, "target", t, shape_vec(z));
-        reject_nan(fn, "target", t);
+        py::array grad = float_output(fn, "grad", grad_obj, shape_vec(z), z);
+        no_overlap(fn, "grad", grad, "logits", z);
+        no_overlap(fn, "grad", grad, "target", t);
+        reject_nonfinite(fn, "logits", z);
+        reject_nonfinite(fn, "target", t);
         return finish(z, grad, [&](auto zero) {
           using T = decltype(zero);
           return softmax_ce_rows<T>(cptr<T>(z), cptr<T>(t), ptr<T>(grad), n, c);
@@ -144,11 +152,13 @@ PYDL_BINDINGS(bind_losses) {
       [](const py::object& z_obj, const py::object& target_obj, const py::object& grad_obj) {
         const char* fn = "multi_bce_loss";
         py::array z = float_input(fn, "logits", z_obj, 2);
-        reject_nan(fn, "logits", z);
         int64_t n = z.shape(0), c = z.shape(1);
-        if (is_integer_array(target_obj)) {
-          py::array grad = float_output(fn, "grad", grad_obj, shape_vec(z), z);
+        if (is_int_array(target_obj)) {
           auto labels = class_labels(fn, target_obj, n, c, z);
+          py::array grad = float_output(fn, "grad", grad_obj, shape_vec(z), z);
+          no_overlap(fn, "grad", grad, "logits", z);
+          no_overlap(fn, "grad", grad, "target", labels);
+          reject_nonfinite(fn, "logits", z);
           return finish(z, grad, [&](auto zero) {
             using T = decltype(zero);
             return multi_bce_labels<T>(cptr<T>(z), labels.data(), ptr<T>(grad), n, c);

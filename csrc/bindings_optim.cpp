@@ -1,5 +1,8 @@
 // Bindings for the optimizer updates: parameters and state are updated in place, so every one of
-// them must be a writeable contiguous array of the parameter's dtype and shape.
+// them must be a writeable contiguous array of the parameter's dtype and shape, sharing no memory with
+// another, and every check (NaN or inf in any of them included) runs before the first element is written.
+#include <vector>
+
 #include "check.h"
 #include "optim.h"
 #include "registry.h"
@@ -9,19 +12,24 @@ namespace {
 
 struct Checked {
   py::array param, grad;
+  double lr, weight_decay;
 };
 
-Checked param_and_grad(const char* fn, const py::object& param_obj, const py::object& grad_obj, double lr,
-                       double weight_decay) {
+Checked param_and_grad(const char* fn, const py::object& param_obj, const py::object& grad_obj,
+                       const py::object& lr_obj, const py::object& wd_obj) {
   Checked c;
   c.param = float_input(fn, "param", param_obj);
   c.param = float_inout(fn, "param", c.param, c.param, shape_vec(c.param));
   c.grad = float_input(fn, "grad", grad_obj);
   same_dtype(fn, "grad", c.grad, "param", c.param);
   same_shape(fn, "grad", c.grad, shape_vec(c.param));
-  if (!(lr >= 0)) value_error(std::string(fn) + ": lr must be >= 0, got " + std::to_string(lr));
-  if (!(weight_decay >= 0))
-    value_error(std::string(fn) + ": weight_decay must be >= 0, got " + std::to_string(weight_decay));
+  c.lr = float_arg(fn, "lr", lr_obj);
+  c.weight_decay = float_arg(fn, "weight_decay", wd_obj);
+  fits_dtype(fn, "lr", c.lr, c.param);
+  fits_dtype(fn, "weight_decay", c.weight_decay, c.param);
+  if (!(c.lr >= 0)) value_error(std::string(fn) + ": lr must be >= 0, got " + std::to_string(c.lr));
+  if (!(c.weight_decay >= 0))
+    value_error(std::string(fn) + ": weight_decay must be >= 0, got " + std::to_string(c.weight_decay));
   return c;
 }
 
@@ -30,13 +38,41 @@ py::array state(const char* fn, const char* name, const py::object& obj, const p
   return float_inout(fn, name, obj, param, shape_vec(param));
 }
 
+struct Named {
+  const char* name;
+  py::array a;
+};
+
+// A state array the settings need (checked, and listed for the final checks), else an empty one.
+py::array state_if(bool needed, const char* fn, const char* name, const py::object& obj, const py::array& param,
+                   std::vector<Named>& arrays) {
+  if (!needed) return py::array();
+  py::array a = state(fn, name, obj, param);
+  arrays.push_back({name, a});
+  return a;
+}
+
+// The last checks before the update: no two arrays share memory (an update reads each element of
+// every array once and writes several), and all hold finite values (a NaN or inf can only spread).
+void no_overlap_finite(const char* fn, const std::vector<Named>& arrays) {
+  for (size_t i = 0; i < arrays.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) no_overlap(fn, arrays[i].name, arrays[i].a, arrays[j].name, arrays[j].a);
+  }
+  for (const Named& n : arrays) {
+    if (std::string(n.name) == "grad") {
+      try {
+        reject_nonfinite(fn, n.name, n.a);
+      } catch (py::value_error& e) {
+        throw py::value_error(std::string(e.what()) + " (training diverged? try a smaller learning rate)");
+      }
+    } else {
+      reject_nonfinite(fn, n.name, n.a);
+    }
+  }
+}
+
 template <typename T>
 T* opt_ptr(py::array& a) { return a ? ptr<T>(a) : nullptr; }
-
-void nan_error(const char* fn, const py::array& grad) {
-  value_error(std::string(fn) + ": grad with shape " + shape_of(grad) +
-              " contains NaN (training diverged? try a smaller learning rate)");
-}
 
 }  // namespace
 
@@ -45,82 +81,103 @@ PYDL_BINDINGS(bind_optim) {
   const auto none = py::none();
   m.def(
       "sgd_step",
-      [](const py::object& param_obj, const py::object& grad_obj, const py::object& buf_obj, double lr, double momentum,
-         double dampening, double weight_decay, bool nesterov, bool first_step) {
+      [](const py::object& param_obj, const py::object& grad_obj, const py::object& buf_obj, const py::object& lr,
+         const py::object& momentum_obj, const py::object& dampening_obj, const py::object& wd,
+         const py::object& nesterov_obj, const py::object& first_step_obj) {
         const char* fn = "sgd_step";
-        Checked c = param_and_grad(fn, param_obj, grad_obj, lr, weight_decay);
+        Checked c = param_and_grad(fn, param_obj, grad_obj, lr, wd);
+        const double momentum = float_arg(fn, "momentum", momentum_obj);
+        const double dampening = float_arg(fn, "dampening", dampening_obj);
+        const bool nesterov = bool_arg(fn, "nesterov", nesterov_obj);
+        const bool first_step = bool_arg(fn, "first_step", first_step_obj);
+        fits_dtype(fn, "momentum", momentum, c.param);
+        fits_dtype(fn, "dampening", dampening, c.param);
         if (momentum < 0) value_error("sgd_step: momentum must be >= 0, got " + std::to_string(momentum));
         if (nesterov && (momentum <= 0 || dampening != 0))
           value_error("sgd_step: Nesterov momentum requires momentum > 0 and dampening = 0");
-        py::array buf;
-        if (momentum != 0) buf = state(fn, "momentum_buf", buf_obj, c.param);
-        SgdConfig cfg{lr, momentum, dampening, weight_decay, nesterov, first_step};
-        bool nan;
-        {
-          py::gil_scoped_release nogil;
-          nan = is_f32(c.param)
-                    ? sgd_update(ptr<float>(c.param), cptr<float>(c.grad), opt_ptr<float>(buf), c.param.size(), cfg)
-                    : sgd_update(ptr<double>(c.param), cptr<double>(c.grad), opt_ptr<double>(buf), c.param.size(), cfg);
+        std::vector<Named> arrays{{"param", c.param}, {"grad", c.grad}};
+        py::array buf = state_if(momentum != 0, fn, "momentum_buf", buf_obj, c.param, arrays);
+        no_overlap_finite(fn, arrays);
+        SgdConfig cfg{c.lr, momentum, dampening, c.weight_decay, nesterov, first_step};
+        py::gil_scoped_release nogil;
+        if (is_f32(c.param)) {
+          sgd_update(ptr<float>(c.param), cptr<float>(c.grad), opt_ptr<float>(buf), c.param.size(), cfg);
+        } else {
+          sgd_update(ptr<double>(c.param), cptr<double>(c.grad), opt_ptr<double>(buf), c.param.size(), cfg);
         }
-        if (nan) nan_error(fn, c.grad);
       },
       arg("param"), arg("grad"), arg("momentum_buf") = none, py::kw_only(), arg("lr"), arg("momentum") = 0.0,
       arg("dampening") = 0.0, arg("weight_decay") = 0.0, arg("nesterov") = false, arg("first_step") = false,
       "SGD as torch.optim.SGD: g = grad + wd*param; buf = g (first step) or momentum*buf + (1-dampening)*g;\n"
-      "g = g + momentum*buf (nesterov) or buf; param -= lr*g. Updates param and momentum_buf in place.");
+      "g = g + momentum*buf (nesterov) or buf; param -= lr*g. Updates param and momentum_buf in place.\n"
+      "NaN or inf in param, grad or momentum_buf raises ValueError before anything is written.");
   m.def(
       "rmsprop_step",
-      [](const py::object& param_obj, const py::object& grad_obj, const py::object& sq_obj, double lr, double alpha,
-         double eps, double weight_decay, double momentum, bool centered, const py::object& buf_obj,
-         const py::object& gavg_obj) {
+      [](const py::object& param_obj, const py::object& grad_obj, const py::object& sq_obj, const py::object& lr,
+         const py::object& alpha_obj, const py::object& eps_obj, const py::object& wd, const py::object& momentum_obj,
+         const py::object& centered_obj, const py::object& buf_obj, const py::object& gavg_obj) {
         const char* fn = "rmsprop_step";
-        Checked c = param_and_grad(fn, param_obj, grad_obj, lr, weight_decay);
+        Checked c = param_and_grad(fn, param_obj, grad_obj, lr, wd);
+        const double alpha = float_arg(fn, "alpha", alpha_obj), eps = float_arg(fn, "eps", eps_obj);
+        const double momentum = float_arg(fn, "momentum", momentum_obj);
+        const bool centered = bool_arg(fn, "centered", centered_obj);
+        fits_dtype(fn, "eps", eps, c.param);
+        fits_dtype(fn, "momentum", momentum, c.param);
         if (!(alpha >= 0 && alpha <= 1)) value_error("rmsprop_step: alpha must lie in [0, 1], got " + std::to_string(alpha));
         if (!(eps >= 0)) value_error("rmsprop_step: eps must be >= 0, got " + std::to_string(eps));
-        py::array sq = state(fn, "square_avg", sq_obj, c.param), buf, gavg;
-        if (momentum > 0) buf = state(fn, "momentum_buf", buf_obj, c.param);
-        if (centered) gavg = state(fn, "grad_avg", gavg_obj, c.param);
-        RmspropConfig cfg{lr, alpha, eps, weight_decay, momentum, centered};
-        bool nan;
-        {
-          py::gil_scoped_release nogil;
-          nan = is_f32(c.param) ? rmsprop_update(ptr<float>(c.param), cptr<float>(c.grad), ptr<float>(sq),
-                                                 opt_ptr<float>(buf), opt_ptr<float>(gavg), c.param.size(), cfg)
-                                : rmsprop_update(ptr<double>(c.param), cptr<double>(c.grad), ptr<double>(sq),
-                                                 opt_ptr<double>(buf), opt_ptr<double>(gavg), c.param.size(), cfg);
+        if (momentum < 0) value_error("rmsprop_step: momentum must be >= 0, got " + std::to_string(momentum));
+        std::vector<Named> arrays{{"param", c.param}, {"grad", c.grad}};
+        py::array sq = state_if(true, fn, "square_avg", sq_obj, c.param, arrays);
+        py::array buf = state_if(momentum > 0, fn, "momentum_buf", buf_obj, c.param, arrays);
+        py::array gavg = state_if(centered, fn, "grad_avg", gavg_obj, c.param, arrays);
+        no_overlap_finite(fn, arrays);
+        RmspropConfig cfg{c.lr, alpha, eps, c.weight_decay, momentum, centered};
+        py::gil_scoped_release nogil;
+        if (is_f32(c.param)) {
+          rmsprop_update(ptr<float>(c.param), cptr<float>(c.grad), ptr<float>(sq), opt_ptr<float>(buf),
+                         opt_ptr<float>(gavg), c.param.size(), cfg);
+        } else {
+          rmsprop_update(ptr<double>(c.param), cptr<double>(c.grad), ptr<double>(sq), opt_ptr<double>(buf),
+                         opt_ptr<double>(gavg), c.param.size(), cfg);
         }
-        if (nan) nan_error(fn, c.grad);
       },
       arg("param"), arg("grad"), arg("square_avg"), py::kw_only(), arg("lr") = 0.01, arg("alpha") = 0.99,
       arg("eps") = 1e-8, arg("weight_decay") = 0.0, arg("momentum") = 0.0, arg("centered") = false,
       arg("momentum_buf") = none, arg("grad_avg") = none,
-      "RMSprop as torch.optim.RMSprop (eps added after the square root). Updates in place.");
+      "RMSprop as torch.optim.RMSprop (eps added after the square root). Updates in place.\n"
+      "NaN or inf in param, grad or a state array raises ValueError before anything is written.");
   m.def(
       "adam_step",
       [](const py::object& param_obj, const py::object& grad_obj, const py::object& m_obj, const py::object& v_obj,
-         int64_t step, double lr, double beta1, double beta2, double eps, double weight_decay) {
+         const py::object& step_obj, const py::object& lr, const py::object& beta1_obj, const py::object& beta2_obj,
+         const py::object& eps_obj, const py::object& wd) {
         const char* fn = "adam_step";
-        Checked c = param_and_grad(fn, param_obj, grad_obj, lr, weight_decay);
+        Checked c = param_and_grad(fn, param_obj, grad_obj, lr, wd);
+        const int64_t step = int_arg(fn, "step", step_obj);
+        const double beta1 = float_arg(fn, "beta1", beta1_obj), beta2 = float_arg(fn, "beta2", beta2_obj);
+        const double eps = float_arg(fn, "eps", eps_obj);
+        fits_dtype(fn, "eps", eps, c.param);
         if (step < 1)
           value_error("adam_step: step must be >= 1 (the count including this update), got " + std::to_string(step));
         if (!(beta1 >= 0 && beta1 < 1)) value_error("adam_step: beta1 must lie in [0, 1), got " + std::to_string(beta1));
         if (!(beta2 >= 0 && beta2 < 1)) value_error("adam_step: beta2 must lie in [0, 1), got " + std::to_string(beta2));
+        if (!(eps >= 0)) value_error("adam_step: eps must be >= 0, got " + std::to_string(eps));
         py::array m1 = state(fn, "exp_avg", m_obj, c.param), m2 = state(fn, "exp_avg_sq", v_obj, c.param);
-        AdamConfig cfg{lr, beta1, beta2, eps, weight_decay, step};
-        bool nan;
-        {
-          py::gil_scoped_release nogil;
-          nan = is_f32(c.param) ? adam_update(ptr<float>(c.param), cptr<float>(c.grad), ptr<float>(m1),
-                                              ptr<float>(m2), c.param.size(), cfg)
-                                : adam_update(ptr<double>(c.param), cptr<double>(c.grad), ptr<double>(m1),
-                                              ptr<double>(m2), c.param.size(), cfg);
+        no_overlap_finite(fn, {{"param", c.param}, {"grad", c.grad}, {"exp_avg", m1}, {"exp_avg_sq", m2}});
+        AdamConfig cfg{c.lr, beta1, beta2, eps, c.weight_decay, step};
+        py::gil_scoped_release nogil;
+        if (is_f32(c.param)) {
+          adam_update(ptr<float>(c.param), cptr<float>(c.grad), ptr<float>(m1), ptr<float>(m2), c.param.size(), cfg);
+        } else {
+          adam_update(ptr<double>(c.param), cptr<double>(c.grad), ptr<double>(m1), ptr<double>(m2), c.param.size(),
+                      cfg);
         }
-        if (nan) nan_error(fn, c.grad);
       },
       arg("param"), arg("grad"), arg("exp_avg"), arg("exp_avg_sq"), py::kw_only(), arg("step"), arg("lr") = 0.001,
       arg("beta1") = 0.9, arg("beta2") = 0.999, arg("eps") = 1e-8, arg("weight_decay") = 0.0,
       "Adam as torch.optim.Adam: param -= lr/(1-beta1^step) * m / (sqrt(v)/sqrt(1-beta2^step) + eps).\n"
-      "step counts from 1 and includes this update. Updates param, exp_avg, exp_avg_sq in place.");
+      "step counts from 1 and includes this update. Updates param, exp_avg, exp_avg_sq in place.\n"
+      "NaN or inf in param, grad or a state array raises ValueError before anything is written.");
 }
 
 }  // namespace pydl

@@ -47,16 +47,22 @@ double bce_with_logits_loss(const T* logits, const T* target, T* grad, int64_t n
   return sum * inv_n;
 }
 
-// Writes softmax(row) into g and returns log(sum(exp(row - max))) + max, the row's log-partition.
+// Writes softmax(row) into g; returns the row's maximum and log(sum(exp(row - max))). The loss is
+// then taken from (z - max) - log_sum, never from (log_sum + max) - z, whose rounding at |z| ~ 1e16
+// swallows the log_sum entirely.
+struct RowLogits {
+  double mx, log_sum;
+};
+
 template <typename T>
-static double softmax_row(const T* z, T* g, int64_t c) {
+static RowLogits softmax_row(const T* z, T* g, int64_t c) {
   double mx = double(z[0]);
   for (int64_t j = 1; j < c; ++j) mx = std::max(mx, double(z[j]));
   double sum = 0;
   for (int64_t j = 0; j < c; ++j) sum += std::exp(double(z[j]) - mx);
   double inv = 1 / sum;
   for (int64_t j = 0; j < c; ++j) g[j] = T(std::exp(double(z[j]) - mx) * inv);
-  return std::log(sum) + mx;
+  return {mx, std::log(sum)};
 }
 
 template <typename T>
@@ -65,8 +71,9 @@ double softmax_ce_labels(const T* logits, const int64_t* labels, T* grad, int64_
   for (int64_t i = 0; i < n; ++i) {
     const T* z = logits + i * c;
     T* g = grad + i * c;
-    double log_partition = softmax_row(z, g, c);
-    loss += log_partition - double(z[labels[i]]);
+    const double target_logit = double(z[labels[i]]);
+    const RowLogits r = softmax_row(z, g, c);
+    loss += r.log_sum - (target_logit - r.mx);
     for (int64_t j = 0; j < c; ++j) g[j] = T(double(g[j]) * inv_n);
     g[labels[i]] -= T(inv_n);
   }
@@ -80,9 +87,11 @@ double softmax_ce_rows(const T* logits, const T* target, T* grad, int64_t n, int
     const T* z = logits + i * c;
     const T* t = target + i * c;
     T* g = grad + i * c;
-    double log_partition = softmax_row(z, g, c), t_sum = 0;
+    const RowLogits r = softmax_row(z, g, c);
+    double t_sum = 0;
     for (int64_t j = 0; j < c; ++j) {
-      loss -= double(t[j]) * (double(z[j]) - log_partition);
+      // A zero target contributes nothing, even where the log-probability underflows to -inf.
+      if (t[j] != T(0)) loss -= double(t[j]) * ((double(z[j]) - r.mx) - r.log_sum);
       t_sum += double(t[j]);
     }
     // d/dz of -sum_j t_j log p_j is p * sum(t) - t: equal to p - t when the targets sum to one.

@@ -11,9 +11,14 @@ namespace {
 constexpr int64_t kMinVisitsPerThread = int64_t(1) << 17;
 
 int64_t min_planes_per_thread(const PoolGeom& g) {
-  const int64_t visits = std::max<int64_t>(1, g.ho * g.wo * g.kh * g.kw);
-  return std::max<int64_t>(1, (kMinVisitsPerThread + visits - 1) / visits);
+  // In double: ho * wo * kh * kw overflows int64 for kernels of up to 2^31 (most of each window clipped).
+  const double visits = std::max(1.0, double(g.ho) * double(g.wo) * double(g.kh) * double(g.kw));
+  return visits >= double(kMinVisitsPerThread) ? 1 : int64_t((double(kMinVisitsPerThread) + visits - 1) / visits);
 }
+
+// 1 / (kh * kw), the count_include_pad divisor; the product taken in double, as it may exceed int64.
+template <typename T>
+T inv_window(const PoolGeom& g) { return T(1.0 / (double(g.kh) * double(g.kw))); }
 
 // The window of output (oh, ow) clipped to the input: rows [h0, h1), columns [w0, w1).
 struct Window {
@@ -75,7 +80,7 @@ void max_pool2d_backward(const PoolGeom& g, const T* dy, const int64_t* argmax, 
 template <typename T>
 void avg_pool2d_forward(const PoolGeom& g, const T* x, T* y) {
   const int64_t in_plane = g.h * g.w, out_plane = g.ho * g.wo;
-  const T scale = T(1) / T(g.kh * g.kw);
+  const T scale = inv_window<T>(g);
   parallel_for(g.planes, min_planes_per_thread(g), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const T* xp = x + p * in_plane;
@@ -97,7 +102,7 @@ void avg_pool2d_forward(const PoolGeom& g, const T* x, T* y) {
 template <typename T>
 void avg_pool2d_backward(const PoolGeom& g, const T* dy, T* dx) {
   const int64_t in_plane = g.h * g.w, out_plane = g.ho * g.wo;
-  const T scale = T(1) / T(g.kh * g.kw);
+  const T scale = inv_window<T>(g);
   parallel_for(g.planes, min_planes_per_thread(g), [&](int64_t p0, int64_t p1) {
     std::fill(dx + p0 * in_plane, dx + p1 * in_plane, T(0));
     for (int64_t p = p0; p < p1; ++p) {

@@ -15,7 +15,7 @@ static inline float exp_reduce(float u, int32_t* n) {
   // n = round(u / ln 2): adding 1.5 * 2^23 leaves n in the low mantissa bits (round to nearest even).
   const float magic = 12582912.0f;
   float t = u * 1.44269504088896341f + magic;
-  *n = f32_to_bits(t) - f32_to_bits(magic);
+  *n = int32_t(uint32_t(f32_to_bits(t)) - uint32_t(f32_to_bits(magic)));
   float fn = t - magic;
   float r = u - fn * 0.693359375f;
   r = r - fn * -2.12194440e-4f;
@@ -35,15 +35,16 @@ static inline float vexp(float x) {
   int32_t n;
   float p = exp_reduce(xc, &n);
   // 2^n in two factors so results down in the denormal range and up to the overflow edge stay exact.
+  // Shifts on unsigned: for a NaN x, n comes from NaN bits and (n + 127) << 23 would overflow (UB).
   int32_t n1 = n >> 1, n2 = n - n1;
-  float s = p * bits_to_f32((n1 + 127) << 23) * bits_to_f32((n2 + 127) << 23);
+  float s = p * bits_to_f32(int32_t(uint32_t(n1 + 127) << 23)) * bits_to_f32(int32_t(uint32_t(n2 + 127) << 23));
   return x > hi ? bits_to_f32(0x7f800000) : s;
 }
 
 static inline double exp_reduce(double u, int64_t* n) {
   const double magic = 6755399441055744.0;  // 1.5 * 2^52
   double t = u * 1.4426950408889634074 + magic;
-  *n = f64_to_bits(t) - f64_to_bits(magic);
+  *n = int64_t(uint64_t(f64_to_bits(t)) - uint64_t(f64_to_bits(magic)));
   double fn = t - magic;
   double r = u - fn * 6.93145751953125e-1;
   r = r - fn * 1.42860682030941723212e-6;
@@ -69,6 +70,6 @@ static inline double vexp(double x) {
   int64_t n;
   double p = exp_reduce(xc, &n);
   int64_t n1 = n >> 1, n2 = n - n1;
-  double s = p * bits_to_f64((n1 + 1023) << 52) * bits_to_f64((n2 + 1023) << 52);
+  double s = p * bits_to_f64(int64_t(uint64_t(n1 + 1023) << 52)) * bits_to_f64(int64_t(uint64_t(n2 + 1023) << 52));
   return x > hi ? bits_to_f64(INT64_C(0x7ff0000000000000)) : s;
 }

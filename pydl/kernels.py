@@ -1,9 +1,13 @@
 """The C++ kernels, float32 and float64, NumPy arrays in and out.
 
 Every function here has a pure-NumPy twin with the same name and signature in :mod:`pydl.reference`.
-Arrays must be C-contiguous float32 or float64 ndarrays of one dtype; outputs (``out=`` and friends)
-are written in place and must match exactly. Bad input raises ``TypeError``/``ValueError`` naming the
-argument and the shapes; NaN in an input raises ``ValueError``. ``help(pydl.kernels.NAME)`` documents each.
+Arrays must be C-contiguous, aligned float32 or float64 ndarrays of one dtype (a subclass such as
+np.matrix is read as the plain array; masked arrays and zero-stride broadcast views are refused);
+outputs (``out=`` and friends) are written in place, must match exactly and may not overlap an input
+(the activations accept ``out`` being the input itself). Scalars must be plain ints/floats/bools (or
+NumPy scalars), finite, and geometry values at most 2**31 - 1. Bad input raises ``TypeError``/``ValueError``
+naming the argument and the shapes, before anything is written; NaN in an input raises ``ValueError``, and
+so does inf in softmax, loss and optimizer inputs. ``help(pydl.kernels.NAME)`` documents each.
 """
 from . import _core
 

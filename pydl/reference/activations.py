@@ -1,31 +1,37 @@
 """Activations and their backward passes (backward from the saved forward output)."""
 import numpy as np
 
-from ._checks import float_input, output, reject_nan, same_dtype, same_shape
+from ._checks import float_input, no_overlap, output, reject_nan, reject_nonfinite, same_dtype, same_shape
 
 __all__ = ["relu", "relu_backward", "sigmoid", "sigmoid_backward", "softmax", "softmax_backward",
            "tanh", "tanh_backward"]
 
 
 def _unary(fn, x, out):
-    float_input(fn, "x", x)
+    """(x, out): out may be x itself (element-wise, in place), never a partly overlapping view."""
+    x = float_input(fn, "x", x)
+    out = output(fn, "out", out, x.shape, x)
+    no_overlap(fn, "out", out, "x", x, allow_same=True)
     reject_nan(fn, "x", x)
-    return output(fn, "out", out, x.shape, x)
+    return x, out
 
 
-def _backward(fn, y, dy, out):
-    float_input(fn, "y", y)
-    float_input(fn, "dy", dy)
+def _backward(fn, y, dy, out, ndim=None):
+    y = float_input(fn, "y", y, ndim)
+    dy = float_input(fn, "dy", dy)
     same_dtype(fn, "dy", dy, "y", y)
     same_shape(fn, "dy", dy, y.shape)
+    out = output(fn, "out", out, y.shape, y)
+    no_overlap(fn, "out", out, "y", y, allow_same=True)
+    no_overlap(fn, "out", out, "dy", dy, allow_same=True)
     reject_nan(fn, "y", y)
     reject_nan(fn, "dy", dy)
-    return output(fn, "out", out, y.shape, y)
+    return y, dy, out
 
 
 def sigmoid(x, out=None):
     """1 / (1 + exp(-x)), computed from exp(-|x|) so no exp overflows for any finite x."""
-    out = _unary("sigmoid", x, out)
+    x, out = _unary("sigmoid", x, out)
     e = np.exp(-np.abs(x))
     s = 1.0 / (1.0 + e)
     out[...] = np.where(x >= 0, s, e * s)
@@ -34,42 +40,43 @@ def sigmoid(x, out=None):
 
 def sigmoid_backward(y, dy, out=None):
     """dx = dy * y * (1 - y), where y = sigmoid(x)."""
-    out = _backward("sigmoid_backward", y, dy, out)
+    y, dy, out = _backward("sigmoid_backward", y, dy, out)
     out[...] = dy * y * (1 - y)
     return out
 
 
 def relu(x, out=None):
-    out = _unary("relu", x, out)
+    x, out = _unary("relu", x, out)
     np.maximum(x, 0, out=out)
     return out
 
 
 def relu_backward(y, dy, out=None):
     """dx = dy where y > 0, else 0 (y = relu(x); the gradient at x = 0 is taken as 0, as PyTorch does)."""
-    out = _backward("relu_backward", y, dy, out)
+    y, dy, out = _backward("relu_backward", y, dy, out)
     out[...] = np.where(y > 0, dy, 0)
     return out
 
 
 def tanh(x, out=None):
-    out = _unary("tanh", x, out)
+    x, out = _unary("tanh", x, out)
     np.tanh(x, out=out)
     return out
 
 
 def tanh_backward(y, dy, out=None):
     """dx = dy * (1 - y^2), where y = tanh(x)."""
-    out = _backward("tanh_backward", y, dy, out)
+    y, dy, out = _backward("tanh_backward", y, dy, out)
     out[...] = dy * (1 - y * y)
     return out
 
 
 def softmax(x, out=None):
-    """Row-wise softmax of a 2-D array, max-subtracted so exp never overflows."""
-    float_input("softmax", "x", x, ndim=2)
-    reject_nan("softmax", "x", x)
+    """Row-wise softmax of a 2-D finite array, max-subtracted so exp never overflows."""
+    x = float_input("softmax", "x", x, ndim=2)
     out = output("softmax", "out", out, x.shape, x)
+    no_overlap("softmax", "out", out, "x", x, allow_same=True)
+    reject_nonfinite("softmax", "x", x)  # an inf would make its row NaN
     e = np.exp(x - x.max(axis=1, keepdims=True))
     out[...] = e / e.sum(axis=1, keepdims=True)
     return out
@@ -77,7 +84,6 @@ def softmax(x, out=None):
 
 def softmax_backward(y, dy, out=None):
     """dx = y * (dy - sum(dy * y, axis=1)), where y = softmax(x)."""
-    float_input("softmax_backward", "y", y, ndim=2)
-    out = _backward("softmax_backward", y, dy, out)
+    y, dy, out = _backward("softmax_backward", y, dy, out, ndim=2)
     out[...] = y * (dy - (dy * y).sum(axis=1, keepdims=True))
     return out

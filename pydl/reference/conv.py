@@ -5,36 +5,14 @@ scatters the column gradient back with one strided slice per kernel offset. Pool
 positions, each window clipped to the input, so padding never takes part (PyTorch's -inf / zero
 padding gives the same results).
 """
-import operator
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._checks import float_input, output, reject_nan, same_dtype, same_shape
+from ._checks import (MAX_STAGED, bool_arg, checked_numel, float_input, geometry_range, int_input, int_pair,
+                      int_tuple, no_overlap, output, reject_nan, same_dtype, same_shape)
 
 __all__ = ["avg_pool2d_backward", "avg_pool2d_forward", "conv2d_backward", "conv2d_forward",
            "max_pool2d_backward", "max_pool2d_forward"]
-
-
-def _int_pair(fn, name, v):
-    """An int or an (h, w) pair of ints, as a pair."""
-    try:
-        return (operator.index(v),) * 2
-    except TypeError:
-        pass
-    if not isinstance(v, str) and hasattr(v, "__len__") and len(v) == 2:
-        try:
-            return operator.index(v[0]), operator.index(v[1])
-        except TypeError:
-            pass
-    raise TypeError(f"{fn}: {name} must be an int or a pair of ints (h, w), got {v!r}")
-
-
-def _check_stride_padding(fn, stride, padding):
-    if min(stride) < 1:
-        raise ValueError(f"{fn}: stride must be >= 1, got {stride}")
-    if min(padding) < 0:
-        raise ValueError(f"{fn}: padding must be >= 0, got {padding}")
 
 
 def _out_size(fn, in_hw, k, stride, padding):
@@ -48,12 +26,23 @@ def _out_size(fn, in_hw, k, stride, padding):
 
 
 def _conv_geometry(fn, x, w, stride, padding):
+    stride, padding = int_pair(fn, "stride", stride), int_pair(fn, "padding", padding)
+    geometry_range(fn, "stride", stride, 1)
+    geometry_range(fn, "padding", padding, 0)
     if x.shape[1] != w.shape[1]:
         raise ValueError(f"{fn}: x has {x.shape[1]} input channels (shape {x.shape}, NCHW) but w expects "
                          f"{w.shape[1]} (shape {w.shape}, (C_out, C_in, kH, kW))")
-    stride, padding = _int_pair(fn, "stride", stride), _int_pair(fn, "padding", padding)
-    _check_stride_padding(fn, stride, padding)
-    return stride, padding, _out_size(fn, x.shape[2:], w.shape[2:], stride, padding)
+    out = _out_size(fn, x.shape[2:], w.shape[2:], stride, padding)
+    # The C++ kernel stages one zero-padded sample per thread: bounded as there.
+    span_w = x.shape[3] + 2 * padding[1] - w.shape[3]
+    sw = min(stride[1], span_w + 1) if out[1] == 1 else stride[1]
+    if padding[0] > 0 or padding[1] > 0 or sw > 1:
+        hp, wp = x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1]
+        staged = x.shape[1] * hp * (-(-wp // sw) * sw)
+        if staged > MAX_STAGED:
+            raise ValueError(f"{fn}: the zero-padded sample would hold {staged} elements (C_in x (H + 2*pad_h) x "
+                             f"(W + 2*pad_w), padding {padding}), more than the limit 2**28; use less padding")
+    return stride, padding, out
 
 
 def _im2col(x, k, stride, padding, out_hw):
@@ -73,11 +62,11 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, out=None):
     would be < 1, padding < 0, stride < 1, or x and w disagree on C_in.
     """
     fn = "conv2d_forward"
-    float_input(fn, "x", x, 4)
-    float_input(fn, "w", w, 4)
+    x = float_input(fn, "x", x, 4)
+    w = float_input(fn, "w", w, 4)
     same_dtype(fn, "w", w, "x", x)
     if b is not None:
-        float_input(fn, "b", b, 1)
+        b = float_input(fn, "b", b, 1)
         same_dtype(fn, "b", b, "x", x)
         same_shape(fn, "b", b, (w.shape[0],))
     stride, padding, (ho, wo) = _conv_geometry(fn, x, w, stride, padding)
@@ -86,6 +75,10 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, out=None):
     if b is not None:
         reject_nan(fn, "b", b)
     out = output(fn, "out", out, (x.shape[0], w.shape[0], ho, wo), x)
+    no_overlap(fn, "out", out, "x", x)
+    no_overlap(fn, "out", out, "w", w)
+    if b is not None:
+        no_overlap(fn, "out", out, "b", b)
     cols = _im2col(x, w.shape[2:], stride, padding, (ho, wo))
     y = w.reshape(w.shape[0], -1) @ cols  # (N, C_out, Ho*Wo)
     if b is not None:
@@ -101,9 +94,10 @@ def conv2d_backward(x, w, dy, stride=1, padding=0, *, need_dx=True, has_bias=Tru
     (the sum of dy over N, Ho, Wo) or None when has_bias=False. Fresh arrays each call.
     """
     fn = "conv2d_backward"
-    float_input(fn, "x", x, 4)
-    float_input(fn, "w", w, 4)
-    float_input(fn, "dy", dy, 4)
+    need_dx, has_bias = bool_arg(fn, "need_dx", need_dx), bool_arg(fn, "has_bias", has_bias)
+    x = float_input(fn, "x", x, 4)
+    w = float_input(fn, "w", w, 4)
+    dy = float_input(fn, "dy", dy, 4)
     same_dtype(fn, "w", w, "x", x)
     same_dtype(fn, "dy", dy, "x", x)
     stride, padding, (ho, wo) = _conv_geometry(fn, x, w, stride, padding)
@@ -129,12 +123,12 @@ def conv2d_backward(x, w, dy, stride=1, padding=0, *, need_dx=True, has_bias=Tru
 
 
 def _pool_geometry(fn, x_shape, kernel_size, stride, padding):
-    k = _int_pair(fn, "kernel_size", kernel_size)
-    stride = k if stride is None else _int_pair(fn, "stride", stride)
-    padding = _int_pair(fn, "padding", padding)
-    if min(k) < 1:
-        raise ValueError(f"{fn}: kernel_size must be >= 1, got {k}")
-    _check_stride_padding(fn, stride, padding)
+    k = int_pair(fn, "kernel_size", kernel_size)
+    stride = k if stride is None else int_pair(fn, "stride", stride)
+    padding = int_pair(fn, "padding", padding)
+    geometry_range(fn, "kernel_size", k, 1)
+    geometry_range(fn, "stride", stride, 1)
+    geometry_range(fn, "padding", padding, 0)
     if padding[0] > k[0] // 2 or padding[1] > k[1] // 2:
         raise ValueError(f"{fn}: padding {padding} must be at most half the kernel size {k} (as in PyTorch), "
                          "so every window holds an input element")
@@ -151,15 +145,11 @@ def _windows(x_shape, k, stride, padding, out_hw):
             yield oh, ow, slice(max(h0, 0), min(h0 + k[0], h)), slice(max(w0, 0), min(w0 + k[1], w))
 
 
-def _x_shape(fn, x_shape):
-    try:
-        shape = tuple(operator.index(v) for v in x_shape)
-    except TypeError:
-        shape = ()
-    if len(shape) != 4:
-        raise TypeError(f"{fn}: x_shape must be a sequence of 4 ints (N, C, H, W), got {x_shape!r}")
+def _x_shape(fn, x_shape, dy):
+    shape = int_tuple(fn, "x_shape", x_shape, 4)
     if min(shape) < 1:
         raise ValueError(f"{fn}: x_shape must be positive, got {shape}")
+    checked_numel(fn, "dx", shape, dy.itemsize)
     return shape
 
 
@@ -172,7 +162,7 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
     input plane (the first in row-major order on ties).
     """
     fn = "max_pool2d_forward"
-    float_input(fn, "x", x, 4)
+    x = float_input(fn, "x", x, 4)
     k, stride, padding, (ho, wo) = _pool_geometry(fn, x.shape, kernel_size, stride, padding)
     reject_nan(fn, "x", x)
     n, c, _, w = x.shape
@@ -192,14 +182,9 @@ def max_pool2d_backward(dy, argmax, x_shape):
     added at its argmax (overlapping windows accumulate). argmax: the int64 array max_pool2d_forward returned.
     """
     fn = "max_pool2d_backward"
-    float_input(fn, "dy", dy, 4)
-    if not isinstance(argmax, np.ndarray):
-        raise TypeError(f"{fn}: argmax must be a numpy.ndarray of integers, got {type(argmax).__name__}")
-    if argmax.dtype.kind not in "iu":
-        raise TypeError(f"{fn}: argmax must have an integer dtype (max_pool2d_forward returns int64), "
-                        f"got {argmax.dtype}")
-    same_shape(fn, "argmax", argmax, dy.shape)
-    n, c, h, w = _x_shape(fn, x_shape)
+    dy = float_input(fn, "dy", dy, 4)
+    argmax = int_input(fn, "argmax", argmax, dy.shape)
+    n, c, h, w = _x_shape(fn, x_shape, dy)
     if (n, c) != dy.shape[:2]:
         raise ValueError(f"{fn}: x_shape {(n, c, h, w)} must share N and C with dy {dy.shape}")
     reject_nan(fn, "dy", dy)
@@ -221,12 +206,13 @@ def avg_pool2d_forward(x, kernel_size, stride=None, padding=0):
     Returns y (N, C, Ho, Wo).
     """
     fn = "avg_pool2d_forward"
-    float_input(fn, "x", x, 4)
+    x = float_input(fn, "x", x, 4)
     k, stride, padding, (ho, wo) = _pool_geometry(fn, x.shape, kernel_size, stride, padding)
     reject_nan(fn, "x", x)
+    scale = x.dtype.type(1.0 / (float(k[0]) * float(k[1])))  # as in C++: the product may exceed int64
     y = np.empty(x.shape[:2] + (ho, wo), dtype=x.dtype)
     for oh, ow, rows, cols in _windows(x.shape, k, stride, padding, (ho, wo)):
-        y[:, :, oh, ow] = x[:, :, rows, cols].sum(axis=(2, 3)) / (k[0] * k[1])
+        y[:, :, oh, ow] = x[:, :, rows, cols].sum(axis=(2, 3)) * scale
     return y
 
 
@@ -235,12 +221,13 @@ def avg_pool2d_backward(dy, x_shape, kernel_size, stride=None, padding=0):
     dy / (kH * kW) over the input elements of its window. dy must have the forward output's shape.
     """
     fn = "avg_pool2d_backward"
-    float_input(fn, "dy", dy, 4)
-    x_shape = _x_shape(fn, x_shape)
+    dy = float_input(fn, "dy", dy, 4)
+    x_shape = _x_shape(fn, x_shape, dy)
     k, stride, padding, (ho, wo) = _pool_geometry(fn, x_shape, kernel_size, stride, padding)
     same_shape(fn, "dy", dy, x_shape[:2] + (ho, wo))
     reject_nan(fn, "dy", dy)
+    scale = dy.dtype.type(1.0 / (float(k[0]) * float(k[1])))
     dx = np.zeros(x_shape, dtype=dy.dtype)
     for oh, ow, rows, cols in _windows(x_shape, k, stride, padding, (ho, wo)):
-        dx[:, :, rows, cols] += (dy[:, :, oh, ow] / (k[0] * k[1]))[:, :, None, None]
+        dx[:, :, rows, cols] += (dy[:, :, oh, ow] * scale)[:, :, None, None]
     return dx

@@ -1,7 +1,8 @@
 """Matrix product and the fully connected layer; w is stored (in_features, out_features): y = x @ w + b."""
 import numpy as np
 
-from ._checks import float_input, output, reject_nan, same_dtype
+from ._checks import (bool_arg, fits_dtype, float_arg, float_input, no_overlap, output, reject_nan, same_dtype,
+                      str_arg)
 
 __all__ = ["dense_backward", "dense_forward", "matmul"]
 
@@ -13,11 +14,6 @@ def _sigmoid(z):
 _ACTIVATIONS = {"none": lambda z: z, "relu": lambda z: np.maximum(z, 0), "sigmoid": _sigmoid, "tanh": np.tanh}
 
 
-def _no_overlap(fn, out_name, out, in_name, a):
-    if np.may_share_memory(out, a):
-        raise ValueError(f"{fn}: {out_name} shares memory with {in_name}; pass a separate array")
-
-
 def _dim_and_any(d, first):
     return f"({d}, ?)" if first else f"(?, {d})"
 
@@ -25,8 +21,10 @@ def _dim_and_any(d, first):
 def matmul(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
     """out = alpha * op(a) @ op(b) + beta * out, op(a) = a.T when trans_a (likewise b); beta == 0 ignores out."""
     fn = "matmul"
-    float_input(fn, "a", a, ndim=2)
-    float_input(fn, "b", b, ndim=2)
+    trans_a, trans_b = bool_arg(fn, "trans_a", trans_a), bool_arg(fn, "trans_b", trans_b)
+    alpha, beta = float_arg(fn, "alpha", alpha), float_arg(fn, "beta", beta)
+    a = float_input(fn, "a", a, ndim=2)
+    b = float_input(fn, "b", b, ndim=2)
     same_dtype(fn, "b", b, "a", a)
     opa = a.T if trans_a else a
     opb = b.T if trans_b else b
@@ -36,9 +34,11 @@ def matmul(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0)
                          f"{' (trans_a=True)' if trans_a else ''}, got {b.shape}")
     if beta != 0 and out is None:
         raise ValueError(f"{fn}: beta={beta} adds to out, so out must be given")
+    fits_dtype(fn, "alpha", alpha, a)
+    fits_dtype(fn, "beta", beta, a)
     out = output(fn, "out", out, (opa.shape[0], opb.shape[1]), a)
-    _no_overlap(fn, "out", out, "a", a)
-    _no_overlap(fn, "out", out, "b", b)
+    no_overlap(fn, "out", out, "a", a)
+    no_overlap(fn, "out", out, "b", b)
     reject_nan(fn, "a", a)
     reject_nan(fn, "b", b)
     product = alpha * (opa @ opb)
@@ -50,28 +50,31 @@ def matmul(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0)
 
 
 def _dense_dims(fn, x, w):
-    float_input(fn, "x", x, ndim=2)
-    float_input(fn, "w", w, ndim=2)
+    x = float_input(fn, "x", x, ndim=2)
+    w = float_input(fn, "w", w, ndim=2)
     same_dtype(fn, "w", w, "x", x)
     if w.shape[0] != x.shape[1]:
         raise ValueError(f"{fn}: w must have shape ({x.shape[1]}, ?) to match x {x.shape}, got {w.shape}")
-    return x.shape[0], x.shape[1], w.shape[1]
+    return x, w, (x.shape[0], x.shape[1], w.shape[1])
 
 
 def dense_forward(x, w, b=None, activation="none", out=None):
     """activation(x @ w + b) for x (N, in), w (in, out), b (out,) or None."""
     fn = "dense_forward"
-    n, _, n_out = _dense_dims(fn, x, w)
+    activation = str_arg(fn, "activation", activation)
+    x, w, (n, _, n_out) = _dense_dims(fn, x, w)
     if b is not None:
-        float_input(fn, "b", b)
+        b = float_input(fn, "b", b)
         same_dtype(fn, "b", b, "x", x)
         if b.shape != (n_out,):
             raise ValueError(f"{fn}: b must have shape ({n_out},) to match w {w.shape}, got {b.shape}")
     if activation not in _ACTIVATIONS:
         raise ValueError(f"{fn}: activation must be 'none', 'relu', 'sigmoid' or 'tanh', got '{activation}'")
     out = output(fn, "out", out, (n, n_out), x)
-    for name, a in (("x", x), ("w", w)) + ((("b", b),) if b is not None else ()):
-        _no_overlap(fn, "out", out, name, a)
+    inputs = (("x", x), ("w", w)) + ((("b", b),) if b is not None else ())
+    for name, a in inputs:
+        no_overlap(fn, "out", out, name, a)
+    for name, a in inputs:
         reject_nan(fn, name, a)
     z = x @ w
     if b is not None:
@@ -86,8 +89,10 @@ def dense_backward(x, w, dy, *, dx=None, dw=None, db=None, need_dx=True, has_bia
     dx is None when need_dx is False, db None when has_bias is False; accumulate adds into dw and db.
     """
     fn = "dense_backward"
-    n, n_in, n_out = _dense_dims(fn, x, w)
-    float_input(fn, "dy", dy, ndim=2)
+    need_dx, has_bias = bool_arg(fn, "need_dx", need_dx), bool_arg(fn, "has_bias", has_bias)
+    accumulate = bool_arg(fn, "accumulate", accumulate)
+    x, w, (n, n_in, n_out) = _dense_dims(fn, x, w)
+    dy = float_input(fn, "dy", dy, ndim=2)
     same_dtype(fn, "dy", dy, "x", x)
     if dy.shape != (n, n_out):
         raise ValueError(f"{fn}: dy must have shape {(n, n_out)} to match x {x.shape} and w {w.shape}, "
@@ -105,10 +110,14 @@ def dense_backward(x, w, dy, *, dx=None, dw=None, db=None, need_dx=True, has_bia
         outs.append(("dx", output(fn, "dx", dx, (n, n_in), x)))
     for i, (name, o) in enumerate(outs):
         for src_name, src in (("x", x), ("w", w), ("dy", dy)) + tuple(outs[:i]):
-            _no_overlap(fn, name, o, src_name, src)
+            no_overlap(fn, name, o, src_name, src)
     for name, a in (("x", x), ("w", w), ("dy", dy)):
         reject_nan(fn, name, a)
     grads = dict(outs)
+    if accumulate:  # dw and db are inputs too then
+        reject_nan(fn, "dw", grads["dw"])
+        if has_bias:
+            reject_nan(fn, "db", grads["db"])
     if accumulate:
         grads["dw"] += x.T @ dy
     else:

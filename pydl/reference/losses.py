@@ -1,19 +1,26 @@
 """Losses: each returns (loss, grad) with grad = d(loss)/d(input), loss reduced by the mean."""
 import numpy as np
 
-from ._checks import float_input, output, reject_nan, same_dtype, same_shape
+from ._checks import (float_arg, float_input, int_input, is_int_array, no_overlap, output, reject_nonfinite,
+                      same_dtype, same_shape)
 
 __all__ = ["bce_loss", "bce_with_logits_loss", "mse_loss", "multi_bce_loss", "softmax_cross_entropy"]
 
 
-def _pair(fn, name, x, target, grad):
-    float_input(fn, name, x)
-    float_input(fn, "target", target)
+def _pair(fn, name, x, target, grad, unit_target):
+    """(x, target, grad): one shape and dtype, both finite, grad sharing memory with neither."""
+    x = float_input(fn, name, x)
+    target = float_input(fn, "target", target)
     same_dtype(fn, "target", target, name, x)
     same_shape(fn, "target", target, x.shape)
-    reject_nan(fn, name, x)
-    reject_nan(fn, "target", target)
-    return output(fn, "grad", grad, x.shape, x)
+    grad = output(fn, "grad", grad, x.shape, x)
+    no_overlap(fn, "grad", grad, name, x)
+    no_overlap(fn, "grad", grad, "target", target)
+    reject_nonfinite(fn, name, x)
+    reject_nonfinite(fn, "target", target)
+    if unit_target:
+        _check_probabilities(fn, target)
+    return x, target, grad
 
 
 def _check_probabilities(fn, target):
@@ -22,29 +29,32 @@ def _check_probabilities(fn, target):
                          f"[{target.min():g}, {target.max():g}]")
 
 
-def _class_targets(fn, logits, target):
-    """Integer labels (N,) become one-hot rows; float targets must already be (N, C)."""
+def _class_setup(fn, logits, target, grad):
+    """(logits, target, grad, labels) for the two class losses; labels is None for (N, C) float rows."""
+    logits = float_input(fn, "logits", logits, ndim=2)
     n, c = logits.shape
-    if isinstance(target, np.ndarray) and np.issubdtype(target.dtype, np.integer):
-        if target.shape != (n,):
+    if is_int_array(target):
+        if target.ndim == 1 and target.shape[0] != n:
             raise ValueError(f"{fn}: integer labels must have shape ({n},) to match logits {logits.shape}, "
                              f"got {target.shape}")
-        if target.min() < 0 or target.max() >= c:
-            raise ValueError(f"{fn}: labels must lie in [0, {c - 1}] for {c} classes, got range "
-                             f"[{target.min()}, {target.max()}]")
+        labels = int_input(fn, "target", target, (n,))
+        if labels.min() < 0 or labels.max() >= c:
+            bad = int(np.flatnonzero((labels < 0) | (labels >= c))[0])
+            raise ValueError(f"{fn}: label {labels[bad]} at index {bad} is out of range for {c} classes "
+                             f"(logits {logits.shape})")
+        grad = output(fn, "grad", grad, logits.shape, logits)
+        no_overlap(fn, "grad", grad, "logits", logits)
+        no_overlap(fn, "grad", grad, "target", labels)
+        reject_nonfinite(fn, "logits", logits)
         onehot = np.zeros_like(logits)
-        onehot[np.arange(n), target] = 1
-        return onehot
-    float_input(fn, "target", target)
-    same_dtype(fn, "target", target, "logits", logits)
-    same_shape(fn, "target", target, logits.shape)
-    reject_nan(fn, "target", target)
-    return target
+        onehot[np.arange(n), labels] = 1
+        return logits, onehot, grad, labels
+    return logits, target, grad, None
 
 
 def mse_loss(pred, target, grad=None):
     """mean((pred - target)^2) over all elements."""
-    grad = _pair("mse_loss", "pred", pred, target, grad)
+    pred, target, grad = _pair("mse_loss", "pred", pred, target, grad, False)
     diff = pred.astype(np.float64) - target
     grad[...] = 2.0 * diff / diff.size
     return float(np.mean(diff * diff)), grad
@@ -56,10 +66,10 @@ def bce_loss(prob, target, eps=1e-7, grad=None):
     The gradient is taken at the clipped probability, -(t/p - (1-t)/(1-p)) / n, as the seed reports do,
     so a saturated unit still gets a (bounded) gradient.
     """
+    eps = float_arg("bce_loss", "eps", eps)
     if not 0 < eps < 0.5:
         raise ValueError(f"bce_loss: eps must lie in (0, 0.5), got {eps}")
-    grad = _pair("bce_loss", "prob", prob, target, grad)
-    _check_probabilities("bce_loss", target)
+    prob, target, grad = _pair("bce_loss", "prob", prob, target, grad, True)
     p = np.clip(prob, eps, 1 - eps).astype(np.float64)
     t = target.astype(np.float64)
     loss = -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))
@@ -69,8 +79,7 @@ def bce_loss(prob, target, eps=1e-7, grad=None):
 
 def bce_with_logits_loss(logits, target, grad=None):
     """Binary cross-entropy of sigmoid(logits), in the stable form max(z,0) - z t + log(1 + exp(-|z|))."""
-    grad = _pair("bce_with_logits_loss", "logits", logits, target, grad)
-    _check_probabilities("bce_with_logits_loss", target)
+    logits, target, grad = _pair("bce_with_logits_loss", "logits", logits, target, grad, True)
     return _bce_logits(logits, target, grad)
 
 
@@ -85,18 +94,30 @@ def _bce_logits(logits, target, grad):
 
 
 def softmax_cross_entropy(logits, target, grad=None):
-    """Mean over the batch of -sum_c t_c log softmax(z)_c; target integer labels (N,) or rows (N, C)."""
+    """Mean over the batch of -sum_c t_c log softmax(z)_c; target integer labels (N,) or rows (N, C).
+
+    The loss is taken from the max-shifted logits, so [[c, c]] gives log 2 for every finite c; a zero
+    target contributes nothing even where its log-probability underflows to -inf.
+    """
     fn = "softmax_cross_entropy"
-    float_input(fn, "logits", logits, ndim=2)
-    reject_nan(fn, "logits", logits)
-    t = _class_targets(fn, logits, target).astype(np.float64)
-    grad = output(fn, "grad", grad, logits.shape, logits)
+    logits, t, grad, labels = _class_setup(fn, logits, target, grad)
+    if labels is None:
+        t = float_input(fn, "target", t)
+        same_dtype(fn, "target", t, "logits", logits)
+        same_shape(fn, "target", t, logits.shape)
+        grad = output(fn, "grad", grad, logits.shape, logits)
+        no_overlap(fn, "grad", grad, "logits", logits)
+        no_overlap(fn, "grad", grad, "target", t)
+        reject_nonfinite(fn, "logits", logits)
+        reject_nonfinite(fn, "target", t)
+    t = t.astype(np.float64)
     z = logits.astype(np.float64)
-    shifted = z - z.max(axis=1, keepdims=True)
-    log_z = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    log_p = shifted - log_z
-    n = z.shape[0]
-    loss = -np.sum(t * log_p) / n
+    with np.errstate(over="ignore", invalid="ignore"):  # z - max may overflow to -inf; 0 * -inf is dropped
+        shifted = z - z.max(axis=1, keepdims=True)
+        log_z = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        log_p = shifted - log_z
+        n = z.shape[0]
+        loss = -np.sum(np.where(t != 0, t * log_p, 0.0)) / n
     grad[...] = (np.exp(log_p) * t.sum(axis=1, keepdims=True) - t) / n
     return float(loss), grad
 
@@ -104,9 +125,7 @@ def softmax_cross_entropy(logits, target, grad=None):
 def multi_bce_loss(logits, target, grad=None):
     """One sigmoid per class, binary cross-entropy against one-hot rows, mean over batch and classes."""
     fn = "multi_bce_loss"
-    float_input(fn, "logits", logits, ndim=2)
-    reject_nan(fn, "logits", logits)
-    t = _class_targets(fn, logits, target)
-    _check_probabilities(fn, t)
-    grad = output(fn, "grad", grad, logits.shape, logits)
+    logits, t, grad, labels = _class_setup(fn, logits, target, grad)
+    if labels is None:
+        logits, t, grad = _pair(fn, "logits", logits, t, grad, True)
     return _bce_logits(logits, t, grad)
