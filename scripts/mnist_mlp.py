@@ -8,9 +8,12 @@ Prints one line per epoch and the report's hyper-parameter table.
 
 The pydl and PyTorch runs measure the same things: the same initial weights (pydl's He-uniform draw,
 copied into torch), the same batch size, reshuffled every epoch (each library its own order), the same
-epochs and thread count. "Train" loss and accuracy are the running mean over the epoch's batches, each
+epochs. "Train" loss and accuracy are the running mean over the epoch's batches, each
 taken in training mode before its update (pydl's History, a typical PyTorch loop); "Val" is measured after
-the epoch on the whole test split; "Time" is the epoch's training plus that validation.
+the epoch on the whole test split; "Time" is the epoch's training plus that validation. Threads: pydl's
+native loop times its steps and runs each on one thread or all (pydl.set_num_threads), whichever is faster
+lately; PyTorch runs on --torch-threads (default 1: on a machine whose cores are busy with other work its
+OpenMP threads wait for each other, and an epoch took 6x longer on two threads than on one).
 
 Data: --data DIR, else ../shared/data/mnist next to the repository when present, else $PYDL_DATA/mnist
 and ~/.pydl/data/mnist (Fashion-MNIST: $PYDL_DATA/fashion-mnist, ~/.pydl/data/fashion-mnist,
@@ -76,12 +79,12 @@ def torch_model(torch, net):
 
 
 def run_torch(task, data, args):
-    """Task 2 in PyTorch (CPU): same architecture, initial weights, optimizer, batch size, epochs, threads
-    and measurements as the pydl run (see the module docstring); None without torch."""
+    """Task 2 in PyTorch (CPU): same architecture, initial weights, optimizer, batch size, epochs and
+    measurements as the pydl run (see the module docstring); None without torch."""
     torch = _common.import_torch()
     if torch is None:
         return None
-    torch.set_num_threads(pydl.get_num_threads())
+    torch.set_num_threads(args.torch_threads)
     x_train, y_train, x_val, y_val = (torch.from_numpy(a) for a in data)
     model = torch_model(torch, build(task["optimizer"], task["lr"], args.backend, args.seed))
     opt = torch.optim.Adam(model.parameters(), lr=task["lr"])
@@ -138,6 +141,7 @@ def main():
     parser.add_argument("--dataset", choices=("mnist", "fashion"), default="mnist")
     parser.add_argument("--data", metavar="DIR", help="folder with the four IDX files (.gz or raw)")
     parser.add_argument("--tasks", default="1,2", help="1 (SGD), 2 (Adam), or 1,2")
+    parser.add_argument("--torch-threads", type=int, default=1, help="PyTorch's threads (see above)")
     parser.add_argument("--limit", type=int, default=0,
                         help="train on the first N images only (and validate on N/5); 0 = all")
     args = _common.parse(parser, quick={"epochs": 2, "limit": 1000})
@@ -157,18 +161,19 @@ def main():
     histories = {}
     for key in args.tasks.split(","):
         task = TASKS[key]
-        runs = [(task["name"], run_pydl)]
+        runs = [(task["name"], task["name"], run_pydl)]
         if key == "2":
-            runs.append((task["name"] + " (PyTorch)", run_torch))
-        for name, runner in runs:
+            threads = f"{args.torch_threads} thread{'s' * (args.torch_threads > 1)}"
+            runs.append((task["name"] + " (PyTorch)", f"{task['name']} (PyTorch, {threads})", run_torch))
+        for name, label, runner in runs:
             history = runner(task, data, args)
             if history is None:
                 print(f"(PyTorch is not installed: skipping {name})")
                 continue
             histories[name] = history
             file_name = "mnist_" + name.lower().replace(" ", "_").replace("(", "").replace(")", "")
-            _common.plot_curves(out, name, file_name, history, val_label="validation (test split)")
-            table.add(f"{name}: {'-'.join(map(str, SIZES))}", args.epochs, task["batch_size"], task["lr"],
+            _common.plot_curves(out, label, file_name, history, val_label="validation (test split)")
+            table.add(f"{label}: {'-'.join(map(str, SIZES))}", args.epochs, task["batch_size"], task["lr"],
                       f"{100 * history['accuracy'][-1]:.4f}", f"{100 * history['val_accuracy'][-1]:.4f}",
                       "ReLU", "Softmax and cross-entropy loss", _common.duration(sum(history["time"])))
             print()

@@ -156,8 +156,9 @@ def main():
     titles = {1: ("Loss Function (learning rate)", "Table 1: Comparison between loss functions (SGD, full batch)",
                   ACCURACY),
               2: ("Optimizer (learning rate)", "Table 2: Comparison between optimizers (BCE, full batch)", FULL),
-              3: ("Model", f"Table 3: pydl NumPy reference vs C++ kernels vs PyTorch (BCE, full-batch GD, lr {args.gd_lr:g})", FULL),
-              4: ("Mini-batch size", "Table 4: Mini-batch sizes (MSE, Adam 0.01)", FULL)}
+              3: ("Model", f"Table 3: pydl NumPy reference vs C++ kernels vs PyTorch (BCE, full-batch GD, "
+                           f"lr {args.gd_lr:g})", FULL),
+              4: ("Mini-batch size", "Table 4: Mini-batch sizes (MSE, Adam 0.01, reshuffled every epoch)", FULL)}
     for t, columns in by_table.items():
         corner, title, rows = titles[t]
         table = build_table(f"{title}; {suffix}", corner, columns, rows)

@@ -145,9 +145,8 @@ def test_cifar10_linear_runs_are_averaged(tmp_path, env):
             assert table[label][column] == f"{np.mean(values):.6f} ± {np.std(values):.6f}"
 
 
-def cifar_defaults(cifar):
-    return types.SimpleNamespace(eta=0.001, lam=1.0, batch=100, epochs=40, long_epochs=400, n_val=1000,
-                                 backend="cpp")
+CIFAR_DEFAULTS = types.SimpleNamespace(eta=0.001, lam=1.0, batch=100, epochs=40, long_epochs=400, n_val=1000,
+                                       backend="cpp")
 
 
 @pytest.mark.parametrize("section", ["basic", "multibce"])
@@ -156,7 +155,7 @@ def test_cifar10_step_is_the_reports_update(section):
     W <- W - η (X^T (P - Y) / n + 2 λ W), b <- b - η mean(P - Y), P softmax or (multiple BCE) sigmoid,
     the gradient p - y without the 1/K of pydl's class-averaged multi_bce."""
     cifar = import_script("cifar10_linear")
-    args = cifar_defaults(cifar)
+    args = CIFAR_DEFAULTS
     s = cifar.settings(args, section)
     assert (s["eta"], s["lam"]) == (0.001, 1.0)
     n, d = 16, 7
