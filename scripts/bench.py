@@ -24,6 +24,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -410,7 +411,7 @@ def peak_rss_mb():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def time_cell(args, full, build, heartbeat=lambda: None):
+def time_cell(args, full, build):
     run = build()
     rss_before = reset_peak_rss()
     run(1)  # warm-up: first calls allocate buffers and start threads
@@ -428,7 +429,6 @@ def time_cell(args, full, build, heartbeat=lambda: None):
         start = time.perf_counter()
         run(count)
         samples.append((time.perf_counter() - start) * full / count)
-        heartbeat()
     return {"samples": samples, "timed": count, "full": full, "rss_mb": peak_rss_mb(), "rss_before_mb": rss_before}
 
 
@@ -445,14 +445,24 @@ def worker(args):
 
         torch.set_num_threads(threads)
     known = workloads(args)
+    lock, done, cell = threading.Lock(), threading.Event(), [""]
+
+    def say(obj):
+        with lock:
+            sys.stdout.write(json.dumps(obj) + "\n")
+            sys.stdout.flush()
+
+    def heartbeat():  # one epoch of a slow contender can take a minute: the parent shows it is alive
+        while not done.wait(10):
+            say({"alive": cell[0]})
+
+    threading.Thread(target=heartbeat, daemon=True).start()
     for workload, names in jobs:
         full, contenders = known[workload]
         for name in names:
-            def heartbeat():
-                print(json.dumps({"alive": f"{workload} / {name}"}), flush=True)
-
-            print(json.dumps(dict(time_cell(args, full, contenders[name], heartbeat), workload=workload,
-                                  contender=name)), flush=True)
+            cell[0] = f"{workload} / {name}"
+            say(dict(time_cell(args, full, contenders[name]), workload=workload, contender=name))
+    done.set()
 
 
 def run_jobs(args, jobs, threads):
@@ -504,7 +514,7 @@ class heartbeat:
     @classmethod
     def beat(cls, what):
         now = time.perf_counter()
-        if now - cls.last >= 10:
+        if now - cls.last >= 9:
             cls.last = now
             print(f"  ... {what} ({now - cls.start:.0f} s)", file=sys.stderr, flush=True)
 
