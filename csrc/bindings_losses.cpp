@@ -139,6 +139,7 @@ PYDL_BINDINGS(bind_losses) {
         no_overlap(fn, "grad", grad, "target", t);
         reject_nonfinite(fn, "logits", z);
         reject_nonfinite(fn, "target", t);
+        is_f32(t) ? check_unit_range<float>(fn, t) : check_unit_range<double>(fn, t);  // probabilities
         return finish(z, grad, [&](auto zero) {
           using T = decltype(zero);
           return softmax_ce_rows<T>(cptr<T>(z), cptr<T>(t), ptr<T>(grad), n, c);
@@ -146,7 +147,7 @@ PYDL_BINDINGS(bind_losses) {
       },
       arg("logits"), arg("target"), arg("grad") = none,
       "Softmax cross-entropy from logits (N, C), mean over the batch. target: integer labels (N,) or\n"
-      "one-hot/probability rows (N, C). Returns (loss, grad).");
+      "one-hot/probability rows (N, C) with values in [0, 1]. Returns (loss, grad).");
   m.def(
       "multi_bce_loss",
       [](const py::object& z_obj, const py::object& target_obj, const py::object& grad_obj) {

@@ -44,7 +44,8 @@ cp pyproject.toml "$TMP/"
 find "$TMP" -name __pycache__ -prune -exec rm -rf {} +
 
 export PYTHONPATH="$TMP:$SITE:$PLATSITE"
-export LD_PRELOAD="$(g++ -print-file-name=libasan.so)"
+# libstdc++ too: ASan resolves __cxa_throw when it starts, and Python itself does not load libstdc++.
+export LD_PRELOAD="$(g++ -print-file-name=libasan.so) $(readlink -f "$(g++ -print-file-name=libstdc++.so)")"
 # Python's own allocations are never freed at exit: leak reports would be noise. A huge request must be a
 # MemoryError (NULL), not an ASan abort, as without the sanitizer.
 export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:halt_on_error=1:abort_on_error=1"

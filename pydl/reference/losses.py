@@ -94,7 +94,7 @@ def _bce_logits(logits, target, grad):
 
 
 def softmax_cross_entropy(logits, target, grad=None):
-    """Mean over the batch of -sum_c t_c log softmax(z)_c; target integer labels (N,) or rows (N, C).
+    """Mean over the batch of -sum_c t_c log softmax(z)_c; target integer labels (N,) or rows (N, C) in [0, 1].
 
     The loss is taken from the max-shifted logits, so [[c, c]] gives log 2 for every finite c; a zero
     target contributes nothing even where its log-probability underflows to -inf.
@@ -110,6 +110,7 @@ def softmax_cross_entropy(logits, target, grad=None):
         no_overlap(fn, "grad", grad, "target", t)
         reject_nonfinite(fn, "logits", logits)
         reject_nonfinite(fn, "target", t)
+        _check_probabilities(fn, t)
     t = t.astype(np.float64)
     z = logits.astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):  # z - max may overflow to -inf; 0 * -inf is dropped
