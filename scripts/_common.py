@@ -302,6 +302,18 @@ def import_torch():
     return torch
 
 
+def mean_std(values, fmt=None):
+    """The mean of ``values`` formatted with ``fmt`` (None: as a duration), "± std" after it for several."""
+    show = (lambda v: duration(float(v))) if fmt is None else fmt.format
+    text = show(np.mean(values))
+    return text if len(values) == 1 else f"{text} ± {show(np.std(values))}"
+
+
+def mean_curves(histories):
+    """Per-epoch mean of several History dicts with the same keys and lengths."""
+    return {k: [float(v) for v in np.mean([h[k] for h in histories], axis=0)] for k in histories[0]}
+
+
 def mean_of(results):
     """Element-wise mean of a list of dicts with the same numeric keys."""
     return {k: float(np.mean([r[k] for r in results])) for k in results[0]}

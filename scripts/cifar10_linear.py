@@ -196,12 +196,7 @@ ROWS = [(f"{label} {what}", f"{split}_{key}", fmt) for split, label in
 
 
 def cell(results, key, fmt):
-    values = [r[key] for r in results]
-    if fmt is None:
-        text = _common.duration(float(np.mean(values)))
-        return text if len(values) == 1 else f"{text} ± {_common.duration(float(np.std(values)))}"
-    text = fmt.format(np.mean(values))
-    return text if len(values) == 1 else f"{text} ± {fmt.format(np.std(values))}"
+    return _common.mean_std([r[key] for r in results], fmt)
 
 
 def comparison_table(title, basic, improved):

@@ -53,14 +53,14 @@ class EpochLine(Callback):
               f"Val Acc: {100 * logs['val_accuracy']:.4f} | Time: {_common.duration(logs['time'])} |", flush=True)
 
 
-def run_pydl(task, data, args):
+def run_pydl(task, data, args, seed):
     x_train, y_train, x_val, y_val = data
-    net = build(task["optimizer"], task["lr"], args.backend, args.seed)
-    if task is TASKS["1"]:
+    net = build(task["optimizer"], task["lr"], args.backend, seed)
+    if task is TASKS["1"] and seed == args.seed:
         net.summary()
     history = net.fit(x_train, y_train, epochs=args.epochs, batch_size=task["batch_size"],
                       validation_data=(x_val, y_val), verbose=0, callbacks=[EpochLine(task["name"])],
-                      seed=args.seed)
+                      seed=seed)
     return _common.history_dict(history)
 
 
@@ -78,7 +78,7 @@ def torch_model(torch, net):
     return torch.nn.Sequential(*layers, linears[-1])
 
 
-def run_torch(task, data, args):
+def run_torch(task, data, args, seed):
     """Task 2 in PyTorch (CPU): same architecture, initial weights, optimizer, batch size, epochs and
     measurements as the pydl run (see the module docstring); None without torch."""
     torch = _common.import_torch()
@@ -86,12 +86,12 @@ def run_torch(task, data, args):
         return None
     torch.set_num_threads(args.torch_threads)
     x_train, y_train, x_val, y_val = (torch.from_numpy(a) for a in data)
-    model = torch_model(torch, build(task["optimizer"], task["lr"], args.backend, args.seed))
+    model = torch_model(torch, build(task["optimizer"], task["lr"], args.backend, seed))
     opt = torch.optim.Adam(model.parameters(), lr=task["lr"])
     loss_fn = torch.nn.CrossEntropyLoss()
     history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": [], "time": []}
     line = EpochLine(task["name"] + " (PyTorch)")
-    generator = torch.Generator().manual_seed(args.seed)
+    generator = torch.Generator().manual_seed(seed)
     n = len(x_train)
     last_line = time.perf_counter()
     for epoch in range(args.epochs):
@@ -145,8 +145,8 @@ def main():
     parser.add_argument("--limit", type=int, default=0,
                         help="train on the first N images only (and validate on N/5); 0 = all")
     args = _common.parse(parser, quick={"epochs": 2, "limit": 1000})
-    if args.runs != 1:
-        parser.error("--runs: this script trains each task once, as the report does")
+    if args.runs < 1:
+        parser.error("--runs must be >= 1")
     out = _common.Output(args.out)
     data = load(args)
     print(f"{args.dataset}: {len(data[0])} training and {len(data[2])} validation (test-split) images; "
@@ -155,7 +155,8 @@ def main():
     what = args.dataset + (f", --quick: first {len(data[0])} training images" if args.quick else "")
     table = _common.Table(f"Hyper-parameters and final accuracies ({what}; T_ACC: running mean over the "
                           f"last epoch's batches, V_ACC: test split after the last epoch; Time: all epochs, "
-                          f"training + validation)",
+                          f"training + validation"
+                          f"{f'; mean ± std of {args.runs} runs, seeds {args.seed}..{args.seed + args.runs - 1}' if args.runs > 1 else ''})",
                           ["Network", "Epoch", "Batch size", "Learning rate", "T_ACC", "V_ACC",
                            "Activation function", "Loss function", "Time"])
     histories = {}
@@ -166,16 +167,22 @@ def main():
             threads = f"{args.torch_threads} thread{'s' * (args.torch_threads > 1)}"
             runs.append((task["name"] + " (PyTorch)", f"{task['name']} (PyTorch, {threads})", run_torch))
         for name, label, runner in runs:
-            history = runner(task, data, args)
-            if history is None:
+            results = []
+            for i in range(args.runs):
+                if args.runs > 1:
+                    print(f"{name}: run {i + 1}/{args.runs} (seed {args.seed + i})", flush=True)
+                results.append(runner(task, data, args, args.seed + i))
+            if results[0] is None:
                 print(f"(PyTorch is not installed: skipping {name})")
                 continue
-            histories[name] = history
+            history = _common.mean_curves(results)
+            histories[name] = results
             file_name = "mnist_" + name.lower().replace(" ", "_").replace("(", "").replace(")", "")
             _common.plot_curves(out, label, file_name, history, val_label="validation (test split)")
             table.add(f"{label}: {'-'.join(map(str, SIZES))}", args.epochs, task["batch_size"], task["lr"],
-                      f"{100 * history['accuracy'][-1]:.4f}", f"{100 * history['val_accuracy'][-1]:.4f}",
-                      "ReLU", "Softmax and cross-entropy loss", _common.duration(sum(history["time"])))
+                      _common.mean_std([100 * r["accuracy"][-1] for r in results], "{:.4f}"),
+                      _common.mean_std([100 * r["val_accuracy"][-1] for r in results], "{:.4f}"),
+                      "ReLU", "Softmax and cross-entropy loss", _common.mean_std([sum(r["time"]) for r in results]))
             print()
     out.table(f"mnist_mlp_{args.dataset}", table)
     out.json(f"mnist_mlp_{args.dataset}", {"args": vars(args), "history": histories})

@@ -214,10 +214,17 @@ def test_mnist_mlp_torch_starts_from_the_pydl_weights():
     np.testing.assert_allclose(logits, net(x), rtol=1e-4, atol=1e-5)
 
 
-def test_mnist_mlp_fashion_uses_same_loader(tmp_path, env, mnist_dir):
+def test_mnist_mlp_fashion_uses_same_loader_and_averages_runs(tmp_path, env, mnist_dir):
+    out = tmp_path / "out"
     proc = run("mnist_mlp.py", "--quick", "--dataset", "fashion", "--data", mnist_dir, "--tasks", "1",
-               "--epochs", "1", env=env)
+               "--epochs", "1", "--runs", "2", "--out", out, env=env)
     assert "fashion: 200 training" in proc.stdout
+    assert "mean ± std of 2 runs, seeds 0..1" in proc.stdout and "Task1: run 2/2 (seed 1)" in proc.stdout
+    runs = json.loads((out / "mnist_mlp_fashion.json").read_text())["history"]["Task1"]
+    assert len(runs) == 2 and runs[0]["loss"] != runs[1]["loss"]
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("| Task1: 784-"))
+    t_acc = [100 * r["accuracy"][-1] for r in runs]
+    assert f"{np.mean(t_acc):.4f} ± {np.std(t_acc):.4f}" in row
 
 
 def test_conv_practice(tmp_path, env, mnist_dir):
