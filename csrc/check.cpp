@@ -75,10 +75,14 @@ Shape shape_vec(const py::array& a) { return Shape(a.shape(), a.shape() + a.ndim
 std::string shape_of(const py::array& a) { return shape_str(shape_vec(a)); }
 std::string dtype_name(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
 
-// By type number and byte order, not identity: a dtype with metadata is still float32.
-static bool native(const py::dtype& d) { return d.byteorder() == '=' || d.byteorder() == '|'; }
-bool is_f32(const py::array& a) { return a.dtype().num() == py::detail::npy_api::NPY_FLOAT_ && native(a.dtype()); }
-bool is_f64(const py::array& a) { return a.dtype().num() == py::detail::npy_api::NPY_DOUBLE_ && native(a.dtype()); }
+// By type number and byte order, not identity (a dtype with metadata is still float32), read from the
+// descriptor without making a Python object: the bindings dispatch on it after releasing the GIL.
+static bool native_of_type(const py::array& a, int type_num) {
+  const auto* d = py::detail::array_descriptor_proxy(py::detail::array_proxy(a.ptr())->descr);
+  return d->type_num == type_num && (d->byteorder == '=' || d->byteorder == '|');
+}
+bool is_f32(const py::array& a) { return native_of_type(a, py::detail::npy_api::NPY_FLOAT_); }
+bool is_f64(const py::array& a) { return native_of_type(a, py::detail::npy_api::NPY_DOUBLE_); }
 static bool same_float_dtype(const py::array& a, const py::array& b) {
   return (is_f32(a) && is_f32(b)) || (is_f64(a) && is_f64(b));
 }
