@@ -621,8 +621,9 @@ def _extreme(case):
     for spec in case.values():
         if spec[0] == "arr" and spec[3] in EXTREME_FILLS:
             return True
-        v = spec[1] if spec[0] == "val" else None
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and not abs(v) < 1e6:
+        v = _scalar(spec[1]) if spec[0] == "val" else None
+        if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) \
+                and not abs(float(v)) < 1e6:
             return True
     return False
 
