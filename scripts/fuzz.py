@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The kernel fuzzer's long budget: random calls of every public kernel, crash-isolated in worker processes.
 
-    python scripts/fuzz.py --calls 1000000            # about an hour on two busy cores
+    python scripts/fuzz.py --calls 1000000            # 2-10 min on two cores, depending on their load
     python scripts/fuzz.py --calls 20000 --kernel conv2d_forward --seed 7
 
 Prints progress and, at the end, the calls by outcome class (ok-matched, TypeError, ValueError,
