@@ -3,6 +3,7 @@ silent garbage or write-before-raise the kernel fuzzer found, on both backends w
 import math
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 
@@ -16,9 +17,10 @@ BACKENDS = pytest.mark.parametrize("B", [K, R], ids=["cpp", "numpy"])
 
 
 def _run_isolated(code, timeout=60):
-    """Runs code in a fresh interpreter, so a crash or hang fails this test instead of killing the run."""
+    """Runs code in a fresh interpreter, so a crash or hang fails this test instead of killing the run. It
+    starts outside the checkout, whose pydl/ folder would shadow the installed package."""
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, cwd=tempfile.gettempdir())
     assert proc.returncode == 0, f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr[-3000:]}"
     return proc.stdout
 
