@@ -21,10 +21,11 @@ def set_num_threads(n):
 
     Kernels still run single-threaded on work too small to pay for a second thread.
     """
-    n = int(n)
-    if n < 1:
-        raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
-    _core.set_num_threads(n)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"set_num_threads: n must be an integer, got {type(n).__name__}")
+    if not 1 <= n <= 1024:
+        raise ValueError(f"set_num_threads: n must be in [1, 1024], got {n}")
+    _core.set_num_threads(int(n))
 
 
 def get_num_threads():

@@ -3,6 +3,7 @@ import numpy as np
 
 from .losses import Loss
 from .network import Network
+from .optim import check_hyper
 from .nn.base import Layer
 
 __all__ = ["gradcheck", "rel_error"]
@@ -46,6 +47,7 @@ def gradcheck(model, x, y=None, eps=1e-6, seed=0, check_input=True):
     A network with a loss and ``y`` is checked on loss(net(x), y); a layer, or a network without ``y``,
     on sum(out * R) with a fixed random R (seeded by ``seed``); a loss on loss(x, y) w.r.t. x.
     """
+    eps = check_hyper("gradcheck", "eps", eps, minimum=0.0, maximum=1.0, above=True)
     x = np.array(x, dtype=np.float64, order="C")
     if isinstance(model, Loss):
         if y is None:

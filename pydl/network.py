@@ -15,6 +15,19 @@ from .training import History
 __all__ = ["History", "Network", "Sequential"]
 
 
+_MAX_EPOCHS = 10**9  # more is a typo, and would train until the machine is switched off
+
+
+def _checked_shape(what, shape):
+    """A per-sample shape as a tuple of integers in [1, 2**31]; TypeError/ValueError naming ``what``."""
+    if not isinstance(shape, (tuple, list)) or not all(
+            isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in shape):
+        raise TypeError(f"{what} must be a tuple of integers, got {shape!r}")
+    if not all(1 <= d <= 2**31 for d in shape):
+        raise ValueError(f"{what} must hold sizes in [1, 2**31], got {tuple(shape)}")
+    return tuple(int(d) for d in shape)
+
+
 def _shape_str(shape):
     return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
@@ -56,14 +69,14 @@ class Network:
             layer.set_dtype(self.dtype)
             if self.backend is not None:
                 layer.backend = self.backend
-        self.seed = seed
+        self.seed = _random.check_seed("Network", seed)
         self._rng = _random.spawn(seed)
         if seed is not None:
             for layer in layers:
                 layer.reset_parameters(self._rng)
         if input_shape is None and hasattr(layers[0], "in_features"):
             input_shape = (layers[0].in_features,)
-        self.input_shape = None if input_shape is None else tuple(int(d) for d in input_shape)
+        self.input_shape = None if input_shape is None else _checked_shape("Network: input_shape", input_shape)
         if self.input_shape is not None:
             self._output_shape(self.input_shape, "Network")
         # A layer's input gradient is needed only when some layer before it has parameters.
@@ -182,6 +195,8 @@ class Network:
         """Per layer: input shape, kernel, stride, output shape and parameter count (per sample, without
         the batch dimension), like report 004's print_layers. Prints it and returns the text."""
         shape = input_shape or self.input_shape or self._last_input_shape
+        if input_shape is not None:
+            shape = _checked_shape("summary: input_shape", input_shape)
         if shape is None:
             raise ValueError("summary: the input shape is unknown; pass summary(input_shape=...) "
                              "or Network(..., input_shape=...)")
@@ -403,8 +418,8 @@ class Network:
         - ``callbacks``: Callback objects, e.g. LR schedules.
         """
         self._require("fit")
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or not 0 <= epochs <= _MAX_EPOCHS:
+            raise ValueError(f"fit: epochs must be an integer in [0, {_MAX_EPOCHS}], got {epochs!r}")
         _training.batch_size_for(batch_size, 1, "fit")
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"fit: validation_split must lie in [0, 1), got {validation_split}")
@@ -431,7 +446,7 @@ class Network:
         for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"fit: callbacks must be pydl.callbacks.Callback objects, got {type(cb).__name__}")
-        rng = self._rng if seed is None else np.random.default_rng(seed)
+        rng = self._rng if seed is None else _random.spawn(_random.check_seed("fit", seed))
         return _training.fit(self, x, t, labels, epochs, batch_size, shuffle, val, verbose, callbacks, rng)
 
     # ---- persistence -----------------------------------------------------------------------------

@@ -58,7 +58,8 @@ def _architecture(net):
         "input_shape": None if net.input_shape is None else list(net.input_shape),
         "layers": [{"class": type(layer).__name__, "config": layer.get_config()} for layer in net.layers],
         "loss": None if net.loss is None else {"name": net.loss.name, "config": net.loss.get_config()},
-        "l2": net.l2, "backend": None if net.backend is None else _backend.name_of(net.backend), "seed": net.seed,
+        "l2": net.l2, "backend": None if net.backend is None else _backend.name_of(net.backend),
+        "seed": net.seed if isinstance(net.seed, int) else None,  # a Generator seed is not a number to save
         "optimizer": None,
     }
     if net.optimizer is not None:

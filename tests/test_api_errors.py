@@ -23,8 +23,8 @@ def weights(net):
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"epochs": -1}, "epochs must be a non-negative integer, got -1"),
-    ({"epochs": 2.5}, "epochs must be a non-negative integer, got 2.5"),
+    ({"epochs": -1}, r"epochs must be an integer in \[0, 1000000000\], got -1"),
+    ({"epochs": 2.5}, r"epochs must be an integer in \[0, 1000000000\], got 2.5"),
     ({"batch_size": 0}, r"batch_size must be a positive integer, None \(32\) or \"full\", got 0"),
     ({"validation_split": 1.0}, r"validation_split must lie in \[0, 1\), got 1.0"),
     ({"validation_split": 0.01}, "leaves an empty training or validation set"),

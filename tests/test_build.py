@@ -19,7 +19,7 @@ def test_set_num_threads_is_reported_back(threads):
 
 
 def test_set_num_threads_rejects_zero():
-    with pytest.raises(ValueError, match="n must be >= 1"):
+    with pytest.raises(ValueError, match=r"n must be in \[1, 1024\], got 0"):
         pydl.set_num_threads(0)
 
 

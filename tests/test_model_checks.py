@@ -113,9 +113,10 @@ def test_manual_seed_makes_networks_created_afterwards_reproducible():
     assert not all(np.array_equal(a, b) for a, b in zip(first, third))
 
 
-@pytest.mark.parametrize("seed", [-1, 1.5, "3", True])
-def test_manual_seed_rejects_non_integers(seed):
-    with pytest.raises(ValueError, match="manual_seed: seed must be a non-negative integer"):
+@pytest.mark.parametrize("seed,error", [(-1, ValueError), (None, ValueError), (1.5, TypeError), ("3", TypeError),
+                                        (True, TypeError)])
+def test_manual_seed_rejects_non_integers(seed, error):
+    with pytest.raises(error, match="manual_seed: seed must be a non-negative integer"):
         pydl.manual_seed(seed)
 
 

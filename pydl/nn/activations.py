@@ -34,8 +34,11 @@ class Sigmoid(_Activation):
 
     def __init__(self, clip=None, dtype="float32", backend=None):
         super().__init__(dtype, backend)
-        if clip is not None and not 0.0 < float(clip) < 0.5:
-            raise ValueError(f"Sigmoid: clip must be in (0, 0.5), got {clip!r}")
+        if clip is not None:
+            if isinstance(clip, bool) or not isinstance(clip, (int, float, np.integer, np.floating)):
+                raise TypeError(f"Sigmoid: clip must be a number or None, got {type(clip).__name__}")
+            if not 0.0 < clip < 0.5:
+                raise ValueError(f"Sigmoid: clip must be in (0, 0.5), got {clip!r}")
         self.clip = None if clip is None else float(clip)
 
     def forward(self, x):
