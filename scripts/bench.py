@@ -6,7 +6,8 @@ backend, a plain NumPy loop of the kind a student writes, and PyTorch (when inst
 Workloads: the seed reports' toy classifiers (000: 2->1, 2->1->1, 2->3->1, sigmoid + BCE, SGD lr 5,
 1000 full-batch epochs of 1000 samples; 001: 2->3->1 with Adam lr 0.01 and MSE at batch sizes 1, 32,
 128, 1000), one epoch of a 784-256-128-64-10 ReLU MLP on MNIST (--data DIR, else
-/work/shared/data/mnist, else synthetic data of that shape) at batch sizes 50 and 100, sigmoid on 10M
+/work/shared/data/mnist, else synthetic data of that shape) at batch sizes 50 and 100, one epoch of a
+small CNN on 10k MNIST images (conv 16 and 32 channels, max pooling, Adam, batch 64), sigmoid on 10M
 floats, the MLP's GEMM shapes, and conv2d forward + backward at the three shapes of
 scripts/bench_conv.py (which also times the forward alone, with GFLOP/s).
 
@@ -93,9 +94,11 @@ def pydl_native(net, x, y, batch_size, seed=0):
 
 
 def pydl_fit(net, x, y, batch_size):
-    """Network.fit's Python loop (the native engine switched off where fit offers it)."""
+    """Network.fit's Python loop (the native engine switched off where fit offers it); batch_size None is
+    the full batch here, as in the reports (fit itself reads None as Keras' 32)."""
     if hasattr(net, "native"):
         net.native = False
+    batch_size = "full" if batch_size is None else batch_size
     return lambda epochs: net.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
 
 
@@ -292,6 +295,49 @@ def mlp_workload(batch_size, n, data_dir):
     }
 
 
+def cnn_workload(n, data_dir):
+    """One epoch of the one-engine issue's MNIST CNN: Conv 1->16 3x3 pad 1, ReLU, MaxPool 2, Conv 16->32 3x3
+    pad 1, ReLU, MaxPool 2, Flatten, Dense 1568->128, ReLU, Dense 128->10; Adam 1e-3, batch 64."""
+    def data():
+        x, y = mnist(data_dir, n)[:2]
+        return x.reshape(-1, 1, 28, 28), y
+
+    def pydl_cnn():
+        import pydl
+        from pydl import nn, optim
+
+        net = pydl.Network([nn.Conv2D(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2D(2),
+                            nn.Conv2D(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2D(2), nn.Flatten(),
+                            nn.Dense(1568, 128), nn.ReLU(), nn.Dense(128, 10)],
+                           loss="cross_entropy", optimizer=optim.Adam(lr=1e-3), seed=0)
+        x, y = data()
+        return lambda epochs: net.fit(x, y, epochs=epochs, batch_size=64, verbose=0)
+
+    def torch_cnn():
+        import torch
+
+        torch.manual_seed(0)
+        nn = torch.nn
+        model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                              nn.Linear(1568, 128), nn.ReLU(), nn.Linear(128, 10))
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        loss_fn = nn.CrossEntropyLoss()
+        x, y = (torch.from_numpy(a) for a in data())
+
+        def run(epochs):
+            for _ in range(epochs):
+                perm = torch.randperm(len(x))
+                for s in range(0, len(x), 64):
+                    idx = perm[s:s + 64]
+                    optimizer.zero_grad()
+                    loss_fn(model(x[idx]), y[idx]).backward()
+                    optimizer.step()
+        return run
+
+    return 1, {"pydl fit (Python loop)": pydl_cnn, "PyTorch": torch_cnn}
+
+
 def sigmoid_workload(n):
     def data():
         return np.random.default_rng(0).normal(size=n).astype(np.float32)
@@ -373,6 +419,8 @@ def workloads(args):
         w[f"001 Adam+MSE batch {bs}"] = sweep_workload(bs)
     for bs in (50, 100):
         w[f"MLP 784-256-128-64-10 epoch of {mlp_n}, batch {bs}"] = mlp_workload(bs, mlp_n, args.data)
+    cnn_n = 2000 if args.quick else 10000
+    w[f"CNN (2 conv, 2 pool, 2 dense) epoch of {cnn_n}, batch 64"] = cnn_workload(cnn_n, args.data)
     import bench_conv
 
     for shape in bench_conv.SHAPES:
