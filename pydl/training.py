@@ -5,6 +5,7 @@ Every epoch is trained the same way whatever is shown: the native plan (whole ep
 Python forward/backward. Both make the same optimizer steps on the same shuffled batches, so the path,
 the verbosity and where output goes never change the trained weights.
 """
+import math
 import time
 
 import numpy as np
@@ -202,7 +203,7 @@ def fit(net, x, t, labels, epochs, batch_size, shuffle, val, verbose, callbacks,
             t0 = time.perf_counter()
             try:
                 results = trainer.run(count)
-                diverged = not all(np.isfinite(r["loss"]) for r in results) or _non_finite_parameter(net)
+                diverged = not all(math.isfinite(r["loss"]) for r in results) or _non_finite_parameter(net)
             except ValueError as error:  # a kernel refusing NaN/inf that training produced
                 diverged, cause = True, error
             else:
@@ -261,7 +262,7 @@ def guarded_step(net, x, t, where, epoch=None, batch=None):
         loss = net.loss(out, t)
     except ValueError as error:  # a kernel refusing an activation that overflowed to NaN
         raise DivergenceError(f"{where}: {error}; {_KEPT}", epoch, batch) from None
-    if not np.isfinite(loss):
+    if not math.isfinite(loss):
         raise DivergenceError(f"{where}: the loss is {loss}; {_KEPT}", epoch, batch)
     net._backward(net.loss.backward())
     undo = _Snapshot(net, None, [])
