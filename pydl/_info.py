@@ -2,6 +2,7 @@
 import numpy as np
 
 from . import _core
+from ._args import check_int
 
 
 def build_info():
@@ -21,11 +22,7 @@ def set_num_threads(n):
 
     Kernels still run single-threaded on work too small to pay for a second thread.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"set_num_threads: n must be an integer, got {type(n).__name__}")
-    if not 1 <= n <= 1024:
-        raise ValueError(f"set_num_threads: n must be in [1, 1024], got {n}")
-    _core.set_num_threads(int(n))
+    _core.set_num_threads(check_int("set_num_threads: n", n, 1, 1024))
 
 
 def get_num_threads():

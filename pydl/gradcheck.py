@@ -3,7 +3,7 @@ import numpy as np
 
 from .losses import Loss
 from .network import Network
-from .optim import check_hyper
+from ._args import check_hyper
 from .nn.base import Layer
 
 __all__ = ["gradcheck", "rel_error"]

@@ -7,6 +7,7 @@ from . import losses as _losses
 from . import optim as _optim
 from . import random as _random
 from . import training as _training
+from ._args import check_hyper, check_int
 from .callbacks import Callback
 from .metrics import to_labels
 from .nn.base import Layer, as_float_dtype
@@ -20,12 +21,9 @@ _MAX_EPOCHS = 10**9  # more is a typo, and would train until the machine is swit
 
 def _checked_shape(what, shape):
     """A per-sample shape as a tuple of integers in [1, 2**31]; TypeError/ValueError naming ``what``."""
-    if not isinstance(shape, (tuple, list)) or not all(
-            isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in shape):
+    if not isinstance(shape, (tuple, list)):
         raise TypeError(f"{what} must be a tuple of integers, got {shape!r}")
-    if not all(1 <= d <= 2**31 for d in shape):
-        raise ValueError(f"{what} must hold sizes in [1, 2**31], got {tuple(shape)}")
-    return tuple(int(d) for d in shape)
+    return tuple(check_int(f"{what}[{i}]", d, 1, 2**31) for i, d in enumerate(shape))
 
 
 def _shape_str(shape):
@@ -104,7 +102,7 @@ class Network:
             if opt.bound and any(id(p) not in own for p in opt.params):
                 raise ValueError("Network: the optimizer was built on parameters of another network")
         if l2 is not None:
-            l2 = _optim.check_hyper("Network", "l2", l2, minimum=0.0)
+            l2 = check_hyper("Network", "l2", l2, minimum=0.0)
         if new_loss is not None:
             self.loss = new_loss
             if self.backend is not None:
@@ -397,7 +395,6 @@ class Network:
         self._require("evaluate", optimizer=False)
         x, out_shape = self._input(x, "evaluate")
         t, labels = self._target(y, x.shape[0], out_shape, "evaluate")
-        self._eval_batch(x.shape[0], batch_size, "evaluate")
         return self._evaluate(x, t, labels, batch_size)
 
     # ---- training --------------------------------------------------------------------------------

@@ -16,31 +16,11 @@ import math
 import numpy as np
 
 from . import backend as _backend
+from ._args import check_hyper, check_int
 from .callbacks import Callback
 from .nn.base import Parameter
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "get", "LRScheduler", "StepDecay", "ExponentialDecay", "CyclicLR"]
-
-# Larger rates or coefficients only turn weights into inf/NaN; refusing them names the mistake instead.
-_MAX_HYPER = 1e6
-
-
-def check_hyper(owner, name, value, minimum=None, maximum=_MAX_HYPER, above=False, below=False):
-    """``value`` as a float, checked where it is set: a real number (TypeError otherwise, bools too),
-    finite and within [minimum, maximum] (``above``/``below`` make a bound strict); ValueError names it."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{owner}: {name} must be a real number, got {type(value).__name__}")
-    try:
-        v = float(value)
-    except OverflowError:
-        v = math.inf
-    low_ok = minimum is None or (v > minimum if above else v >= minimum)
-    high_ok = maximum is None or (v < maximum if below else v <= maximum)
-    if not (math.isfinite(v) and low_ok and high_ok):
-        low = "" if minimum is None else ("(" if above else "[") + f"{minimum:g}"
-        high = "" if maximum is None else f"{maximum:g}" + (")" if below else "]")
-        raise ValueError(f"{owner}: {name} must be finite and in {low or '(-inf'}, {high or 'inf)'}, got {value!r}")
-    return v
 
 
 class Optimizer:
@@ -216,14 +196,6 @@ def from_config(name, config):
     return cls(**config)
 
 
-def _check_count(owner, name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{owner}: {name} must be an integer, got {type(value).__name__}")
-    if not 1 <= value <= 2**53:
-        raise ValueError(f"{owner}: {name} must be in [1, 2**53], got {value}")
-    return int(value)
-
-
 # ---- learning-rate schedules -------------------------------------------------------------------
 class LRScheduler(Callback):
     """Sets ``optimizer.lr = lr_at(t)`` from the lr the optimizer had when bound, t counting ``step()``s.
@@ -263,7 +235,7 @@ class StepDecay(LRScheduler):
 
     def __init__(self, optimizer=None, gamma=0.95, step_size=1):
         self.gamma = check_hyper("StepDecay", "gamma", gamma, minimum=0.0, above=True)
-        self.step_size = _check_count("StepDecay", "step_size", step_size)
+        self.step_size = check_int("StepDecay: step_size", step_size, 1, 2**53)
         super().__init__(optimizer)
 
     def lr_at(self, t):
@@ -289,7 +261,7 @@ class CyclicLR(LRScheduler):
     def __init__(self, optimizer=None, base_lr=0.001, max_lr=0.006, step_size_up=2000):
         self.min_lr = check_hyper("CyclicLR", "base_lr", base_lr, minimum=0.0, above=True)
         self.max_lr = check_hyper("CyclicLR", "max_lr", max_lr, minimum=self.min_lr)
-        self.step_size_up = _check_count("CyclicLR", "step_size_up", step_size_up)
+        self.step_size_up = check_int("CyclicLR: step_size_up", step_size_up, 1, 2**53)
         super().__init__(optimizer)
 
     def bind(self, optimizer):

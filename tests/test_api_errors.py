@@ -142,7 +142,7 @@ def test_unknown_fused_activation():
 
 
 def test_sigmoid_clip_out_of_range():
-    with pytest.raises(ValueError, match=r"Sigmoid: clip must be in \(0, 0.5\), got 0.7"):
+    with pytest.raises(ValueError, match=r"Sigmoid: clip must be finite and in \(0, 0.5\), got 0.7"):
         nn.Sigmoid(clip=0.7)
 
 

@@ -172,13 +172,13 @@ def test_train_step_that_would_overflow_is_undone(scale, opt):
     (lambda net, x, y: net.fit(x, y, epochs=1, seed=1.5, verbose=0), TypeError, "fit: seed must be a non-negative"),
     (lambda net, x, y: pydl.Network([nn.Dense(2, 1)], seed="a"), TypeError, "Network: seed must be"),
     (lambda net, x, y: pydl.Network([nn.Flatten()], input_shape=(10**30,)), ValueError,
-     r"Network: input_shape must hold sizes in \[1, 2\*\*31\]"),
-    (lambda net, x, y: net.summary(input_shape=(2.5,)), TypeError, "summary: input_shape must be a tuple of integers"),
+     r"Network: input_shape\[0\] must be in \[1, 2147483648\]"),
+    (lambda net, x, y: net.summary(input_shape=(2.5,)), TypeError, r"summary: input_shape\[0\] must be an integer"),
     (lambda net, x, y: pydl.gradcheck(net, x, y, eps=float("nan")), ValueError, "gradcheck: eps must be finite"),
     (lambda net, x, y: pydl.gradcheck(net, x, y, eps=10**400), ValueError, "gradcheck: eps must be finite"),
     (lambda net, x, y: pydl.set_num_threads(10**30), ValueError, r"set_num_threads: n must be in \[1, 1024\]"),
     (lambda net, x, y: pydl.set_num_threads(2.5), TypeError, "set_num_threads: n must be an integer"),
-    (lambda net, x, y: nn.Sigmoid(clip="0.1"), TypeError, "Sigmoid: clip must be a number or None"),
+    (lambda net, x, y: nn.Sigmoid(clip="0.1"), TypeError, "Sigmoid: clip must be a real number, got str"),
 ])
 def test_absurd_or_mistyped_api_arguments_are_named(call, error, match):
     x, y = _data()

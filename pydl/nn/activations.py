@@ -1,6 +1,7 @@
 """Activation layers. Each keeps its output, which is all its backward needs."""
 import numpy as np
 
+from .._args import check_hyper
 from .base import Layer
 
 
@@ -34,12 +35,7 @@ class Sigmoid(_Activation):
 
     def __init__(self, clip=None, dtype="float32", backend=None):
         super().__init__(dtype, backend)
-        if clip is not None:
-            if isinstance(clip, bool) or not isinstance(clip, (int, float, np.integer, np.floating)):
-                raise TypeError(f"Sigmoid: clip must be a number or None, got {type(clip).__name__}")
-            if not 0.0 < clip < 0.5:
-                raise ValueError(f"Sigmoid: clip must be in (0, 0.5), got {clip!r}")
-        self.clip = None if clip is None else float(clip)
+        self.clip = None if clip is None else check_hyper("Sigmoid", "clip", clip, 0.0, 0.5, above=True, below=True)
 
     def forward(self, x):
         y = super().forward(x)

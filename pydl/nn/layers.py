@@ -1,6 +1,7 @@
 """Layers with parameters (Dense, Conv2D) and the shape-only ones (pooling, Flatten)."""
 import numpy as np
 
+from .._args import check_int
 from .base import Layer, make_init, rng_of
 
 _FUSED = ("none", "relu", "sigmoid", "tanh")
@@ -14,25 +15,13 @@ MAX_PARAMETERS = 1 << 31
 MAX_GEOMETRY = 1 << 16
 
 
-def _count(v, what, minimum, maximum):
-    """An integer argument in [minimum, maximum]: TypeError for non-integers (floats, bools, arrays of
-    several values), ValueError out of range, both naming ``what``."""
-    if isinstance(v, np.ndarray) and v.shape == () and v.dtype.kind in "iu":
-        v = v.item()
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-        raise TypeError(f"{what} must be an integer, got {type(v).__name__} {v!r}")
-    if not minimum <= v <= maximum:
-        raise ValueError(f"{what} must be in [{minimum}, {maximum}], got {v}")
-    return int(v)
-
-
 def _pair(v, what, minimum=1):
     """An int or a pair of ints, each in [minimum, MAX_GEOMETRY], as a pair."""
     if isinstance(v, (list, tuple)):
         if len(v) != 2:
             raise ValueError(f"{what} must be an int or a pair of ints, got {v!r}")
-        return tuple(_count(e, what, minimum, MAX_GEOMETRY) for e in v)
-    e = _count(v, what, minimum, MAX_GEOMETRY)
+        return tuple(check_int(what, e, minimum, MAX_GEOMETRY) for e in v)
+    e = check_int(what, v, minimum, MAX_GEOMETRY)
     return (e, e)
 
 
@@ -73,8 +62,8 @@ class Dense(Layer):
     def __init__(self, in_features, out_features, bias=True, activation=None, init=_DEFAULT_INIT,
                  seed=None, dtype="float32", backend=None):
         super().__init__(dtype, backend)
-        self.in_features = _count(in_features, "Dense: in_features", 1, MAX_FEATURES)
-        self.out_features = _count(out_features, "Dense: out_features", 1, MAX_FEATURES)
+        self.in_features = check_int("Dense: in_features", in_features, 1, MAX_FEATURES)
+        self.out_features = check_int("Dense: out_features", out_features, 1, MAX_FEATURES)
         _check_parameter_count(f"Dense({self.in_features}, {self.out_features})", self.in_features * self.out_features)
         self.bias = bool(bias)
         self.activation = "none" if activation is None else str(activation).lower()
@@ -157,8 +146,8 @@ class Conv2D(Layer):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
                  init=_DEFAULT_INIT, seed=None, dtype="float32", backend=None):
         super().__init__(dtype, backend)
-        self.in_channels = _count(in_channels, "Conv2D: in_channels", 1, MAX_FEATURES)
-        self.out_channels = _count(out_channels, "Conv2D: out_channels", 1, MAX_FEATURES)
+        self.in_channels = check_int("Conv2D: in_channels", in_channels, 1, MAX_FEATURES)
+        self.out_channels = check_int("Conv2D: out_channels", out_channels, 1, MAX_FEATURES)
         self.kernel_size = _pair(kernel_size, "Conv2D: kernel_size")
         self.stride = _pair(stride, "Conv2D: stride")
         self.padding = _pair(padding, "Conv2D: padding", minimum=0)
