@@ -20,13 +20,13 @@ __version__ = _core.build_info()["version"]
 __all__ = ["build_info", "get_num_threads", "kernels", "reference", "set_num_threads", "__version__"]
 
 # The user-facing API (issue #4): layers, networks, losses, optimizers, and their helpers.
-from . import callbacks, init, losses, metrics, nn, optim
-from .backend import get_backend, set_backend
+from . import backend, backends, callbacks, init, losses, metrics, nn, optim
+from .backends import get_backend, set_backend
 from .gradcheck import gradcheck
 from .profiler import profile
 from .network import History, Network, Sequential
 from .random import manual_seed
 from .serialization import load
 
-__all__ += ["History", "Network", "Sequential", "callbacks", "get_backend", "gradcheck", "init", "load", "losses",
-            "manual_seed", "metrics", "nn", "optim", "profile", "set_backend"]
+__all__ += ["History", "Network", "Sequential", "backends", "callbacks", "get_backend", "gradcheck", "init", "load",
+            "losses", "manual_seed", "metrics", "nn", "optim", "profile", "set_backend"]

@@ -6,11 +6,13 @@ batch and classes for multi-BCE). Names for ``Network(loss=...)``: "mse", "bce",
 "cross_entropy", "multi_bce".
 
 Targets are prepared once per call of the network API by :meth:`Loss.prepare_target` (validated,
-cast to the network dtype, labels turned into what the kernel takes), never per step.
+cast to the network dtype, labels turned into what the kernel takes), never per step, in NumPy; the
+network moves them onto its device. Gradient buffers are the backend's arrays; class labels
+(``labels``, ``target_labels``) are NumPy integer arrays, for counting correct predictions on the host.
 """
 import numpy as np
 
-from . import backend as _backend
+from . import backends as _backends
 
 __all__ = ["Loss", "MSELoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "MultiBCELoss", "get"]
 
@@ -24,7 +26,7 @@ def _integral_labels(y):
     return None
 
 
-class Loss:
+class Loss(_backends.OnBackend):
     """Base class. ``probabilities(output)`` maps the network output to what ``predict_proba`` returns;
     ``labels(output)`` to class labels (threshold 0.5 on a single probability, arg-max across classes)."""
 
@@ -36,12 +38,14 @@ class Loss:
 
     def __init__(self, backend=None):
         self.backend = backend
-        self._grads = {}
+
+    def _backend_changing(self, new):
+        self._grads = {}  # buffers of the old backend
         self._grad = None
 
     @property
     def kernels(self):
-        return _backend.resolve(self.backend)
+        return _backends.resolve(self._device)
 
     def _grad_buffer(self, output):
         key = (output.shape, output.dtype)
@@ -49,8 +53,12 @@ class Loss:
         if buf is None:
             if len(self._grads) > 8:
                 self._grads.clear()
-            buf = self._grads[key] = np.empty(output.shape, dtype=output.dtype)
+            buf = self._grads[key] = self._dev.empty(output.shape, output.dtype)
         return buf
+
+    def _host(self, output):
+        """The NumPy values of a network output, for class labels (the array itself on host backends)."""
+        return output if type(output) is np.ndarray else self._dev.to_numpy(output, copy=False)
 
     def __call__(self, output, target):
         loss, self._grad = getattr(self.kernels, self._kernel)(output, target, grad=self._grad_buffer(output))
@@ -66,6 +74,7 @@ class Loss:
         return output
 
     def labels(self, output):
+        output = self._host(output)
         if output.ndim == 1 or output.shape[1] == 1:
             return (output.reshape(-1) > 0.5).astype(np.int64)
         return np.argmax(output, axis=1)
@@ -163,6 +172,7 @@ class BCEWithLogitsLoss(Loss):
         return (kernels or self.kernels).sigmoid(output)
 
     def labels(self, output):
+        output = self._host(output)
         if output.ndim == 1 or output.shape[1] == 1:
             return (output.reshape(-1) > 0).astype(np.int64)
         return np.argmax(output, axis=1)
@@ -188,7 +198,7 @@ class CrossEntropyLoss(Loss):
         return (kernels or self.kernels).softmax(output)
 
     def labels(self, output):
-        return np.argmax(output, axis=1)
+        return np.argmax(self._host(output), axis=1)
 
     def target_labels(self, target):
         return target if target.ndim == 1 else np.argmax(target, axis=1)

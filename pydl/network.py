@@ -2,7 +2,7 @@
 checks at the API boundary. Training itself (fit, History, progress) is in :mod:`pydl.training`."""
 import numpy as np
 
-from . import backend as _backend
+from . import backends as _backends
 from . import losses as _losses
 from . import optim as _optim
 from . import random as _random
@@ -34,24 +34,28 @@ class Network:
     """A sequence of layers trained on one loss with one optimizer.
 
     ``Network(layers, loss="bce", optimizer=optim.SGD(lr=5.0), l2=0.0, dtype=None, backend=None, seed=None,
-    input_shape=None)``:
+    input_shape=None, device=None)``:
 
     - ``loss``: a name ("mse", "bce", "bce_with_logits", "cross_entropy", "multi_bce") or a Loss.
     - ``optimizer``: a name or an Optimizer, unbound (bound here) or built on ``net.parameters()``.
     - ``l2``: λ of the L2 term λ·Σ‖W‖² on weights (not biases), reported separately as ``cost``.
     - ``dtype``: float32 or float64 for every layer (None: float64 if any layer is, else float32).
-    - ``backend``: "cpp" or "numpy" for every layer, the loss and the optimizer (None: the default,
-      see :func:`pydl.set_backend`).
+    - ``device`` (or its older name ``backend``): where every layer, the loss and the optimizer compute and
+      keep their arrays: "cpu" (the C++ kernels; "cpp" is an alias), "numpy" (the NumPy twins), a registered
+      name or a :class:`pydl.backends.Backend`. The layers are moved there. None: the default (see
+      :func:`pydl.set_backend`); the layers must then hold arrays of its memory. ``net.to(device)`` moves.
     - ``seed``: re-draws every layer's parameters from ``np.random.default_rng(seed)`` and seeds
       shuffling, so one seed gives one run bit for bit.
     - ``input_shape``: per-sample input shape, for ``summary()`` (inferred when the first layer is Dense).
 
     Inputs are checked, cast to the dtype and made C-contiguous once per call of ``fit``/``predict``/
-    ``evaluate``/``train_step``; bad input raises ValueError/TypeError before any work.
+    ``evaluate``/``train_step``; bad input raises ValueError/TypeError before any work. Inputs are NumPy
+    data (or arrays of the network's own device), copied onto the device at this boundary; arrays of
+    another device raise TypeError (never copied silently). Results (``predict``, ``forward``...) are NumPy.
     """
 
     def __init__(self, layers, loss=None, optimizer=None, l2=0.0, dtype=None, backend=None, seed=None,
-                 input_shape=None):
+                 input_shape=None, device=None):
         layers = list(layers)
         if not layers:
             raise ValueError("Network: needs at least one layer")
@@ -61,12 +65,15 @@ class Network:
         if dtype is None:
             dtype = np.float64 if any(layer.dtype == np.float64 for layer in layers) else np.float32
         self.dtype = as_float_dtype(dtype)
-        self.backend = _backend.normalize(backend)
+        self._device = _device_argument(device, backend)
         self.layers = layers
-        for layer in layers:
+        for i, layer in enumerate(layers):
             layer.set_dtype(self.dtype)
-            if self.backend is not None:
-                layer.backend = self.backend
+            if self._device is not None:
+                layer.to(self._device)
+            elif not layer._dev.same_memory(self._dev):
+                raise ValueError(f"Network: layer {i} holds arrays of device {layer.device!r}, the network computes "
+                                 f"on {self.device!r}; pass device={layer.device!r} or move the layer with .to()")
         self.seed = _random.check_seed("Network", seed)
         self._rng = _random.spawn(seed)
         if seed is not None:
@@ -105,13 +112,13 @@ class Network:
             l2 = check_hyper("Network", "l2", l2, minimum=0.0)
         if new_loss is not None:
             self.loss = new_loss
-            if self.backend is not None:
-                self.loss.backend = self.backend
+            if self._device is not None:
+                self.loss.backend = self._device
         if opt is not None:
             if not opt.bound:
                 opt.bind(self.parameters())
-            if self.backend is not None:
-                opt.backend = self.backend
+            if self._device is not None:
+                opt.to(self._device)
             self.optimizer = opt
         if l2 is not None:
             self.l2 = l2
@@ -139,6 +146,67 @@ class Network:
             raise ValueError(f"Network: loss {loss.name!r} takes probabilities in [0, 1], but {layer} outputs "
                              f"unbounded values. End the network with Sigmoid(), or drop it and use "
                              f"loss='bce_with_logits' on the raw outputs.")
+
+    # ---- device ----------------------------------------------------------------------------------
+    @property
+    def device(self):
+        """The name of the backend the network computes on (``"cpu"``, ``"numpy"``, ...)."""
+        return self._dev.name
+
+    @property
+    def backend(self):
+        """The device's name when one was given (None: the default of :func:`pydl.set_backend`); setting it
+        is ``to(value)``."""
+        return None if self._device is None else self._device.name
+
+    @backend.setter
+    def backend(self, value):
+        if value is None:
+            if not self._dev.same_memory(_backends.get()):
+                raise ValueError(f"Network: its arrays are on {self.device!r}; move them with .to(...)")
+            self._device = None
+        else:
+            self.to(value)
+
+    @property
+    def _dev(self):
+        return self._device if self._device is not None else _backends.get()
+
+    def to(self, device):
+        """Move the network onto ``device`` (a name or a Backend): parameters, gradients, layer buffers and
+        optimizer state (its values and step count kept); from then on everything computes there. Moving
+        between backends of one memory ("cpu", "numpy") copies nothing. Returns the network."""
+        dst = _backends.get(device)
+        for layer in self.layers:
+            layer.to(dst)
+        if self.loss is not None:
+            self.loss.backend = dst
+        if self.optimizer is not None:
+            self.optimizer.to(dst)
+        self._device = dst
+        return self
+
+    def _host_data(self, a, fn, what):
+        """NumPy data from ``a``: an array of the network's device is read back; one of another raises."""
+        if isinstance(a, np.ndarray):
+            return a
+        owner = _backends.owner(a)
+        if owner is None:
+            return a
+        if not owner.same_memory(self._dev):
+            raise TypeError(f"{fn}: {what} is an array of device {owner.name!r}, but the network is on "
+                            f"{self.device!r}; pass NumPy data or move the network first with net.to({owner.name!r})")
+        return owner.to_numpy(a, copy=False)
+
+    def _on_device(self, a):
+        """NumPy ``a`` (checked) as an array of the network's device: itself on host backends."""
+        dev = self._dev
+        return a if dev.host else dev.from_numpy(a)
+
+    def _to_numpy(self, a):
+        """A device array as NumPy: itself on host backends (already a fresh or reused array), else a copy."""
+        dev = self._dev
+        return a if dev.host else dev.to_numpy(a)
 
     # ---- structure -------------------------------------------------------------------------------
     def parameters(self):
@@ -222,6 +290,8 @@ class Network:
 
     # ---- the boundary: validation and conversion, once per call ----------------------------------
     def _input(self, x, fn):
+        """(x checked, cast and on the device, per-sample output shape)."""
+        x = self._host_data(x, fn, "x")
         if not isinstance(x, np.ndarray):
             try:
                 x = np.asarray(x)
@@ -239,10 +309,11 @@ class Network:
         if not np.isfinite(x).all():
             raise ValueError(f"{fn}: x contains NaN or infinity")
         self._last_input_shape = x.shape[1:]
-        return x, out_shape
+        return self._on_device(x), out_shape
 
     def _target(self, y, n, out_shape, fn):
-        """The target prepared for the loss kernel, and its class labels for accuracy."""
+        """The target prepared for the loss kernel (on the device), and its class labels for accuracy (NumPy)."""
+        y = self._host_data(y, fn, "y")
         if not isinstance(y, np.ndarray):
             y = np.asarray(y)
         if y.dtype.kind not in "biuf":
@@ -255,7 +326,7 @@ class Network:
             t = self.loss.prepare_target(y, out_shape, self.dtype)
         except ValueError as e:
             raise ValueError(f"{fn}: {e}") from None
-        return t, self.loss.target_labels(t)
+        return self._on_device(t), self.loss.target_labels(t)
 
     def _require(self, fn, optimizer=True):
         if self.loss is None:
@@ -286,7 +357,7 @@ class Network:
     def forward(self, x):
         """The network output for ``x`` (a fresh array); keeps the caches ``backward`` needs."""
         x, _ = self._input(x, "forward")
-        return self._forward(x).copy()
+        return self._dev.to_numpy(self._forward(x))
 
     def backward(self, dy=None):
         """Back-propagate ``dy`` (default: the gradient of the last loss call) through all layers,
@@ -296,8 +367,8 @@ class Network:
                 raise RuntimeError("backward: no dy given and no loss to take it from")
             dy = self.loss.backward()
         else:
-            dy = np.ascontiguousarray(dy, dtype=self.dtype)
-        return self._backward(dy, need_dx=True)
+            dy = self._on_device(np.ascontiguousarray(self._host_data(dy, "backward", "dy"), dtype=self.dtype))
+        return self._to_numpy(self._backward(dy, need_dx=True))
 
     def train_step(self, x, y):
         """One forward/backward/update on the batch (x, y); returns the data loss before the update. A step
@@ -322,12 +393,13 @@ class Network:
         was_training = self.training
         self.eval()
         try:
+            dev = self._dev
             if bs >= x.shape[0]:
-                out = self._forward(x).copy()
+                out = dev.to_numpy(self._forward(x))
             else:
                 out = np.empty((x.shape[0],) + out_shape, dtype=self.dtype)
                 for s in range(0, x.shape[0], bs):
-                    out[s:s + bs] = self._forward(x[s:s + bs])
+                    out[s:s + bs] = dev.to_numpy(self._forward(dev.rows(x, s, s + bs)), copy=False)
         finally:
             self.train(was_training)
         if not np.isfinite(out).all():
@@ -350,7 +422,7 @@ class Network:
         out = self._infer(x, batch_size, "predict_proba")
         if self.loss is None:
             return out
-        return self.loss.probabilities(out, _backend.resolve(self.backend))
+        return self._to_numpy(self.loss.probabilities(self._on_device(out), _backends.resolve(self._device)))
 
     def predict(self, x, batch_size=None):
         """Class labels (N,): threshold 0.5 on a single probability output, arg-max across classes
@@ -362,24 +434,24 @@ class Network:
         """λ·Σ‖W‖² over the weights (0 when l2 = 0)."""
         if not self.l2:
             return 0.0
-        k = _backend.resolve(self.backend)
+        k, dev = _backends.resolve(self._device), self._dev
         total = 0.0
         for p in self.parameters():
             if p.regularizable:
-                v = p.data.reshape(1, -1)
-                total += float(k.matmul(v, v, trans_b=True)[0, 0])
+                v = dev.reshape(p.data, (1, -1))
+                total += float(dev.to_numpy(k.matmul(v, v, trans_b=True), copy=False)[0, 0])
         return self.l2 * total
 
     def _evaluate(self, x, t, labels, batch_size):
-        n = x.shape[0]
+        n, dev = x.shape[0], self._dev
         bs = self._eval_batch(n, batch_size, "evaluate")
         was_training = self.training
         self.eval()
         try:
             loss_sum, correct = 0.0, 0
             for s in range(0, n, bs):
-                out = self._forward(x[s:s + bs])
-                loss_sum += self.loss(out, t[s:s + bs]) * out.shape[0]
+                out = self._forward(dev.rows(x, s, s + bs))
+                loss_sum += self.loss(out, dev.rows(t, s, s + bs)) * out.shape[0]
                 correct += int(np.count_nonzero(self.loss.labels(out) == labels[s:s + bs]))
         finally:
             self.train(was_training)
@@ -436,9 +508,9 @@ class Network:
             if n_val < 1 or n_val >= x.shape[0]:
                 raise ValueError(f"fit: validation_split={validation_split} of {x.shape[0]} samples leaves an "
                                  f"empty training or validation set")
-            cut = x.shape[0] - n_val
-            val = (x[cut:], t[cut:], labels[cut:])
-            x, t, labels = x[:cut], t[:cut], labels[:cut]
+            cut, n, dev = x.shape[0] - n_val, x.shape[0], self._dev
+            val = (dev.rows(x, cut, n), dev.rows(t, cut, n), labels[cut:])
+            x, t, labels = dev.rows(x, 0, cut), dev.rows(t, 0, cut), labels[:cut]
         callbacks = list(callbacks or [])
         for cb in callbacks:
             if not isinstance(cb, Callback):
@@ -454,10 +526,19 @@ class Network:
         save(self, path)
 
     def copy(self, dtype=None):
-        """An independent network with the same layers, weights, loss and l2 (optimizer state not copied)."""
+        """An independent network with the same layers, weights, loss, l2 and device (optimizer state not
+        copied)."""
         from .serialization import from_arrays, to_arrays
 
-        return from_arrays(to_arrays(self), dtype=dtype)
+        return from_arrays(to_arrays(self), dtype=dtype, device=self._device)
+
+
+def _device_argument(device, backend):
+    """The Backend of ``Network(device=..., backend=...)`` (None: the default); the two must agree."""
+    if device is not None and backend is not None and _backends.get(device) is not _backends.get(backend):
+        raise ValueError(f"Network: device={device!r} and backend={backend!r} name different backends; pass one")
+    choice = device if device is not None else backend
+    return None if choice is None else _backends.get(choice)
 
 
 Sequential = Network

@@ -4,8 +4,9 @@ An optimizer updates :class:`pydl.nn.Parameter` objects in place through the ker
 ``rmsprop_step`` and ``adam_step``. Build it PyTorch style, ``SGD(net.parameters(), lr=0.1)``, or Keras
 style, ``SGD(lr=0.1)``, and let ``Network``/``compile`` bind it to the network's parameters. State
 (momentum buffers, moment estimates) is per parameter, created at the first step in the parameter's
-dtype. ``weight_decay`` is PyTorch's (added to the gradient); a network's L2 term λ‖W‖² adds a further
-2λ on weights only, through the same argument (``Parameter.l2``).
+dtype on the optimizer's backend (``to(device)`` moves it). ``weight_decay`` is PyTorch's (added to the
+gradient); a network's L2 term λ‖W‖² adds a further 2λ on weights only, through the same argument
+(``Parameter.l2``).
 
 Schedules (:class:`StepDecay`, :class:`ExponentialDecay`, :class:`CyclicLR`) set ``optimizer.lr``; pass
 them to ``fit(callbacks=[...])``, which steps them every epoch (CyclicLR every batch), or call
@@ -13,9 +14,7 @@ them to ``fit(callbacks=[...])``, which steps them every epoch (CyclicLR every b
 """
 import math
 
-import numpy as np
-
-from . import backend as _backend
+from . import backends as _backends
 from ._args import check_hyper, check_int
 from .callbacks import Callback
 from .nn.base import Parameter
@@ -23,16 +22,16 @@ from .nn.base import Parameter
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "get", "LRScheduler", "StepDecay", "ExponentialDecay", "CyclicLR"]
 
 
-class Optimizer:
+class Optimizer(_backends.OnBackend):
     def __init__(self, params, lr, backend):
         if isinstance(params, (int, float)) and not isinstance(params, bool):
             raise TypeError(f"{type(self).__name__}: the first argument is the parameters; pass the learning "
                             f"rate by name: {type(self).__name__}(lr={params})")
         self.lr = lr
-        self.backend = backend
         self.params = []
         self.steps = 0
         self._state = None
+        self.backend = backend
         if params is not None:
             self.bind(params)
 
@@ -57,13 +56,29 @@ class Optimizer:
     def lr(self, value):
         self._lr = check_hyper(type(self).__name__, "lr", value, minimum=0.0, above=True)
 
+    def _backend_changing(self, new):
+        # Setting backend never moves the state; to() does.
+        if self._state is not None and not new.same_memory(self._dev):
+            raise ValueError(f"{type(self).__name__}: its state is on {self.device!r}; move it with "
+                             f".to({new.name!r}) instead of setting backend")
+
+    def to(self, device):
+        """Compute on ``device`` (a name or a Backend), moving the state there with its values (a copy only
+        when the memory differs); the parameters move with their layers (``Network.to``). Returns self."""
+        dst, src = _backends.get(device), self._dev
+        if self._state is not None:
+            self._state = [{k: _backends.move(v, src, dst) for k, v in s.items()} for s in self._state]
+        self._device = dst
+        return self
+
     @property
     def bound(self):
         return bool(self.params)
 
     def zero_grad(self):
+        fill_ = self._dev.fill_
         for p in self.params:
-            p.grad[...] = 0
+            fill_(p.grad, 0)
 
     def step(self):
         if not self.params:
@@ -72,7 +87,7 @@ class Optimizer:
         if self._state is None:
             self._state = [self._new_state(p.data) for p in self.params]
         self.steps += 1
-        self._step(_backend.resolve(self.backend))
+        self._step(_backends.resolve(self._device))
 
     def state_of(self, param):
         """The state arrays (dict) the optimizer keeps for ``param``."""
@@ -102,7 +117,7 @@ class SGD(Optimizer):
         super().__init__(params, lr, backend)
 
     def _new_state(self, data):
-        return {"momentum_buffer": np.zeros_like(data)} if self.momentum else {}
+        return {"momentum_buffer": self._dev.zeros(data.shape, data.dtype)} if self.momentum else {}
 
     def _step(self, k):
         first = self.steps == 1
@@ -130,11 +145,12 @@ class RMSprop(Optimizer):
         super().__init__(params, lr, backend)
 
     def _new_state(self, data):
-        state = {"square_avg": np.zeros_like(data)}
+        zeros = self._dev.zeros
+        state = {"square_avg": zeros(data.shape, data.dtype)}
         if self.momentum:
-            state["momentum_buffer"] = np.zeros_like(data)
+            state["momentum_buffer"] = zeros(data.shape, data.dtype)
         if self.centered:
-            state["grad_avg"] = np.zeros_like(data)
+            state["grad_avg"] = zeros(data.shape, data.dtype)
         return state
 
     def _step(self, k):
@@ -162,7 +178,8 @@ class Adam(Optimizer):
         super().__init__(params, lr, backend)
 
     def _new_state(self, data):
-        return {"exp_avg": np.zeros_like(data), "exp_avg_sq": np.zeros_like(data)}
+        zeros = self._dev.zeros
+        return {"exp_avg": zeros(data.shape, data.dtype), "exp_avg_sq": zeros(data.shape, data.dtype)}
 
     def _step(self, k):
         beta1, beta2 = self.betas

@@ -13,6 +13,9 @@ into them. Members the network does not need are never read (an unused zip bomb 
 weights are refused, and every failure is a ``ValueError`` naming the file (``FileNotFoundError`` for a
 missing path).
 
+The file records the network's device by name ("cpu", "numpy", or a registered backend's; files written
+before say "cpp", an alias of "cpu"); ``load(path, device=...)`` puts the network elsewhere.
+
 Saving is atomic and durable: the data goes to a temporary file next to the target, named
 ``.pydl-<target name>.<writer pid>.<random>.tmp``, created with the mode a new file gets under the umask
 (or the existing target's mode), flushed and fsynced, then renamed over the target with ``os.replace``;
@@ -31,7 +34,7 @@ import zipfile
 
 import numpy as np
 
-from . import backend as _backend
+from . import backends as _backends
 from . import losses as _losses
 from . import optim as _optim
 from .nn import LAYERS
@@ -50,6 +53,7 @@ _MAX_ARCH_CHARS = 1 << 22    # the architecture JSON (a real one is a few KB)
 _MAX_MEMBERS = 2 * MAX_LAYERS + 64
 _DEFLATE_MAX_RATIO = 1100    # deflate expands at most ~1032:1; a member claiming more is damaged
 _STALE_SECONDS = 3600
+_BACKEND_NAME = re.compile(r"[A-Za-z0-9_.+-]{1,64}")
 
 
 def _architecture(net):
@@ -58,7 +62,7 @@ def _architecture(net):
         "input_shape": None if net.input_shape is None else list(net.input_shape),
         "layers": [{"class": type(layer).__name__, "config": layer.get_config()} for layer in net.layers],
         "loss": None if net.loss is None else {"name": net.loss.name, "config": net.loss.get_config()},
-        "l2": net.l2, "backend": None if net.backend is None else _backend.name_of(net.backend),
+        "l2": net.l2, "backend": net.backend,
         "seed": net.seed if isinstance(net.seed, int) else None,  # a Generator seed is not a number to save
         "optimizer": None,
     }
@@ -68,10 +72,11 @@ def _architecture(net):
 
 
 def to_arrays(net):
-    """The name -> array mapping a saved file holds."""
+    """The name -> NumPy array mapping a saved file holds."""
     arrays = {_ARCH_KEY: np.array(json.dumps(_architecture(net)))}
+    dev = net._dev
     for name, p in net.named_parameters():
-        arrays[name] = p.data
+        arrays[name] = dev.to_numpy(p.data, copy=False)
     return arrays
 
 
@@ -243,19 +248,27 @@ def _parse_architecture(text):
     l2 = arch.get("l2", 0.0)
     if not _is_number(l2) or l2 < 0:
         raise ValueError(f"l2 must be a finite number >= 0, got {l2!r:.60}")
-    if arch.get("backend") not in (None, "cpp", "numpy"):
-        raise ValueError(f"backend must be 'cpp', 'numpy' or null, got {arch.get('backend')!r:.60}")
+    backend = arch.get("backend")
+    if backend is not None and not (isinstance(backend, str) and _BACKEND_NAME.fullmatch(backend)):
+        raise ValueError(f"backend must be a backend's name ('cpu', 'numpy', ...) or null, got {backend!r:.60}")
     seed = arch.get("seed")
     if seed is not None:
         _int_in(seed, 0, (1 << 128) - 1, "seed")
     return arch, shapes
 
 
-def _build(arch, shapes, dtype):
-    """The network the (already checked) architecture describes; its constructors check the rest."""
+def _build(arch, shapes, dtype, device):
+    """The network the (already checked) architecture describes, on ``device`` (None: the saved one); its
+    constructors check the rest."""
     from .network import Network
 
     dtype = as_float_dtype(dtype or arch["dtype"])
+    if device is None and arch.get("backend") is not None:
+        try:
+            device = _backends.get(arch["backend"])
+        except ValueError as e:
+            raise ValueError(f"the network was saved on a device unknown here ({e}); register that backend or "
+                             f"pass device=") from None
     try:
         layers = [LAYERS[spec["class"]](**spec["config"], dtype=dtype) for spec in arch["layers"]]
         loss = None
@@ -264,8 +277,8 @@ def _build(arch, shapes, dtype):
         opt = None
         if arch["optimizer"] is not None:
             opt = _optim.from_config(arch["optimizer"]["class"], arch["optimizer"]["config"])
-        net = Network(layers, loss=loss, optimizer=opt, l2=arch.get("l2", 0.0), dtype=dtype,
-                      backend=arch.get("backend"), input_shape=arch.get("input_shape"))
+        net = Network(layers, loss=loss, optimizer=opt, l2=arch.get("l2", 0.0), dtype=dtype, device=device,
+                      input_shape=arch.get("input_shape"))
     except (TypeError, ValueError, OverflowError) as e:
         raise ValueError(f"the architecture is invalid ({type(e).__name__}: {e})") from None
     net.seed = arch.get("seed")
@@ -283,15 +296,16 @@ def _check_param_header(name, shape, dtype, expected):
         raise ValueError(f"parameter {name!r} has shape {tuple(shape)}, the architecture needs {tuple(expected)}")
 
 
-def _assign(name, p, values, finite=True):
+def _assign(net, name, p, values, finite=True):
     if finite and not np.all(np.isfinite(values)):
         raise ValueError(f"parameter {name!r} holds NaN or infinite values")
-    p.data[...] = values
+    net._dev.copy_(p.data, values)
 
 
-def from_arrays(arrays, dtype=None):
-    """A Network from a name -> array mapping made by :func:`to_arrays` (``dtype`` overrides the saved one),
-    checked like a loaded file except that non-finite weights are copied as they are (``Network.copy``)."""
+def from_arrays(arrays, dtype=None, device=None):
+    """A Network from a name -> array mapping made by :func:`to_arrays` (``dtype`` and ``device`` override the
+    saved ones), checked like a loaded file except that non-finite weights are copied as they are
+    (``Network.copy``)."""
     if _ARCH_KEY not in arrays:
         raise ValueError(f"no {_ARCH_KEY} record")
     record = np.asarray(arrays[_ARCH_KEY])
@@ -307,9 +321,9 @@ def from_arrays(arrays, dtype=None):
             if not isinstance(a, np.ndarray):
                 raise ValueError(f"parameter {name!r} is a {type(a).__name__}, not an array")
             _check_param_header(name, a.shape, a.dtype, shape)
-    net = _build(arch, shapes, dtype)
+    net = _build(arch, shapes, dtype, device)
     for name, p in net.named_parameters():
-        _assign(name, p, arrays[name], finite=False)
+        _assign(net, name, p, arrays[name], finite=False)
     return net
 
 
@@ -405,7 +419,7 @@ class _Npz:
         return str(self.read_data(f, _ARCH_KEY, shape, fortran, dtype, nbytes)[()])
 
 
-def _load_npz(npz, dtype):
+def _load_npz(npz, dtype, device):
     text = npz.architecture()
     if text is None:
         raise _NotPydl(f"no {_ARCH_KEY} record")
@@ -419,10 +433,10 @@ def _load_npz(npz, dtype):
                 raise ValueError(f"missing parameter {name!r}")
             opened[0].close()
             _check_param_header(name, opened[1], opened[3], shape)
-    net = _build(arch, shapes, dtype)
+    net = _build(arch, shapes, dtype, device)
     for name, p in net.named_parameters():
         f, shape, fortran, dt, nbytes = npz.open(name)
-        _assign(name, p, npz.read_data(f, name, shape, fortran, dt, nbytes))
+        _assign(net, name, p, npz.read_data(f, name, shape, fortran, dt, nbytes))
     return net
 
 
@@ -430,8 +444,9 @@ class _NotPydl(ValueError):
     pass
 
 
-def load(path, dtype=None):
-    """A Network from a file written by ``Network.save``.
+def load(path, dtype=None, device=None):
+    """A Network from a file written by ``Network.save``, on ``device`` (a name or a Backend; None: the
+    device the file names, which must be known here).
 
     ``ValueError`` for a corrupted, foreign or hostile file (nothing large is allocated before the file
     is known to hold the data it declares), ``FileNotFoundError`` for a missing one. Stale temporary
@@ -442,6 +457,8 @@ def load(path, dtype=None):
         raise FileNotFoundError(f"load: no such file: {path}")
     if dtype is not None:
         dtype = as_float_dtype(dtype)
+    if device is not None:
+        device = _backends.get(device)
     _remove_stale_temporaries(path)
     if not os.path.isfile(path):
         raise ValueError(f"load: {path} is not a pydl network file (not a regular file)")
@@ -452,7 +469,7 @@ def load(path, dtype=None):
     except Exception as e:  # noqa: BLE001 -- zipfile raises assorted errors (BadZipFile, OSError, EOFError) for junk
         raise ValueError(f"load: {path} is not a pydl network file ({type(e).__name__}: {e})") from None
     try:
-        return _load_npz(npz, dtype)
+        return _load_npz(npz, dtype, device)
     except _NotPydl as e:
         raise ValueError(f"load: {path} is not a pydl network file ({e})") from None
     except RecursionError:

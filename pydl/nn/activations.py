@@ -1,6 +1,4 @@
 """Activation layers. Each keeps its output, which is all its backward needs."""
-import numpy as np
-
 from .._args import check_hyper
 from .base import Layer
 
@@ -40,7 +38,7 @@ class Sigmoid(_Activation):
     def forward(self, x):
         y = super().forward(x)
         if self.clip is not None:
-            np.clip(y, self.clip, 1.0 - self.clip, out=y)
+            self._dev.clip_(y, self.clip, 1.0 - self.clip)
         return y
 
     def get_config(self):

@@ -1,7 +1,9 @@
 """Parameter and the Layer base class."""
+import math
+
 import numpy as np
 
-from .. import backend as _backend
+from .. import backends as _backends
 from .. import init as _init
 from .. import random as _random
 
@@ -18,17 +20,21 @@ def as_float_dtype(dtype):
 class Parameter:
     """A trainable array and its gradient, updated in place by optimizers.
 
-    ``data`` keeps its identity for the parameter's life (optimizers and kernels write into it);
-    ``grad`` is the gradient of the last backward pass. ``l2`` is the L2 coefficient λ the network
-    applies to this array (weights only): the optimizer adds 2λ·data to the gradient.
+    ``data`` keeps its identity until the layer changes dtype or device (optimizers and kernels write into
+    it); ``grad`` is the gradient of the last backward pass, allocated on ``backend`` (None: the backend
+    whose array ``data`` is). ``l2`` is the L2 coefficient λ the network applies to this array (weights
+    only): the optimizer adds 2λ·data to the gradient.
     """
 
     __slots__ = ("name", "data", "grad", "l2", "regularizable")
 
-    def __init__(self, name, data, regularizable):
+    def __init__(self, name, data, regularizable, backend=None):
+        owner = _backends.owner(data) if backend is None else _backends.get(backend)
+        if owner is None:
+            raise TypeError(f"Parameter {name!r}: data must be an array of a pydl backend, got {type(data).__name__}")
         self.name = name
         self.data = data
-        self.grad = np.zeros_like(data)
+        self.grad = owner.zeros(data.shape, data.dtype)
         self.l2 = 0.0
         self.regularizable = regularizable
 
@@ -38,14 +44,17 @@ class Parameter:
 
     @property
     def size(self):
-        return self.data.size
+        return math.prod(self.data.shape)
 
     def __repr__(self):
         return f"Parameter({self.name!r}, shape={self.data.shape}, dtype={self.data.dtype})"
 
 
-class Layer:
+class Layer(_backends.OnBackend):
     """A step of a network: ``forward(x)`` then ``backward(dy)``, in the layer's dtype and backend.
+
+    ``backend`` (None: pydl's default, see :func:`pydl.set_backend`) runs the kernels and holds the
+    parameters, gradients and buffers; ``to(device)`` moves them.
 
     ``forward`` returns an array the layer reuses on its next call with the same shape (copy it to keep
     it) and, in training mode, keeps exactly what ``backward`` needs. ``backward(dy)`` stores the
@@ -62,21 +71,40 @@ class Layer:
 
     def __init__(self, dtype="float32", backend=None):
         self.dtype = as_float_dtype(dtype)
-        self.backend = backend
+        self._device = None if backend is None else _backends.get(backend)
         self.training = True
         self._parameters = {}
         self._buffers = {}
 
+    # ---- device ----------------------------------------------------------------------------------
+    def _backend_changing(self, new):
+        # Setting backend never moves arrays; to() does.
+        if self._parameters and not new.same_memory(self._dev):
+            raise ValueError(f"{type(self).__name__}: its arrays are on {self.device!r}; move them with "
+                             f".to({new.name!r}) instead of setting backend")
+
+    def to(self, device):
+        """Compute on ``device`` (a name or a Backend), moving parameters and gradients there (a copy only
+        when its memory differs); returns the layer."""
+        dst, src = _backends.get(device), self._dev
+        for p in self._parameters.values():
+            p.data, p.grad = _backends.move(p.data, src, dst), _backends.move(p.grad, src, dst)
+        if not src.same_memory(dst):
+            self._buffers.clear()
+        self._device = dst
+        return self
+
     # ---- parameters ------------------------------------------------------------------------------
     def _add_parameter(self, name, shape, regularizable):
-        self._parameters[name] = Parameter(name, np.zeros(shape, dtype=self.dtype), regularizable)
+        dev = self._dev
+        self._parameters[name] = Parameter(name, dev.zeros(shape, self.dtype), regularizable, dev)
 
     def _fill(self, name, init, fan_in, fan_out, rng):
         p = self._parameters[name]
         values = np.asarray(init(p.shape, fan_in, fan_out, rng))
         if values.shape != p.shape:
             raise ValueError(f"{type(self).__name__}: initializer returned shape {values.shape}, expected {p.shape}")
-        p.data[...] = values
+        self._dev.copy_(p.data, values)
 
     def reset_parameters(self, rng=None):
         """Draw fresh parameter values from ``rng`` (a Generator or a seed); no-op without parameters."""
@@ -101,9 +129,10 @@ class Layer:
         """Cast parameters (and future computation) to float32 or float64."""
         dt = as_float_dtype(dtype)
         if dt != self.dtype:
+            dev = self._dev
             for p in self._parameters.values():
-                p.data = np.ascontiguousarray(p.data, dtype=dt)
-                p.grad = np.zeros_like(p.data)
+                p.data = dev.from_numpy(dev.to_numpy(p.data, copy=False).astype(dt))
+                p.grad = dev.zeros(p.data.shape, dt)
             self.dtype = dt
             self._buffers.clear()
         return self
@@ -119,7 +148,7 @@ class Layer:
     # ---- computation -----------------------------------------------------------------------------
     @property
     def kernels(self):
-        return _backend.resolve(self.backend)
+        return _backends.resolve(self._device)
 
     def _buffer(self, key, shape):
         """A reusable output array: one per (key, shape), so alternating batch sizes don't reallocate."""
@@ -127,7 +156,7 @@ class Layer:
         if buf is None:
             if len(self._buffers) > 16:
                 self._buffers.clear()
-            buf = self._buffers[(key, shape)] = np.empty(shape, dtype=self.dtype)
+            buf = self._buffers[(key, shape)] = self._dev.empty(shape, self.dtype)
         return buf
 
     def forward(self, x):

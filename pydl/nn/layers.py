@@ -84,7 +84,7 @@ class Dense(Layer):
     def reset_parameters(self, rng=None):
         self._fill("W", self.init, self.in_features, self.out_features, rng_of(rng))
         if self.bias:
-            self._parameters["b"].data[...] = 0
+            self._dev.fill_(self._parameters["b"].data, 0)
 
     def forward(self, x):
         p = self._parameters
@@ -167,7 +167,7 @@ class Conv2D(Layer):
         area = self.kernel_size[0] * self.kernel_size[1]
         self._fill("W", self.init, self.in_channels * area, self.out_channels * area, rng_of(rng))
         if self.bias:
-            self._parameters["b"].data[...] = 0
+            self._dev.fill_(self._parameters["b"].data, 0)
 
     def forward(self, x):
         p = self._parameters
@@ -285,12 +285,12 @@ class Flatten(Layer):
     def forward(self, x):
         if self.training:
             self._x_shape = x.shape
-        return x.reshape(x.shape[0], -1)
+        return self._dev.reshape(x, (x.shape[0], -1))
 
     def backward(self, dy, need_dx=True):
         if self._x_shape is None:
             raise self._missing_cache()
-        return dy.reshape(self._x_shape) if need_dx else None
+        return self._dev.reshape(dy, self._x_shape) if need_dx else None
 
     def output_shape(self, input_shape):
         return (int(np.prod(input_shape)),)
