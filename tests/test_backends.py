@@ -22,10 +22,10 @@ DEVICES = ["cpu", "numpy", "wrapped"]
 # reason); they pass on the wrapped backend once it goes through the network's backend instead.
 TRAINING_USES_NUMPY = pytest.mark.xfail(
     strict=True, raises=(AttributeError, TypeError),
-    reason="pydl/training.py touches arrays with NumPy: _Snapshot (p.data.copy(), state v.copy(), p.data[...] = "
-           "saved), _non_finite_parameter (np.isfinite(p.data)), _PythonEpochs (np.empty_like, np.take(x, perm, "
-           "out=...), x[s:s + bs]), _replay (x[rows], t[rows]); needs net._dev.copy/copy_/all_finite/empty/"
-           "rows, and the gather_rows kernel with the permutation on the device (dev.from_numpy(perm))")
+    reason="pydl/training.py touches device arrays with NumPy: _Snapshot (p.data.copy(), v.copy(), [...] = saved: "
+           "needs net._dev.copy/copy_), _non_finite_parameter (np.isfinite(p.data): net._dev.all_finite), _replay "
+           "(x[rows], t[rows]), _PythonEpochs (np.empty_like(x/t): net._dev.empty; gather_rows(x, perm) with a NumPy "
+           "perm: the permutation on the device; xs[s:s + bs]: net._dev.rows; labels stay NumPy)")
 ON_EVERY_DEVICE = pytest.mark.parametrize("device", DEVICES)
 TRAINING_ON_EVERY_DEVICE = pytest.mark.parametrize(
     "device", ["cpu", "numpy", pytest.param("wrapped", marks=TRAINING_USES_NUMPY)])
