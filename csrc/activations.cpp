@@ -2,9 +2,11 @@
 // the AVX2 / AVX-512 builds.
 #include "activations.h"
 
+#include <atomic>
 #include <cstdint>
 
 #include "cpu.h"
+#include "parallel.h"
 
 namespace pydl {
 
@@ -65,5 +67,98 @@ static bool softmax_rows(const T* x, T* y, int64_t rows, int64_t cols) {
 
 bool softmax(const float* x, float* y, int64_t rows, int64_t cols) { return softmax_rows(x, y, rows, cols); }
 bool softmax(const double* x, double* y, int64_t rows, int64_t cols) { return softmax_rows(x, y, rows, cols); }
+
+// Element-wise work below this many elements per thread is faster on one thread.
+constexpr int64_t kElementwiseGrain = 1 << 16;
+
+template <typename T>
+bool activation_forward(Activation act, const T* x, T* y, int64_t n) {
+  bool (*loop)(const T*, T*, int64_t) = nullptr;
+  switch (act) {
+    case Activation::sigmoid: loop = &sigmoid; break;
+    case Activation::tanh: loop = &tanh; break;
+    case Activation::relu: loop = &relu; break;
+    case Activation::none: return false;
+  }
+  std::atomic<int> nan{0};
+  parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+    if (loop(x + b, y + b, e - b)) nan.fetch_or(1);
+  });
+  return nan.load() != 0;
+}
+
+// dx = dy * f'(y), written once per activation from its forward output.
+struct SigmoidGrad {
+  template <typename T> static T apply(T y, T dy) { return dy * y * (T(1) - y); }
+};
+struct TanhGrad {
+  template <typename T> static T apply(T y, T dy) { return dy * (T(1) - y * y); }
+};
+struct ReluGrad {
+  template <typename T> static T apply(T y, T dy) { return y > T(0) ? dy : T(0); }
+};
+
+template <typename Grad, typename T>
+static bool backward_loop(const T* y, const T* dy, T* dx, int64_t n) {
+  std::atomic<int> nan{0};
+  parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+    int bad = 0;
+    for (int64_t i = b; i < e; ++i) {
+      bad |= (y[i] != y[i]) | (dy[i] != dy[i]);
+      dx[i] = Grad::apply(y[i], dy[i]);
+    }
+    if (bad) nan.fetch_or(1);
+  });
+  return nan.load() != 0;
+}
+
+template <typename T>
+bool activation_backward(Activation act, const T* y, const T* dy, T* dx, int64_t n) {
+  switch (act) {
+    case Activation::sigmoid: return backward_loop<SigmoidGrad>(y, dy, dx, n);
+    case Activation::tanh: return backward_loop<TanhGrad>(y, dy, dx, n);
+    case Activation::relu: return backward_loop<ReluGrad>(y, dy, dx, n);
+    case Activation::none: break;
+  }
+  return false;
+}
+
+template <typename T>
+void clip_probabilities(T* y, int64_t n, double clip) {
+  const T lo = T(clip), hi = T(1.0 - clip);
+  for (int64_t i = 0; i < n; ++i) y[i] = y[i] < lo ? lo : (y[i] > hi ? hi : y[i]);
+}
+
+template <typename T>
+bool softmax_forward(const T* x, T* y, int64_t rows, int64_t cols) {
+  std::atomic<int> nan{0};
+  parallel_for(rows, kElementwiseGrain / cols + 1, [&](int64_t b, int64_t e) {
+    if (softmax(x + b * cols, y + b * cols, e - b, cols)) nan.fetch_or(1);
+  });
+  return nan.load() != 0;
+}
+
+template <typename T>
+void softmax_backward(const T* y, const T* dy, T* dx, int64_t rows, int64_t cols) {
+  parallel_for(rows, kElementwiseGrain / cols + 1, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const T* yr = y + r * cols;
+      const T* dyr = dy + r * cols;
+      T dot = 0;
+      for (int64_t c = 0; c < cols; ++c) dot += yr[c] * dyr[c];
+      for (int64_t c = 0; c < cols; ++c) dx[r * cols + c] = yr[c] * (dyr[c] - dot);
+    }
+  });
+}
+
+#define PYDL_INSTANTIATE(T)                                                                      \
+  template bool activation_forward<T>(Activation, const T*, T*, int64_t);                        \
+  template bool activation_backward<T>(Activation, const T*, const T*, T*, int64_t);             \
+  template void clip_probabilities<T>(T*, int64_t, double);                                      \
+  template bool softmax_forward<T>(const T*, T*, int64_t, int64_t);                              \
+  template void softmax_backward<T>(const T*, const T*, T*, int64_t, int64_t);
+PYDL_INSTANTIATE(float)
+PYDL_INSTANTIATE(double)
+#undef PYDL_INSTANTIATE
 
 }  // namespace pydl

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "check.h"
 #include "conv.h"
@@ -44,12 +45,10 @@ ConvGeom conv_geom(const char* fn, const py::array& x, const py::array& w, const
                 ", (C_out, C_in, kH, kW))");
   }
   const Pair k{w.shape(2), w.shape(3)};
-  const Pair o = out_size(fn, {x.shape(2), x.shape(3)}, k, stride, padding);
-  // With one output row (column) a stride beyond the padded input's span + 1 never takes effect: the
-  // smallest stride that still gives one output row keeps the stride-phased staging as small as the input.
-  const int64_t span_h = x.shape(2) + 2 * padding.first - k.first, span_w = x.shape(3) + 2 * padding.second - k.second;
-  const int64_t sh = o.first == 1 ? std::min(stride.first, span_h + 1) : stride.first;
-  const int64_t sw = o.second == 1 ? std::min(stride.second, span_w + 1) : stride.second;
+  out_size(fn, {x.shape(2), x.shape(3)}, k, stride, padding);  // raises when the kernel does not fit
+  const ConvGeom g = conv_geometry(x.shape(0), x.shape(1), x.shape(2), x.shape(3), w.shape(0), k.first, k.second,
+                                   stride.first, stride.second, padding.first, padding.second);
+  const int64_t sw = g.sw;
   if (padding.first > 0 || padding.second > 0 || sw > 1) {
     const int64_t hp = x.shape(2) + 2 * padding.first, wp = x.shape(3) + 2 * padding.second;
     const int64_t row = ((wp + sw - 1) / sw) * sw;
@@ -60,8 +59,7 @@ ConvGeom conv_geom(const char* fn, const py::array& x, const py::array& w, const
                   "), more than the limit 2**28; use less padding");
     }
   }
-  return {x.shape(0), x.shape(1), x.shape(2), x.shape(3), w.shape(0), k.first, k.second,
-          sh, sw, padding.first, padding.second, o.first, o.second};
+  return g;
 }
 
 Shape conv_out_shape(const ConvGeom& g) { return {g.n, g.c_out, g.ho, g.wo}; }
@@ -98,7 +96,8 @@ py::array conv2d_forward_py(const py::object& x_obj, const py::object& w_obj, co
 
 py::tuple conv2d_backward_py(const py::object& x_obj, const py::object& w_obj, const py::object& dy_obj,
                              const py::object& stride, const py::object& padding, const py::object& need_dx_obj,
-                             const py::object& has_bias_obj) {
+                             const py::object& has_bias_obj, const py::object& dx_obj, const py::object& dw_obj,
+                             const py::object& db_obj) {
   const char* fn = "conv2d_backward";
   const bool need_dx = bool_arg(fn, "need_dx", need_dx_obj), has_bias = bool_arg(fn, "has_bias", has_bias_obj);
   py::array x = float_input(fn, "x", x_obj, 4);
@@ -111,31 +110,30 @@ py::tuple conv2d_backward_py(const py::object& x_obj, const py::object& w_obj, c
   reject_nan(fn, "x", x);
   reject_nan(fn, "w", w);
   reject_nan(fn, "dy", dy);
-  py::array dw(x.dtype(), shape_vec(w));
-  py::object dx = py::none(), db = py::none();
-  void* dx_p = nullptr;
-  void* db_p = nullptr;
-  if (need_dx) {
-    py::array a(x.dtype(), shape_vec(x));
-    dx_p = a.mutable_data();
-    dx = a;
-  }
-  if (has_bias) {
-    py::array a(x.dtype(), Shape{g.c_out});
-    db_p = a.mutable_data();
-    db = a;
+  if (!need_dx && !dx_obj.is_none()) value_error(std::string(fn) + ": dx given with need_dx=False");
+  if (!has_bias && !db_obj.is_none()) value_error(std::string(fn) + ": db given with has_bias=False");
+  py::array dw = float_output(fn, "dw", dw_obj, shape_vec(w), x);
+  py::array dx = need_dx ? float_output(fn, "dx", dx_obj, shape_vec(x), x) : py::array();
+  py::array db = has_bias ? float_output(fn, "db", db_obj, Shape{g.c_out}, x) : py::array();
+  std::vector<std::pair<const char*, py::array>> outputs{{"dw", dw}};
+  if (need_dx) outputs.push_back({"dx", dx});
+  if (has_bias) outputs.push_back({"db", db});
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    for (const auto& in : {std::make_pair("x", x), std::make_pair("w", w), std::make_pair("dy", dy)}) {
+      no_overlap(fn, outputs[i].first, outputs[i].second, in.first, in.second);
+    }
+    for (size_t j = 0; j < i; ++j) no_overlap(fn, outputs[i].first, outputs[i].second, outputs[j].first, outputs[j].second);
   }
   {
     py::gil_scoped_release nogil;
-    if (is_f32(x)) {
-      conv2d_backward<float>(g, cptr<float>(x), cptr<float>(w), cptr<float>(dy), static_cast<float*>(dx_p),
-                             ptr<float>(dw), static_cast<float*>(db_p));
-    } else {
-      conv2d_backward<double>(g, cptr<double>(x), cptr<double>(w), cptr<double>(dy), static_cast<double*>(dx_p),
-                              ptr<double>(dw), static_cast<double*>(db_p));
-    }
+    by_dtype(x, [&](auto zero) {
+      using T = decltype(zero);
+      conv2d_backward<T>(g, cptr<T>(x), cptr<T>(w), cptr<T>(dy), need_dx ? ptr<T>(dx) : nullptr, ptr<T>(dw),
+                         has_bias ? ptr<T>(db) : nullptr);
+    });
   }
-  return py::make_tuple(dx, dw, db);
+  return py::make_tuple(need_dx ? py::object(dx) : py::object(py::none()), dw,
+                        has_bias ? py::object(db) : py::object(py::none()));
 }
 
 // Pool geometry from the input's (N, C, H, W); stride None means the kernel size (PyTorch's default).
@@ -169,26 +167,29 @@ Shape shape4(const char* fn, const py::handle& obj, const py::array& dy) {
 Shape pool_out_shape(const Shape& x_shape, const PoolGeom& g) { return {x_shape[0], x_shape[1], g.ho, g.wo}; }
 
 py::tuple max_pool2d_forward_py(const py::object& x_obj, const py::object& kernel, const py::object& stride,
-                                const py::object& padding) {
+                                const py::object& padding, const py::object& out_obj, const py::object& argmax_obj) {
   const char* fn = "max_pool2d_forward";
   py::array x = float_input(fn, "x", x_obj, 4);
   const PoolGeom g = pool_geom(fn, shape_vec(x), kernel, stride, padding);
   reject_nan(fn, "x", x);
   const Shape out_shape = pool_out_shape(shape_vec(x), g);
-  py::array y(x.dtype(), out_shape);
-  py::array_t<int64_t> argmax(out_shape);
+  py::array y = float_output(fn, "out", out_obj, out_shape, x);
+  py::array argmax = int64_output(fn, "argmax", argmax_obj, out_shape);
+  no_overlap(fn, "out", y, "x", x);
+  no_overlap(fn, "argmax", argmax, "x", x);
+  no_overlap(fn, "argmax", argmax, "out", y);
   {
     py::gil_scoped_release nogil;
-    if (is_f32(x)) {
-      max_pool2d_forward<float>(g, cptr<float>(x), ptr<float>(y), argmax.mutable_data());
-    } else {
-      max_pool2d_forward<double>(g, cptr<double>(x), ptr<double>(y), argmax.mutable_data());
-    }
+    by_dtype(x, [&](auto zero) {
+      using T = decltype(zero);
+      max_pool2d_forward<T>(g, cptr<T>(x), ptr<T>(y), static_cast<int64_t*>(argmax.mutable_data()));
+    });
   }
   return py::make_tuple(y, argmax);
 }
 
-py::array max_pool2d_backward_py(const py::object& dy_obj, const py::object& argmax_obj, const py::object& x_shape_obj) {
+py::array max_pool2d_backward_py(const py::object& dy_obj, const py::object& argmax_obj, const py::object& x_shape_obj,
+                                 const py::object& out_obj) {
   const char* fn = "max_pool2d_backward";
   py::array dy = float_input(fn, "dy", dy_obj, 4);
   auto argmax = int_input(fn, "argmax", argmax_obj, shape_vec(dy));
@@ -211,47 +212,48 @@ py::array max_pool2d_backward_py(const py::object& dy_obj, const py::object& arg
                 ", outside [0, H*W) = [0, " + std::to_string(plane) + ") for x_shape " + shape_str(xs));
   }
   const PoolGeom g{xs[0] * xs[1], xs[2], xs[3], 0, 0, 0, 0, 0, 0, dy.shape(2), dy.shape(3)};
-  py::array dx(dy.dtype(), xs);
+  py::array dx = float_output(fn, "out", out_obj, xs, dy);
+  no_overlap(fn, "out", dx, "dy", dy);
+  no_overlap(fn, "out", dx, "argmax", argmax);
   py::gil_scoped_release nogil;
-  if (is_f32(dy)) {
-    max_pool2d_backward<float>(g, cptr<float>(dy), argmax.data(), ptr<float>(dx));
-  } else {
-    max_pool2d_backward<double>(g, cptr<double>(dy), argmax.data(), ptr<double>(dx));
-  }
+  by_dtype(dy, [&](auto zero) {
+    using T = decltype(zero);
+    max_pool2d_backward<T>(g, cptr<T>(dy), argmax.data(), ptr<T>(dx));
+  });
   return dx;
 }
 
 py::array avg_pool2d_forward_py(const py::object& x_obj, const py::object& kernel, const py::object& stride,
-                                const py::object& padding) {
+                                const py::object& padding, const py::object& out_obj) {
   const char* fn = "avg_pool2d_forward";
   py::array x = float_input(fn, "x", x_obj, 4);
   const PoolGeom g = pool_geom(fn, shape_vec(x), kernel, stride, padding);
   reject_nan(fn, "x", x);
-  py::array y(x.dtype(), pool_out_shape(shape_vec(x), g));
+  py::array y = float_output(fn, "out", out_obj, pool_out_shape(shape_vec(x), g), x);
+  no_overlap(fn, "out", y, "x", x);
   py::gil_scoped_release nogil;
-  if (is_f32(x)) {
-    avg_pool2d_forward<float>(g, cptr<float>(x), ptr<float>(y));
-  } else {
-    avg_pool2d_forward<double>(g, cptr<double>(x), ptr<double>(y));
-  }
+  by_dtype(x, [&](auto zero) {
+    using T = decltype(zero);
+    avg_pool2d_forward<T>(g, cptr<T>(x), ptr<T>(y));
+  });
   return y;
 }
 
 py::array avg_pool2d_backward_py(const py::object& dy_obj, const py::object& x_shape_obj, const py::object& kernel,
-                                 const py::object& stride, const py::object& padding) {
+                                 const py::object& stride, const py::object& padding, const py::object& out_obj) {
   const char* fn = "avg_pool2d_backward";
   py::array dy = float_input(fn, "dy", dy_obj, 4);
   const Shape xs = shape4(fn, x_shape_obj, dy);
   const PoolGeom g = pool_geom(fn, xs, kernel, stride, padding);
   same_shape(fn, "dy", dy, pool_out_shape(xs, g));
   reject_nan(fn, "dy", dy);
-  py::array dx(dy.dtype(), xs);
+  py::array dx = float_output(fn, "out", out_obj, xs, dy);
+  no_overlap(fn, "out", dx, "dy", dy);
   py::gil_scoped_release nogil;
-  if (is_f32(dy)) {
-    avg_pool2d_backward<float>(g, cptr<float>(dy), ptr<float>(dx));
-  } else {
-    avg_pool2d_backward<double>(g, cptr<double>(dy), ptr<double>(dx));
-  }
+  by_dtype(dy, [&](auto zero) {
+    using T = decltype(zero);
+    avg_pool2d_backward<T>(g, cptr<T>(dy), ptr<T>(dx));
+  });
   return dx;
 }
 
@@ -270,29 +272,35 @@ x (N, C_in, H, W), w (C_out, C_in, kH, kW), b (C_out,) or None; stride and paddi
 would be < 1, padding < 0, stride < 1, or x and w disagree on C_in.)doc");
   m.def("conv2d_backward", &conv2d_backward_py, py::arg("x"), py::arg("w"), py::arg("dy"), py::arg("stride") = 1,
         py::arg("padding") = 0, py::kw_only(), py::arg("need_dx") = true, py::arg("has_bias") = true,
+        py::arg("dx") = py::none(), py::arg("dw") = py::none(), py::arg("db") = py::none(),
         R"doc(Gradients of y = conv2d_forward(x, w, b, stride, padding) given dy = dL/dy (N, C_out, Ho, Wo).
 
 Returns (dx, dw, db): dx (N, C_in, H, W) or None when need_dx=False, dw (C_out, C_in, kH, kW), db (C_out,)
-(the sum of dy over N, Ho, Wo) or None when has_bias=False. Fresh arrays each call.)doc");
+(the sum of dy over N, Ho, Wo) or None when has_bias=False, each written into the array given as dx, dw
+or db (allocated when None).)doc");
   m.def("max_pool2d_forward", &max_pool2d_forward_py, py::arg("x"), py::arg("kernel_size"),
-        py::arg("stride") = py::none(), py::arg("padding") = 0,
+        py::arg("stride") = py::none(), py::arg("padding") = 0, py::arg("out") = py::none(),
+        py::arg("argmax") = py::none(),
         R"doc(2-D max pooling, torch.nn.functional.max_pool2d(x, kernel_size, stride, padding, return_indices=True).
 
 x (N, C, H, W); kernel_size, stride (None: kernel_size) and padding an int or an (h, w) pair; padding
 is -inf and at most half the kernel. Returns (y, argmax): y (N, C, Ho, Wo), Ho = floor((H + 2*pad_h - kH) / stride_h) + 1,
 and argmax int64 of y's shape, the flat index ih * W + iw of each maximum in its (H, W) input plane
-(the first in row-major order on ties).)doc");
+(the first in row-major order on ties); written into out and argmax when given.)doc");
   m.def("max_pool2d_backward", &max_pool2d_backward_py, py::arg("dy"), py::arg("argmax"), py::arg("x_shape"),
+        py::arg("out") = py::none(),
         R"doc(Gradient of max_pool2d_forward: dx of shape x_shape (N, C, H, W), zero except that each dy element is
-added at its argmax (overlapping windows accumulate). argmax: the int64 array max_pool2d_forward returned.)doc");
+added at its argmax (overlapping windows accumulate), written into out when given. argmax: the int64 array
+max_pool2d_forward returned.)doc");
   m.def("avg_pool2d_forward", &avg_pool2d_forward_py, py::arg("x"), py::arg("kernel_size"),
-        py::arg("stride") = py::none(), py::arg("padding") = 0,
+        py::arg("stride") = py::none(), py::arg("padding") = 0, py::arg("out") = py::none(),
         R"doc(2-D average pooling, torch.nn.functional.avg_pool2d with count_include_pad=True, ceil_mode=False.
 
 x (N, C, H, W); kernel_size, stride (None: kernel_size) and padding an int or an (h, w) pair, padding at
-most half the kernel. Every window's sum, zero padding included, is divided by kH * kW. Returns y (N, C, Ho, Wo).)doc");
+most half the kernel. Every window's sum, zero padding included, is divided by kH * kW. Returns y (N, C, Ho, Wo),
+written into out when given.)doc");
   m.def("avg_pool2d_backward", &avg_pool2d_backward_py, py::arg("dy"), py::arg("x_shape"), py::arg("kernel_size"),
-        py::arg("stride") = py::none(), py::arg("padding") = 0,
+        py::arg("stride") = py::none(), py::arg("padding") = 0, py::arg("out") = py::none(),
         R"doc(Gradient of avg_pool2d_forward: dx of shape x_shape (N, C, H, W), each dy element spread as dy / (kH * kW)
-over the input elements of its window. dy must have the forward output's shape.)doc");
+over the input elements of its window, written into out when given. dy must have the forward output's shape.)doc");
 }

@@ -312,6 +312,20 @@ py::array float_inout(const char* fn, const char* name, const py::handle& obj, c
   return a;
 }
 
+py::array int64_output(const char* fn, const char* name, const py::object& out, const Shape& shape) {
+  if (out.is_none()) {
+    checked_numel(fn, name, shape, sizeof(int64_t));
+    return py::array_t<int64_t>(shape);
+  }
+  py::array a = as_ndarray(fn, name, out, "a numpy.ndarray of int64");
+  if (a.dtype().kind() != 'i' || a.itemsize() != 8) {
+    type_error(prefix(fn, name) + " must have dtype int64, got " + dtype_name(a));
+  }
+  same_shape(fn, name, a, shape);
+  check_writeable(fn, name, a);
+  return a;
+}
+
 bool is_int_array(const py::handle& obj) {
   if (!py::isinstance<py::array>(obj)) return false;
   const char kind = py::reinterpret_borrow<py::array>(obj).dtype().kind();

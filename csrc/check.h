@@ -87,6 +87,8 @@ py::array float_inout(const char* fn, const char* name, const py::handle& obj, c
 // real aligned memory; returned as a C-contiguous int64 array (a copy for other widths).
 py::array_t<int64_t> int_input(const char* fn, const char* name, const py::handle& obj, const Shape& shape);
 bool is_int_array(const py::handle& obj);
+// An int64 output (argmax indices): fresh when out is None, else exactly this shape, contiguous, writeable.
+py::array int64_output(const char* fn, const char* name, const py::object& out, const Shape& shape);
 
 // ValueError when `out` shares any byte with `in`. allow_same: the very same memory (same start and
 // size) is fine, for kernels that document in-place use (element by element).
@@ -107,5 +109,9 @@ template <typename T>
 inline T* ptr(py::array& a) { return static_cast<T*>(a.mutable_data()); }
 template <typename T>
 inline const T* cptr(const py::array& a) { return static_cast<const T*>(a.data()); }
+
+// The one float/double dispatch: calls f(float{}) or f(double{}) by a's dtype (checked float before).
+template <typename F>
+inline auto by_dtype(const py::array& a, F&& f) { return is_f32(a) ? f(float{}) : f(double{}); }
 
 }  // namespace pydl

@@ -2,6 +2,7 @@
 // data. The bindings validate and fill the geometry; these kernels assume it is consistent, run
 // without the GIL and never throw.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 namespace pydl {
@@ -20,6 +21,17 @@ struct ConvGeom {
 };
 
 // y = conv(x, w) + b; b may be null.
+// The geometry of a checked convolution. With one output row (column) a stride beyond the padded
+// input's span + 1 never takes effect; the smallest stride that still gives one row keeps the
+// stride-phased staging of conv2d.cpp as small as the input.
+inline ConvGeom conv_geometry(int64_t n, int64_t c_in, int64_t h, int64_t w, int64_t c_out, int64_t kh, int64_t kw,
+                              int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+  const int64_t ho = window_out_size(h, kh, sh, ph), wo = window_out_size(w, kw, sw, pw);
+  if (ho == 1) sh = std::min(sh, h + 2 * ph - kh + 1);
+  if (wo == 1) sw = std::min(sw, w + 2 * pw - kw + 1);
+  return {n, c_in, h, w, c_out, kh, kw, sh, sw, ph, pw, ho, wo};
+}
+
 template <typename T>
 void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y);
 
@@ -34,6 +46,11 @@ struct PoolGeom {
 };
 
 // argmax holds, per output, the flat index ih * w + iw of the maximum in its input plane (the first on ties).
+inline PoolGeom pool_geometry(int64_t planes, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                              int64_t ph, int64_t pw) {
+  return {planes, h, w, kh, kw, sh, sw, ph, pw, window_out_size(h, kh, sh, ph), window_out_size(w, kw, sw, pw)};
+}
+
 template <typename T>
 void max_pool2d_forward(const PoolGeom& g, const T* x, T* y, int64_t* argmax);
 // Only planes, h, w, ho, wo of g are used; argmax values must lie in [0, h * w).

@@ -353,6 +353,10 @@ bool forward_direct(const ConvGeom& g, const T* x, const T* w, const T* b, T* y)
   return true;
 }
 
+// dW is summed in this many partial sums over chunks of samples, however many threads share them: the
+// chunks, not the threads, fix the order of the additions, so the result never depends on the threads.
+constexpr int64_t kGradChunks = 8;
+
 template <typename T>
 bool backward_direct(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
   const DirectConvKernels<T>* dk = direct_kernels<T>(g);
@@ -362,7 +366,7 @@ bool backward_direct(const ConvGeom& g, const T* x, const T* w, const T* dy, T* 
   const int64_t per_thread =
       std::max<int64_t>(1, kMinMacsPerThread / std::max<int64_t>(1, g.c_out * K * P * (dx ? 2 : 1)));
   // Each chunk of samples sums dW lane-wise in its own area; the areas are added in a fixed order.
-  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(num_threads(), g.n / per_thread));
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(kGradChunks, g.n / per_thread));
   const int64_t gsize = g.c_out * K * lanes;
   // db's lane sums follow, per chunk, while its dy is still in cache.
   T* partial = workspace<T>(kCaller, chunks * (gsize + g.c_out * kSumLanes));
@@ -504,7 +508,7 @@ void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* 
   // the result does not depend on thread timing. They sum dw^T (K x c_out): c_out is often a multiple
   // of the GEMM's 32-wide micro-tile and K long, where dw's own c_out x K shape (16 x 9 for a 3x3,
   // 1-channel conv) left most of each micro-tile idle, running at 17 GFLOP/s instead of 24.
-  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(num_threads(), t.blocks / t.blocks_per_thread));
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(kGradChunks, t.blocks / t.blocks_per_thread));
   T* partial = workspace<T>(kCaller, chunks * K * g.c_out);
 
   parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {

@@ -3,9 +3,9 @@
 #pragma once
 #include <cstdint>
 
-namespace pydl {
+#include "activations.h"
 
-enum class Activation { none, relu, sigmoid, tanh };
+namespace pydl {
 
 // x (n, in), w (in, out), b (out,) or null, y (n, out), all C-contiguous.
 template <typename T>

@@ -11,8 +11,8 @@ so does inf in softmax, loss and optimizer inputs. ``help(pydl.kernels.NAME)`` d
 """
 from . import _core
 
-# Not kernels: build facts, settings, and the native training engine (used through pydl.native).
-_NOT_KERNELS = {"build_info", "set_num_threads", "get_num_threads", "set_simd_level", "NativeTrainer"}
+# Not kernels: build facts and settings (the training plan, _TrainingPlan, is private: see pydl.plan).
+_NOT_KERNELS = {"build_info", "set_num_threads", "get_num_threads", "set_simd_level"}
 
 __all__ = sorted(n for n in dir(_core) if not n.startswith("_") and n not in _NOT_KERNELS)
 globals().update({name: getattr(_core, name) for name in __all__})

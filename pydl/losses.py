@@ -73,10 +73,13 @@ class Loss(_backends.OnBackend):
     def probabilities(self, output, kernels=None):
         return output
 
+    # A single output column above this is class 1 (labels and the accuracy count).
+    label_threshold = 0.5
+
     def labels(self, output):
         output = self._host(output)
         if output.ndim == 1 or output.shape[1] == 1:
-            return (output.reshape(-1) > 0.5).astype(np.int64)
+            return (output.reshape(-1) > self.label_threshold).astype(np.int64)
         return np.argmax(output, axis=1)
 
     # ---- targets -------------------------------------------------------------------------------
@@ -171,14 +174,12 @@ class BCEWithLogitsLoss(Loss):
     def probabilities(self, output, kernels=None):
         return (kernels or self.kernels).sigmoid(output)
 
-    def labels(self, output):
-        output = self._host(output)
-        if output.ndim == 1 or output.shape[1] == 1:
-            return (output.reshape(-1) > 0).astype(np.int64)
-        return np.argmax(output, axis=1)
+    label_threshold = 0.0
 
     def target_labels(self, target):
-        return Loss.labels(self, target)
+        if target.ndim == 1 or target.shape[1] == 1:
+            return (target.reshape(-1) > 0.5).astype(np.int64)
+        return np.argmax(target, axis=1)
 
     def prepare_target(self, y, output_shape, dtype):
         t = super().prepare_target(y, output_shape, dtype)

@@ -91,7 +91,7 @@ class Network:
         self.l2 = 0.0
         self.stop_training = False
         self._last_input_shape = None
-        # fit trains whole epochs in C++ when every layer, the loss and the optimizer allow it (pydl.native);
+        # fit trains whole epochs in C++ when every layer, the loss and the optimizer allow it (pydl.plan);
         # False keeps the Python loop, e.g. to compare the two.
         self.native = True
         self.compile(loss, optimizer, l2)

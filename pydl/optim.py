@@ -239,12 +239,20 @@ class LRScheduler(Callback):
         self.t += 1
         self.optimizer.lr = self.lr_at(self.t)
 
+    # Stepped after every batch (True) or every epoch (False).
+    per_batch = False
+
     def on_train_begin(self, network):
         if self.optimizer is None:
             self.bind(network.optimizer)
 
+    def on_batch_end(self, batch, loss):
+        if self.per_batch:
+            self.step()
+
     def on_epoch_end(self, epoch, logs):
-        self.step()
+        if not self.per_batch:
+            self.step()
 
 
 class StepDecay(LRScheduler):
@@ -286,11 +294,7 @@ class CyclicLR(LRScheduler):
         optimizer.lr = self.min_lr
         return self
 
-    def on_batch_end(self, batch, loss):
-        self.step()
-
-    def on_epoch_end(self, epoch, logs):
-        pass
+    per_batch = True
 
     def lr_at(self, t):
         cycle = math.floor(1 + t / (2 * self.step_size_up))

@@ -6,7 +6,7 @@
 
 Inside the block every kernel call (whichever backend) and every layer's forward/backward is timed;
 outside it nothing is wrapped, so profiling costs nothing when it is off. Inside the block ``fit`` takes
-the Python path (the native C++ loop, pydl.native, has no per-kernel boundaries to time).
+the Python path (the training plan, pydl.plan, has no per-kernel boundaries to time).
 """
 import functools
 import time

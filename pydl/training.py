@@ -1,9 +1,10 @@
 """Training: the loop behind :meth:`Network.fit`, its batch-size rules, and :class:`History`.
 
-Every epoch is trained the same way whatever is shown: the native plan (whole epochs in C++, see
-:mod:`pydl.native`) when the network has one and nothing needs Python between batches, else the layers'
-Python forward/backward. Both make the same optimizer steps on the same shuffled batches, so the path,
-the verbosity and where output goes never change the trained weights.
+Every epoch is trained the same way whatever is shown: the training plan (whole epochs in C++ over the
+layers' kernels, see :mod:`pydl.plan`) when the network has one and nothing but learning-rate schedules
+needs Python between batches, else the layers' Python forward/backward. Both make the same optimizer
+steps on the same shuffled batches, so the path, the verbosity and where output goes never change the
+trained weights.
 """
 import math
 import time
@@ -11,7 +12,8 @@ import time
 import numpy as np
 
 from .callbacks import Callback
-from .native import NativePlan
+from .optim import LRScheduler
+from .plan import TrainingPlan
 from .progress import Progress
 
 __all__ = ["History", "DivergenceError", "FULL_BATCH", "DEFAULT_BATCH_SIZE", "batch_size_for", "fit"]
@@ -19,9 +21,9 @@ __all__ = ["History", "DivergenceError", "FULL_BATCH", "DEFAULT_BATCH_SIZE", "ba
 FULL_BATCH = "full"
 DEFAULT_BATCH_SIZE = 32  # Keras' default
 _EVAL_ELEMENTS = 1 << 22  # the widest activation of one evaluation batch, in elements (32 MB in float64)
-_CHUNK_SECONDS = 0.05  # native epochs run in chunks this long, so progress shows without a call per epoch
-_CHUNK_MAX_INDICES = 1 << 23  # and the chunk's shuffled indices stay under 64 MB
-_PART_SECONDS, _PARTS = 2.0, 20  # a native epoch longer than this runs in this many parts, to show progress
+_CHUNK_SECONDS = 0.05  # plan epochs run in chunks this long, so progress shows without a call per epoch
+_CHUNK_MAX_INDICES = 1 << 23  # and the chunk's shuffled indices (or per-step rates) stay under 64 MB
+_PART_SECONDS, _PARTS = 2.0, 20  # a plan epoch longer than this runs in this many parts, to show progress
 
 
 class History:
@@ -180,7 +182,12 @@ def fit(net, x, t, labels, epochs, batch_size, shuffle, val, verbose, callbacks,
     bs = batch_size_for(batch_size, n, "fit")
     shuffle = shuffle and bs < n
     batch_hooks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
-    plan = NativePlan.from_network(net) if net.native and not batch_hooks else None
+    # Schedules stepped every batch run inside the plan as per-step rates; any other batch hook needs Python.
+    plan_hooks = [cb for cb in batch_hooks if isinstance(cb, LRScheduler)
+                  and type(cb).on_batch_end is LRScheduler.on_batch_end]
+    schedules = [cb for cb in plan_hooks if cb.per_batch]
+    python_hooks = [cb for cb in batch_hooks if cb not in plan_hooks]
+    plan = TrainingPlan.for_network(net) if net.native and not python_hooks else None
     history = History()
     progress = Progress(epochs, n, verbose)
     net.train()
@@ -188,9 +195,9 @@ def fit(net, x, t, labels, epochs, batch_size, shuffle, val, verbose, callbacks,
     before = _Snapshot(net, rng, callbacks)
     for cb in callbacks:
         cb.on_train_begin(net)
-    # Without anything to run between epochs, native epochs go in chunks: one call for many small epochs.
+    # Without anything to run between epochs, plan epochs go in chunks: one call for many small epochs.
     chunked = plan is not None and not (callbacks or val is not None or net.l2)
-    trainer = _NativeEpochs(plan, x, t, bs, shuffle, rng, progress) if plan is not None else \
+    trainer = _PlanEpochs(plan, x, t, labels, bs, shuffle, rng, schedules, progress) if plan is not None else \
         _PythonEpochs(net, x, t, labels, bs, shuffle, rng, batch_hooks, progress)
     epoch, chunk_start = 0, before
     try:
@@ -298,56 +305,75 @@ def _replay(net, x, t, labels, bs, shuffle, rng, first_epoch, count, batch_hooks
     return results
 
 
-class _NativeEpochs:
-    """Epochs through the native plan; ``run(k)`` trains k epochs in one call. An epoch that took longer
-    than ``_PART_SECONDS`` is trained in parts of whole batches next time, so progress shows within it."""
+class _PlanEpochs:
+    """Epochs through the training plan; ``run(k)`` trains k epochs in one call. An epoch that took longer
+    than ``_PART_SECONDS`` is trained in parts of whole batches next time, so progress shows within it.
+    Per-batch schedules are stepped here, ahead of the call, into the rate of each of its steps."""
 
-    def __init__(self, plan, x, t, bs, shuffle, rng, progress):
-        self.plan, self.x, self.t, self.bs, self.shuffle, self.rng = plan, x, t, bs, shuffle, rng
-        self.progress = progress
+    def __init__(self, plan, x, t, labels, bs, shuffle, rng, schedules, progress):
+        self.plan, self.x, self.t, self.labels, self.bs = plan, x, t, labels, bs
+        self.shuffle, self.rng, self.schedules, self.progress = shuffle, rng, schedules, progress
+        self.kernels = plan.net.layers[0].kernels
         self.chunk = 1
-        self.max_chunk = max(1, _CHUNK_MAX_INDICES // x.shape[0]) if shuffle else 1 << 20
+        self.batches = -(-x.shape[0] // bs)
+        self.max_chunk = max(1, _CHUNK_MAX_INDICES // max(x.shape[0] if shuffle else 1, self.batches))
         self.parts = 1
 
     def next_chunk(self, left):
         return max(1, min(self.chunk, left, self.max_chunk))
 
+    def _rates(self, steps):
+        """The learning rate of each of the next ``steps`` steps, stepping the schedules as the batches would."""
+        if not self.schedules:
+            return None
+        opt, lrs = self.plan.net.optimizer, np.empty(steps)
+        for k in range(steps):
+            lrs[k] = opt.lr
+            for cb in self.schedules:
+                cb.step()
+        return lrs
+
     def run(self, count):
         n = self.x.shape[0]
         t0 = time.perf_counter()
         if count == 1 and self.parts > 1:
-            results = [self._run_in_parts(self.rng.permutation(n) if self.shuffle else None)]
-        elif count == 1:
-            perm = self.rng.permutation(n) if self.shuffle else None
-            results = [self.plan.run_epoch(self.x, self.t, perm, self.bs)]
+            results = self._run_in_parts(self.rng.permutation(n) if self.shuffle else None)
         else:
             perms = np.stack([self.rng.permutation(n) for _ in range(count)]) if self.shuffle else None
-            losses, accuracies = self.plan.run_epochs(self.x, self.t, count, perms=perms, batch_size=self.bs)
-            results = list(zip(losses.tolist(), accuracies.tolist()))
+            losses, accuracies = self.plan.run(self.x, self.t, self.labels, count, perms, self.bs,
+                                               self._rates(count * self.batches))
+            results = list(zip(losses, accuracies))
         seconds = time.perf_counter() - t0
         if seconds < _CHUNK_SECONDS:
             self.chunk *= 2
         if count == 1 and seconds > _PART_SECONDS:
-            self.parts = min(_PARTS, -(-n // self.bs))
+            self.parts = min(_PARTS, self.batches)
+        # Fewer results than epochs: a step diverged; a non-finite loss makes fit restore and replay.
+        results += [(math.nan, math.nan)] * (count - len(results))
         return [{"loss": loss, "accuracy": accuracy} for loss, accuracy in results]
 
     def _run_in_parts(self, perm):
-        """One epoch as consecutive native calls on whole batches (the same steps as one call), gathering
-        each part's shuffled rows first; returns (mean loss, accuracy) over the epoch."""
-        n, bs = self.x.shape[0], self.bs
+        """One epoch as consecutive plan calls on whole batches (the same steps as one call), gathering
+        each part's shuffled rows first; returns [(mean loss, accuracy)] over the epoch, or [] when a step
+        diverged."""
+        n, bs, k = self.x.shape[0], self.bs, self.kernels
         rows = -(-n // (self.parts * bs)) * bs
         loss_sum = correct = 0.0
         for a in range(0, n, rows):
             b = min(a + rows, n)
             if perm is None:
-                xp, tp = self.x[a:b], self.t[a:b]
+                xp, tp, lp = self.x[a:b], self.t[a:b], self.labels[a:b]
             else:
-                xp, tp = np.take(self.x, perm[a:b], axis=0), np.take(self.t, perm[a:b], axis=0)
-            loss, accuracy = self.plan.run_epoch(xp, tp, None, bs)
-            loss_sum += loss * (b - a)
-            correct += accuracy * (b - a)
+                index = perm[a:b]
+                xp, tp, lp = k.gather_rows(self.x, index), k.gather_rows(self.t, index), \
+                    k.gather_rows(self.labels, index)
+            losses, accuracies = self.plan.run(xp, tp, lp, 1, None, bs, self._rates(-(-(b - a) // bs)))
+            if not losses:
+                return []
+            loss_sum += losses[0] * (b - a)
+            correct += accuracies[0] * (b - a)
             self.progress.update(b, {"loss": loss_sum / b, "accuracy": correct / b})
-        return loss_sum / n, correct / n
+        return [(loss_sum / n, correct / n)]
 
 
 class _PythonEpochs:
@@ -357,6 +383,7 @@ class _PythonEpochs:
         self.net, self.x, self.t, self.labels = net, x, t, labels
         self.bs, self.shuffle, self.rng, self.batch_hooks, self.progress = bs, shuffle, rng, batch_hooks, progress
         if shuffle:
+            self.gather = net.layers[0].kernels.gather_rows
             self.xs, self.ts, self.ls = np.empty_like(x), np.empty_like(t), np.empty_like(labels)
         else:
             self.xs, self.ts, self.ls = x, t, labels
@@ -368,9 +395,9 @@ class _PythonEpochs:
         net, n, bs = self.net, self.x.shape[0], self.bs
         if self.shuffle:
             perm = self.rng.permutation(n)
-            np.take(self.x, perm, axis=0, out=self.xs)
-            np.take(self.t, perm, axis=0, out=self.ts)
-            np.take(self.labels, perm, axis=0, out=self.ls)
+            self.gather(self.x, perm, out=self.xs)
+            self.gather(self.t, perm, out=self.ts)
+            self.gather(self.labels, perm, out=self.ls)
         loss_sum, correct = 0.0, 0
         for b, s in enumerate(range(0, n, bs)):
             loss, out = net._train_step(self.xs[s:s + bs], self.ts[s:s + bs])

@@ -75,21 +75,23 @@ def pydl_net(sizes, hidden, last, loss, opt, backend=None, seed=0):
 
 
 def pydl_native(net, x, y, batch_size, seed=0):
-    """What Network.fit does with the native engine: one call per epoch, or one call for all epochs
+    """What Network.fit does with the training plan: one call per epoch, or one call for all epochs
     when a full batch in order leaves nothing for Python to do between epochs."""
-    from pydl.native import NativePlan
+    from pydl.plan import TrainingPlan
 
-    plan = NativePlan.from_network(net)
     x = np.ascontiguousarray(x, dtype=net.dtype)
+    net._last_input_shape = x.shape[1:]
+    plan = TrainingPlan.for_network(net)
     t = net.loss.prepare_target(y, net._output_shape(x.shape[1:], "bench"), net.dtype)
+    labels = net.loss.target_labels(t)
     n = x.shape[0]
     rng = np.random.default_rng(seed)
     if batch_size is None or batch_size >= n:
-        return lambda epochs: plan.run_epochs(x, t, epochs)
+        return lambda epochs: plan.run(x, t, labels, epochs)
 
     def run(epochs):
         for _ in range(epochs):
-            plan.run_epoch(x, t, rng.permutation(n), batch_size)
+            plan.run(x, t, labels, 1, rng.permutation(n)[None], batch_size)
     return run
 
 
@@ -302,7 +304,7 @@ def cnn_workload(n, data_dir):
         x, y = mnist(data_dir, n)[:2]
         return x.reshape(-1, 1, 28, 28), y
 
-    def pydl_cnn():
+    def pydl_cnn(native):
         import pydl
         from pydl import nn, optim
 
@@ -310,6 +312,7 @@ def cnn_workload(n, data_dir):
                             nn.Conv2D(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2D(2), nn.Flatten(),
                             nn.Dense(1568, 128), nn.ReLU(), nn.Dense(128, 10)],
                            loss="cross_entropy", optimizer=optim.Adam(lr=1e-3), seed=0)
+        net.native = native
         x, y = data()
         return lambda epochs: net.fit(x, y, epochs=epochs, batch_size=64, verbose=0)
 
@@ -335,7 +338,8 @@ def cnn_workload(n, data_dir):
                     optimizer.step()
         return run
 
-    return 1, {"pydl fit (Python loop)": pydl_cnn, "PyTorch": torch_cnn}
+    return 1, {"pydl fit (plan)": lambda: pydl_cnn(True), "pydl fit (Python loop)": lambda: pydl_cnn(False),
+               "PyTorch": torch_cnn}
 
 
 def sigmoid_workload(n):

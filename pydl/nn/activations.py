@@ -23,6 +23,9 @@ class _Activation(Layer):
             return None
         return getattr(self.kernels, self._kernel + "_backward")(self._y, dy, out=self._buffer("dx", dy.shape))
 
+    def plan_step(self):
+        return "activation", {"activation": ("none", "relu", "sigmoid", "tanh").index(self._kernel)}
+
 
 class Sigmoid(_Activation):
     """σ(x) = 1 / (1 + e^-x). ``clip=eps`` clips the output to [eps, 1-eps] as report 004 does, which keeps
@@ -36,10 +39,13 @@ class Sigmoid(_Activation):
         self.clip = None if clip is None else check_hyper("Sigmoid", "clip", clip, 0.0, 0.5, above=True, below=True)
 
     def forward(self, x):
-        y = super().forward(x)
-        if self.clip is not None:
-            self._dev.clip_(y, self.clip, 1.0 - self.clip)
+        y = self.kernels.sigmoid(x, out=self._buffer("y", x.shape), clip=self.clip)
+        if self.training:
+            self._y = y
         return y
+
+    def plan_step(self):
+        return "activation", {"activation": 2, "clip": 0.0 if self.clip is None else self.clip}
 
     def get_config(self):
         return {} if self.clip is None else {"clip": self.clip}
@@ -60,6 +66,9 @@ class Softmax(_Activation):
 
     _kernel = "softmax"
     output_kind = "distribution"
+
+    def plan_step(self):
+        return "softmax", {}
 
     def output_shape(self, input_shape):
         if len(input_shape) != 1:

@@ -150,13 +150,15 @@ class Layer(_backends.OnBackend):
     def kernels(self):
         return _backends.resolve(self._device)
 
-    def _buffer(self, key, shape):
-        """A reusable output array: one per (key, shape), so alternating batch sizes don't reallocate."""
-        buf = self._buffers.get((key, shape))
+    def _buffer(self, key, shape, dtype=None):
+        """A reusable output array (the layer's dtype unless given): one per (key, shape), so alternating
+        batch sizes don't reallocate."""
+        buf = self._buffers.get((key, shape, dtype))
         if buf is None:
             if len(self._buffers) > 16:
                 self._buffers.clear()
-            buf = self._buffers[(key, shape)] = self._dev.empty(shape, self.dtype)
+            buf = self._dev.empty(shape, self.dtype if dtype is None else dtype)
+            self._buffers[(key, shape, dtype)] = buf
         return buf
 
     def forward(self, x):
@@ -167,6 +169,13 @@ class Layer(_backends.OnBackend):
 
     def __call__(self, x):
         return self.forward(x)
+
+    def plan_step(self):
+        """This layer's step in the training plan (:mod:`pydl.plan`): ``(kind, numbers)`` naming a C++
+        step that calls the kernels forward/backward call, in the same order, with this layer's
+        parameters; ``"identity"`` for a layer that only reshapes; None (a user's layer) trains through
+        forward/backward instead."""
+        return None
 
     def output_shape(self, input_shape):
         """Per-sample output shape for a per-sample input shape; ValueError when the input doesn't fit."""

@@ -39,6 +39,11 @@ def _as_kernel_arg(pair):
     return pair[0] if pair[0] == pair[1] else pair
 
 
+def _geometry_numbers(kernel, stride, padding):
+    return {"kernel_h": kernel[0], "kernel_w": kernel[1], "stride_h": stride[0], "stride_w": stride[1],
+            "pad_h": padding[0], "pad_w": padding[1]}
+
+
 def _spatial_output(layer, input_shape, channels, kernel, stride, padding):
     name = repr(layer)
     if len(input_shape) != 3:
@@ -105,6 +110,9 @@ class Dense(Layer):
         dx, _, _ = k.dense_backward(x, p["W"].data, dy, dx=dx, dw=p["W"].grad, db=p["b"].grad if self.bias else None,
                                     need_dx=need_dx, has_bias=self.bias)
         return dx
+
+    def plan_step(self):
+        return "dense", {"activation": _FUSED.index(self.activation)}
 
     def output_shape(self, input_shape):
         if tuple(input_shape) != (self.in_features,):
@@ -183,14 +191,15 @@ class Conv2D(Layer):
     def backward(self, dy, need_dx=True):
         if self._x is None:
             raise self._missing_cache()
-        p = self._parameters
-        dx, dw, db = self.kernels.conv2d_backward(self._x, p["W"].data, dy, self._stride_arg, self._padding_arg,
-                                                  need_dx=need_dx, has_bias=self.bias)
-        # The kernel allocates its gradients; adopting them saves a copy (optimizers read p.grad each step).
-        p["W"].grad = dw
-        if self.bias:
-            p["b"].grad = db
+        p, x = self._parameters, self._x
+        dx, _, _ = self.kernels.conv2d_backward(x, p["W"].data, dy, self._stride_arg, self._padding_arg,
+                                                need_dx=need_dx, has_bias=self.bias,
+                                                dx=self._buffer("dx", x.shape) if need_dx else None,
+                                                dw=p["W"].grad, db=p["b"].grad if self.bias else None)
         return dx
+
+    def plan_step(self):
+        return "conv2d", _geometry_numbers(self.kernel_size, self.stride, self.padding)
 
     def output_shape(self, input_shape):
         oh, ow = _spatial_output(self, input_shape, self.in_channels, self.kernel_size, self.stride, self.padding)
@@ -237,6 +246,9 @@ class _Pool2D(Layer):
     def kernel_shape(self):
         return self.kernel_size
 
+    def _geometry(self):
+        return _geometry_numbers(self.kernel_size, self.stride, self.padding)
+
     def get_config(self):
         return {"kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": list(self.padding)}
 
@@ -247,8 +259,12 @@ class _Pool2D(Layer):
 class MaxPool2D(_Pool2D):
     """Max pooling on NCHW input; ``stride`` defaults to ``kernel_size``."""
 
+
     def forward(self, x):
-        y, argmax = self.kernels.max_pool2d_forward(x, *self._args)
+        shape = (x.shape[0],) + self.output_shape(x.shape[1:])
+        # Pooling keeps its input's dtype, whatever the layer's.
+        y, argmax = self.kernels.max_pool2d_forward(x, *self._args, out=self._buffer("y", shape, x.dtype),
+                                                    argmax=self._buffer("argmax", shape, np.int64))
         if self.training:
             self._x_shape, self._argmax = x.shape, argmax
         return y
@@ -256,21 +272,35 @@ class MaxPool2D(_Pool2D):
     def backward(self, dy, need_dx=True):
         if self._x_shape is None:
             raise self._missing_cache()
-        return self.kernels.max_pool2d_backward(dy, self._argmax, self._x_shape) if need_dx else None
+        if not need_dx:
+            return None
+        return self.kernels.max_pool2d_backward(dy, self._argmax, self._x_shape,
+                                                out=self._buffer("dx", self._x_shape, dy.dtype))
+
+    def plan_step(self):
+        return "max_pool2d", self._geometry()
 
 
 class AvgPool2D(_Pool2D):
     """Average pooling on NCHW input; ``stride`` defaults to ``kernel_size``."""
 
+
     def forward(self, x):
         if self.training:
             self._x_shape = x.shape
-        return self.kernels.avg_pool2d_forward(x, *self._args)
+        shape = (x.shape[0],) + self.output_shape(x.shape[1:])
+        return self.kernels.avg_pool2d_forward(x, *self._args, out=self._buffer("y", shape, x.dtype))
 
     def backward(self, dy, need_dx=True):
         if self._x_shape is None:
             raise self._missing_cache()
-        return self.kernels.avg_pool2d_backward(dy, self._x_shape, *self._args) if need_dx else None
+        if not need_dx:
+            return None
+        return self.kernels.avg_pool2d_backward(dy, self._x_shape, *self._args,
+                                                out=self._buffer("dx", self._x_shape, dy.dtype))
+
+    def plan_step(self):
+        return "avg_pool2d", self._geometry()
 
 
 class Flatten(Layer):
@@ -291,6 +321,9 @@ class Flatten(Layer):
         if self._x_shape is None:
             raise self._missing_cache()
         return self._dev.reshape(dy, self._x_shape) if need_dx else None
+
+    def plan_step(self):
+        return "identity"  # NCHW samples are already flat rows in memory
 
     def output_shape(self, input_shape):
         return (int(np.prod(input_shape)),)

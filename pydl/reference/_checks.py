@@ -172,9 +172,9 @@ def output(fn, name, out, shape, like):
     return inout(fn, name, out, like, shape)
 
 
-def inout(fn, name, a, like, shape):
+def inout(fn, name, a, like, shape, expected="a numpy.ndarray"):
     """An array the kernel writes in place: like's dtype, this shape, contiguous, aligned, writeable."""
-    a = as_ndarray(fn, name, a, "a numpy.ndarray")
+    a = as_ndarray(fn, name, a, expected)
     if a.dtype != like.dtype:
         raise TypeError(f"{fn}: {name} must have dtype {like.dtype}, got {a.dtype}")
     same_shape(fn, name, a, shape)
@@ -182,6 +182,17 @@ def inout(fn, name, a, like, shape):
     if not a.flags.writeable:
         raise ValueError(f"{fn}: {name} is read-only; the kernel writes into it")
     return a
+
+
+def int64_output(fn, name, out, shape):
+    """A fresh int64 array, or `out` checked to be an int64 array of this shape writable in place."""
+    if out is None:
+        checked_numel(fn, name, shape, 8)
+        return np.empty(shape, dtype=np.int64)
+    return inout(fn, name, out, _INT64, shape, "a numpy.ndarray of int64")
+
+
+_INT64 = np.empty(0, dtype=np.int64)
 
 
 def is_int_array(a):

@@ -1,7 +1,7 @@
 """Activations and their backward passes (backward from the saved forward output)."""
 import numpy as np
 
-from ._checks import float_input, no_overlap, output, reject_nan, reject_nonfinite, same_dtype, same_shape
+from ._checks import float_arg, float_input, no_overlap, output, reject_nan, reject_nonfinite, same_dtype, same_shape
 
 __all__ = ["relu", "relu_backward", "sigmoid", "sigmoid_backward", "softmax", "softmax_backward",
            "tanh", "tanh_backward"]
@@ -29,12 +29,19 @@ def _backward(fn, y, dy, out, ndim=None):
     return y, dy, out
 
 
-def sigmoid(x, out=None):
-    """1 / (1 + exp(-x)), computed from exp(-|x|) so no exp overflows for any finite x."""
+def sigmoid(x, out=None, clip=None):
+    """1 / (1 + exp(-x)), computed from exp(-|x|) so no exp overflows for any finite x; ``clip`` in
+    (0, 0.5) then clips the result to [clip, 1 - clip] (report 004's clipped sigmoid)."""
+    if clip is not None:
+        clip = float_arg("sigmoid", "clip", clip)
+        if not 0 < clip < 0.5:
+            raise ValueError(f"sigmoid: clip must lie in (0, 0.5), got {clip}")
     x, out = _unary("sigmoid", x, out)
     e = np.exp(-np.abs(x))
     s = 1.0 / (1.0 + e)
     out[...] = np.where(x >= 0, s, e * s)
+    if clip is not None:
+        np.clip(out, clip, 1.0 - clip, out=out)
     return out
 
 

@@ -8,8 +8,8 @@ padding gives the same results).
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._checks import (MAX_STAGED, bool_arg, checked_numel, float_input, geometry_range, int_input, int_pair,
-                      int_tuple, no_overlap, output, reject_nan, same_dtype, same_shape)
+from ._checks import (MAX_STAGED, bool_arg, checked_numel, float_input, geometry_range, int64_output,
+                      int_input, int_pair, int_tuple, no_overlap, output, reject_nan, same_dtype, same_shape)
 
 __all__ = ["avg_pool2d_backward", "avg_pool2d_forward", "conv2d_backward", "conv2d_forward",
            "max_pool2d_backward", "max_pool2d_forward"]
@@ -87,11 +87,12 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, out=None):
     return out
 
 
-def conv2d_backward(x, w, dy, stride=1, padding=0, *, need_dx=True, has_bias=True):
+def conv2d_backward(x, w, dy, stride=1, padding=0, *, need_dx=True, has_bias=True, dx=None, dw=None, db=None):
     """Gradients of y = conv2d_forward(x, w, b, stride, padding) given dy = dL/dy (N, C_out, Ho, Wo).
 
     Returns (dx, dw, db): dx (N, C_in, H, W) or None when need_dx=False, dw (C_out, C_in, kH, kW), db (C_out,)
-    (the sum of dy over N, Ho, Wo) or None when has_bias=False. Fresh arrays each call.
+    (the sum of dy over N, Ho, Wo) or None when has_bias=False, each written into the array given as dx, dw
+    or db (allocated when None).
     """
     fn = "conv2d_backward"
     need_dx, has_bias = bool_arg(fn, "need_dx", need_dx), bool_arg(fn, "has_bias", has_bias)
@@ -105,21 +106,37 @@ def conv2d_backward(x, w, dy, stride=1, padding=0, *, need_dx=True, has_bias=Tru
     reject_nan(fn, "x", x)
     reject_nan(fn, "w", w)
     reject_nan(fn, "dy", dy)
+    if not need_dx and dx is not None:
+        raise ValueError(f"{fn}: dx given with need_dx=False")
+    if not has_bias and db is not None:
+        raise ValueError(f"{fn}: db given with has_bias=False")
+    outputs = [("dw", output(fn, "dw", dw, w.shape, x))]
+    if need_dx:
+        outputs.append(("dx", output(fn, "dx", dx, x.shape, x)))
+    if has_bias:
+        outputs.append(("db", output(fn, "db", db, (w.shape[0],), x)))
+    for i, (name, a) in enumerate(outputs):
+        for in_name, b in (("x", x), ("w", w), ("dy", dy)):
+            no_overlap(fn, name, a, in_name, b)
+        for other, b in outputs[:i]:
+            no_overlap(fn, name, a, other, b)
+    out = dict(outputs)
     n, c_in, h, wd = x.shape
     c_out, _, kh, kw = w.shape
     dy2 = dy.reshape(n, c_out, ho * wo)
     cols = _im2col(x, (kh, kw), stride, padding, (ho, wo))
-    dw = np.tensordot(dy2, cols, axes=([0, 2], [0, 2])).reshape(w.shape)
-    db = dy.sum(axis=(0, 2, 3)) if has_bias else None
-    if not need_dx:
-        return None, dw, db
-    (ph, pw), (sh, sw) = padding, stride
-    dcols = (w.reshape(c_out, -1).T @ dy2).reshape(n, c_in, kh, kw, ho, wo)
-    dxp = np.zeros((n, c_in, h + 2 * ph, wd + 2 * pw), dtype=x.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            dxp[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw] += dcols[:, :, i, j]
-    return np.ascontiguousarray(dxp[:, :, ph:ph + h, pw:pw + wd]), dw, db
+    out["dw"][...] = np.tensordot(dy2, cols, axes=([0, 2], [0, 2])).reshape(w.shape)
+    if has_bias:
+        out["db"][...] = dy.sum(axis=(0, 2, 3))
+    if need_dx:
+        (ph, pw), (sh, sw) = padding, stride
+        dcols = (w.reshape(c_out, -1).T @ dy2).reshape(n, c_in, kh, kw, ho, wo)
+        dxp = np.zeros((n, c_in, h + 2 * ph, wd + 2 * pw), dtype=x.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                dxp[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw] += dcols[:, :, i, j]
+        out["dx"][...] = dxp[:, :, ph:ph + h, pw:pw + wd]
+    return out.get("dx"), out["dw"], out.get("db")
 
 
 def _pool_geometry(fn, x_shape, kernel_size, stride, padding):
@@ -153,21 +170,24 @@ def _x_shape(fn, x_shape, dy):
     return shape
 
 
-def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
+def max_pool2d_forward(x, kernel_size, stride=None, padding=0, out=None, argmax=None):
     """2-D max pooling, torch.nn.functional.max_pool2d(x, kernel_size, stride, padding, return_indices=True).
 
     x (N, C, H, W); kernel_size, stride (None: kernel_size) and padding an int or an (h, w) pair; padding is
     -inf and at most half the kernel. Returns (y, argmax): y (N, C, Ho, Wo), Ho = floor((H + 2*pad_h - kH) /
     stride_h) + 1, and argmax int64 of y's shape, the flat index ih * W + iw of each maximum in its (H, W)
-    input plane (the first in row-major order on ties).
+    input plane (the first in row-major order on ties); written into out and argmax when given.
     """
     fn = "max_pool2d_forward"
     x = float_input(fn, "x", x, 4)
     k, stride, padding, (ho, wo) = _pool_geometry(fn, x.shape, kernel_size, stride, padding)
     reject_nan(fn, "x", x)
     n, c, _, w = x.shape
-    y = np.empty((n, c, ho, wo), dtype=x.dtype)
-    argmax = np.empty((n, c, ho, wo), dtype=np.int64)
+    y = output(fn, "out", out, (n, c, ho, wo), x)
+    argmax = int64_output(fn, "argmax", argmax, (n, c, ho, wo))
+    no_overlap(fn, "out", y, "x", x)
+    no_overlap(fn, "argmax", argmax, "x", x)
+    no_overlap(fn, "argmax", argmax, "out", y)
     for oh, ow, rows, cols in _windows(x.shape, k, stride, padding, (ho, wo)):
         win = x[:, :, rows, cols].reshape(n, c, -1)
         best = win.argmax(axis=2)  # the first maximum on ties
@@ -177,9 +197,10 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
     return y, argmax
 
 
-def max_pool2d_backward(dy, argmax, x_shape):
+def max_pool2d_backward(dy, argmax, x_shape, out=None):
     """Gradient of max_pool2d_forward: dx of shape x_shape (N, C, H, W), zero except that each dy element is
-    added at its argmax (overlapping windows accumulate). argmax: the int64 array max_pool2d_forward returned.
+    added at its argmax (overlapping windows accumulate), written into out when given. argmax: the int64 array
+    max_pool2d_forward returned.
     """
     fn = "max_pool2d_backward"
     dy = float_input(fn, "dy", dy, 4)
@@ -192,33 +213,39 @@ def max_pool2d_backward(dy, argmax, x_shape):
     if bad.any():
         raise ValueError(f"{fn}: argmax holds {argmax[bad][0]}, outside [0, H*W) = [0, {h * w}) "
                          f"for x_shape {(n, c, h, w)}")
-    dx = np.zeros((n, c, h * w), dtype=dy.dtype)
+    dx = output(fn, "out", out, (n, c, h, w), dy)
+    no_overlap(fn, "out", dx, "dy", dy)
+    no_overlap(fn, "out", dx, "argmax", argmax)
+    flat = np.zeros((n * c, h * w), dtype=dy.dtype)
     planes = np.arange(n * c).reshape(n, c, 1)
-    np.add.at(dx.reshape(n * c, h * w), (planes, argmax.reshape(n, c, -1)), dy.reshape(n, c, -1))
-    return dx.reshape(n, c, h, w)
+    np.add.at(flat, (planes, argmax.reshape(n, c, -1)), dy.reshape(n, c, -1))
+    dx[...] = flat.reshape(n, c, h, w)
+    return dx
 
 
-def avg_pool2d_forward(x, kernel_size, stride=None, padding=0):
+def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, out=None):
     """2-D average pooling, torch.nn.functional.avg_pool2d with count_include_pad=True, ceil_mode=False.
 
     x (N, C, H, W); kernel_size, stride (None: kernel_size) and padding an int or an (h, w) pair, padding at
     most half the kernel. Every window's sum, zero padding included, is divided by kH * kW.
-    Returns y (N, C, Ho, Wo).
+    Returns y (N, C, Ho, Wo), written into out when given.
     """
     fn = "avg_pool2d_forward"
     x = float_input(fn, "x", x, 4)
     k, stride, padding, (ho, wo) = _pool_geometry(fn, x.shape, kernel_size, stride, padding)
     reject_nan(fn, "x", x)
     scale = x.dtype.type(1.0 / (float(k[0]) * float(k[1])))  # as in C++: the product may exceed int64
-    y = np.empty(x.shape[:2] + (ho, wo), dtype=x.dtype)
+    y = output(fn, "out", out, x.shape[:2] + (ho, wo), x)
+    no_overlap(fn, "out", y, "x", x)
     for oh, ow, rows, cols in _windows(x.shape, k, stride, padding, (ho, wo)):
         y[:, :, oh, ow] = x[:, :, rows, cols].sum(axis=(2, 3)) * scale
     return y
 
 
-def avg_pool2d_backward(dy, x_shape, kernel_size, stride=None, padding=0):
+def avg_pool2d_backward(dy, x_shape, kernel_size, stride=None, padding=0, out=None):
     """Gradient of avg_pool2d_forward: dx of shape x_shape (N, C, H, W), each dy element spread as
-    dy / (kH * kW) over the input elements of its window. dy must have the forward output's shape.
+    dy / (kH * kW) over the input elements of its window, written into out when given. dy must have the
+    forward output's shape.
     """
     fn = "avg_pool2d_backward"
     dy = float_input(fn, "dy", dy, 4)
@@ -227,7 +254,9 @@ def avg_pool2d_backward(dy, x_shape, kernel_size, stride=None, padding=0):
     same_shape(fn, "dy", dy, x_shape[:2] + (ho, wo))
     reject_nan(fn, "dy", dy)
     scale = dy.dtype.type(1.0 / (float(k[0]) * float(k[1])))
-    dx = np.zeros(x_shape, dtype=dy.dtype)
+    dx = output(fn, "out", out, x_shape, dy)
+    no_overlap(fn, "out", dx, "dy", dy)
+    dx[...] = 0
     for oh, ow, rows, cols in _windows(x_shape, k, stride, padding, (ho, wo)):
         dx[:, :, rows, cols] += (dy[:, :, oh, ow] * scale)[:, :, None, None]
     return dx

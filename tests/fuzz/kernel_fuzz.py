@@ -153,6 +153,32 @@ def _t_unary(c, name):
     return {0: arr(dt, shape, fill), "out": _out(c, dt, shape, 0)}
 
 
+def _t_sigmoid(c, name):
+    case = _t_unary(c, name)
+    if c.chance(0.4):
+        case["clip"] = val(c.choice([1e-7, 0.05, 0.25, 0.4999]))
+    return case
+
+
+def _t_gather(c, name):
+    dt = c.choice(FLOAT_DTYPES + LABEL_DTYPES[:2])
+    n = c.int(1, 5)
+    shape = (n,) + _dims(c, c.int(0, 2))
+    rows = c.int(0, 6)
+    fill = "normal" if dt in FLOAT_DTYPES else "labels:9"
+    return {0: arr(dt, shape, fill), 1: arr(c.choice(LABEL_DTYPES), (rows,), f"labels:{n}"),
+            "out": _out(c, dt if dt in FLOAT_DTYPES else "int64", (rows,) + shape[1:], 0)}
+
+
+def _t_count_correct(c, name):
+    dt = c.choice(FLOAT_DTYPES)
+    n, k = c.int(1, 5), c.choice([1, 1, 2, 4])
+    shape = (n,) if k == 1 and c.chance(0.5) else (n, k)
+    return {0: arr(dt, shape, c.choice(["normal", "unit", "edge"])),
+            1: arr(c.choice(LABEL_DTYPES), (n,), f"labels:{max(k, 2)}"),
+            "threshold": val(c.choice([0.5, 0.0, 0.5]))}
+
+
 def _t_backward(c, name):
     dt = c.choice(FLOAT_DTYPES)
     shape = _dims(c, c.int(1, 3))
@@ -275,8 +301,14 @@ def _t_conv(c, name):
     if name == "conv2d_forward":
         return {0: x, 1: wt, 2: arr(dt, (co,)) if c.chance(0.7) else val(None), 3: val(s), 4: val(p),
                 "out": arr(dt, (n, co, ho, wo)) if c.chance(0.3) else val(None)}
-    return {0: x, 1: wt, 2: arr(dt, (n, co, ho, wo)), 3: val(s), 4: val(p),
-            "need_dx": val(c.chance(0.8)), "has_bias": val(c.chance(0.7))}
+    need_dx, has_bias = c.chance(0.8), c.chance(0.7)
+    case = {0: x, 1: wt, 2: arr(dt, (n, co, ho, wo)), 3: val(s), 4: val(p),
+            "need_dx": val(need_dx), "has_bias": val(has_bias)}
+    for key, shape, wanted in (("dx", (n, ci, h, w), need_dx), ("dw", (co, ci, kh, kw), True),
+                               ("db", (co,), has_bias)):
+        if wanted and c.chance(0.3):
+            case[key] = _out(c, dt, shape, 0 if key == "dx" else 1)
+    return case
 
 
 def _t_pool(c, name):
@@ -288,15 +320,20 @@ def _t_pool(c, name):
     sv = k if s is None else s
     ho, wo = (h + 2 * p - k) // sv + 1, (w + 2 * p - k) // sv + 1
     if name.endswith("forward"):
-        return {0: arr(dt, (n, ch, h, w), c.choice(["normal", "normal", "-inf-some"])), 1: val(k), 2: val(s),
-                3: val(p)}
+        case = {0: arr(dt, (n, ch, h, w), c.choice(["normal", "normal", "-inf-some"])), 1: val(k), 2: val(s),
+                3: val(p), "out": _out(c, dt, (n, ch, ho, wo), 0)}
+        if name == "max_pool2d_forward" and c.chance(0.3):
+            case["argmax"] = arr("int64", (n, ch, ho, wo), "labels:1")
+        return case
     if name == "avg_pool2d_backward":
-        return {0: arr(dt, (n, ch, ho, wo)), 1: val((n, ch, h, w)), 2: val(k), 3: val(s), 4: val(p)}
-    return {0: arr(dt, (n, ch, ho, wo)), 1: arr("int64", (n, ch, ho, wo), f"labels:{h * w}"), 2: val((n, ch, h, w))}
+        return {0: arr(dt, (n, ch, ho, wo)), 1: val((n, ch, h, w)), 2: val(k), 3: val(s), 4: val(p),
+                "out": _out(c, dt, (n, ch, h, w), 0)}
+    return {0: arr(dt, (n, ch, ho, wo)), 1: arr("int64", (n, ch, ho, wo), f"labels:{h * w}"), 2: val((n, ch, h, w)),
+            "out": _out(c, dt, (n, ch, h, w), 0)}
 
 
 TEMPLATES = {
-    "sigmoid": _t_unary, "tanh": _t_unary, "relu": _t_unary,
+    "sigmoid": _t_sigmoid, "tanh": _t_unary, "relu": _t_unary,
     "sigmoid_backward": _t_backward, "tanh_backward": _t_backward, "relu_backward": _t_backward,
     "softmax": _t_softmax, "softmax_backward": _t_softmax,
     "matmul": _t_matmul, "dense_forward": _t_dense_forward, "dense_backward": _t_dense_backward,
@@ -306,6 +343,7 @@ TEMPLATES = {
     "conv2d_forward": _t_conv, "conv2d_backward": _t_conv,
     "max_pool2d_forward": _t_pool, "avg_pool2d_forward": _t_pool,
     "max_pool2d_backward": _t_pool, "avg_pool2d_backward": _t_pool,
+    "gather_rows": _t_gather, "count_correct": _t_count_correct,
 }
 
 

@@ -1,0 +1,160 @@
+// The plan's steps of pydl's layers: each calls the kernels its Python layer calls, in the same order.
+// Adding a layer to the plan is one class here (or in a file of its own) and one PYDL_PLAN_STEP line.
+#include <vector>
+
+#include "activations.h"
+#include "conv.h"
+#include "dense.h"
+#include "plan/step.h"
+
+namespace pydl {
+namespace {
+
+Activation activation_of(const StepSpec& s) { return static_cast<Activation>(int(s.number("activation"))); }
+
+// Dense: y = act(x W + b), nn.Dense.
+template <typename T>
+class DenseStep : public Step<T> {
+ public:
+  explicit DenseStep(const StepSpec& s)
+      : w_(static_cast<T*>(s.params[0])), b_(s.params.size() > 1 ? static_cast<T*>(s.params[1]) : nullptr),
+        dw_(static_cast<T*>(s.grads[0])), db_(s.grads.size() > 1 ? static_cast<T*>(s.grads[1]) : nullptr),
+        act_(activation_of(s)), in_(s.in_size()), out_(s.out_size()) {}
+
+  void forward(const T* x, T* y, int64_t rows) override { dense_forward(x, w_, b_, act_, y, rows, in_, out_); }
+
+  void backward(const T* x, const T* y, const T* dy, T* dx, int64_t rows) override {
+    if (act_ != Activation::none) {
+      dz_.resize(rows * out_);
+      activation_backward(act_, y, dy, dz_.data(), rows * out_);
+      dy = dz_.data();
+    }
+    dense_backward(x, w_, dy, dx, dw_, db_, rows, in_, out_, false);
+  }
+
+ private:
+  const T* w_;
+  const T* b_;
+  T* dw_;
+  T* db_;
+  Activation act_;
+  int64_t in_, out_;
+  std::vector<T> dz_;  // dL/d(pre-activation)
+};
+PYDL_PLAN_STEP("dense", DenseStep);
+
+// Conv2D on NCHW samples, nn.Conv2D.
+template <typename T>
+class Conv2DStep : public Step<T> {
+ public:
+  explicit Conv2DStep(const StepSpec& s)
+      : w_(static_cast<T*>(s.params[0])), b_(s.params.size() > 1 ? static_cast<T*>(s.params[1]) : nullptr),
+        dw_(static_cast<T*>(s.grads[0])), db_(s.grads.size() > 1 ? static_cast<T*>(s.grads[1]) : nullptr),
+        spec_(s) {}
+
+  void forward(const T* x, T* y, int64_t rows) override { conv2d_forward(geometry(rows), x, w_, b_, y); }
+
+  void backward(const T* x, const T* y, const T* dy, T* dx, int64_t rows) override {
+    conv2d_backward(geometry(rows), x, w_, dy, dx, dw_, db_);
+  }
+
+ private:
+  ConvGeom geometry(int64_t rows) const {
+    const StepSpec& s = spec_;
+    return conv_geometry(rows, s.in_shape[0], s.in_shape[1], s.in_shape[2], s.out_shape[0],
+                         int64_t(s.number("kernel_h")), int64_t(s.number("kernel_w")), int64_t(s.number("stride_h")),
+                         int64_t(s.number("stride_w")), int64_t(s.number("pad_h")), int64_t(s.number("pad_w")));
+  }
+
+  const T* w_;
+  const T* b_;
+  T* dw_;
+  T* db_;
+  StepSpec spec_;
+};
+PYDL_PLAN_STEP("conv2d", Conv2DStep);
+
+PoolGeom pool_of(const StepSpec& s, int64_t rows) {
+  return pool_geometry(rows * s.in_shape[0], s.in_shape[1], s.in_shape[2], int64_t(s.number("kernel_h")),
+                       int64_t(s.number("kernel_w")), int64_t(s.number("stride_h")), int64_t(s.number("stride_w")),
+                       int64_t(s.number("pad_h")), int64_t(s.number("pad_w")));
+}
+
+// MaxPool2D, keeping the arg-max indices its backward needs.
+template <typename T>
+class MaxPool2DStep : public Step<T> {
+ public:
+  explicit MaxPool2DStep(const StepSpec& s) : spec_(s) {}
+
+  void forward(const T* x, T* y, int64_t rows) override {
+    argmax_.resize(rows * spec_.out_size());
+    max_pool2d_forward(pool_of(spec_, rows), x, y, argmax_.data());
+  }
+
+  void backward(const T* x, const T* y, const T* dy, T* dx, int64_t rows) override {
+    if (dx) max_pool2d_backward(pool_of(spec_, rows), dy, argmax_.data(), dx);
+  }
+
+ private:
+  StepSpec spec_;
+  std::vector<int64_t> argmax_;
+};
+PYDL_PLAN_STEP("max_pool2d", MaxPool2DStep);
+
+template <typename T>
+class AvgPool2DStep : public Step<T> {
+ public:
+  explicit AvgPool2DStep(const StepSpec& s) : spec_(s) {}
+
+  void forward(const T* x, T* y, int64_t rows) override { avg_pool2d_forward(pool_of(spec_, rows), x, y); }
+
+  void backward(const T* x, const T* y, const T* dy, T* dx, int64_t rows) override {
+    if (dx) avg_pool2d_backward(pool_of(spec_, rows), dy, dx);
+  }
+
+ private:
+  StepSpec spec_;
+};
+PYDL_PLAN_STEP("avg_pool2d", AvgPool2DStep);
+
+// ReLU, Sigmoid (optionally clipped), Tanh: element-wise, backward from the output.
+template <typename T>
+class ElementwiseStep : public Step<T> {
+ public:
+  explicit ElementwiseStep(const StepSpec& s)
+      : act_(activation_of(s)), clip_(s.numbers.count("clip") ? s.number("clip") : 0.0), size_(s.in_size()) {}
+
+  void forward(const T* x, T* y, int64_t rows) override {
+    activation_forward(act_, x, y, rows * size_);
+    if (clip_ > 0) clip_probabilities(y, rows * size_, clip_);
+  }
+
+  void backward(const T* x, const T* y, const T* dy, T* dx, int64_t rows) override {
+    if (dx) activation_backward(act_, y, dy, dx, rows * size_);
+  }
+
+ private:
+  Activation act_;
+  double clip_;
+  int64_t size_;
+};
+PYDL_PLAN_STEP("activation", ElementwiseStep);
+
+template <typename T>
+class SoftmaxStep : public Step<T> {
+ public:
+  explicit SoftmaxStep(const StepSpec& s) : cols_(s.in_size()) {}
+
+  void forward(const T* x, T* y, int64_t rows) override { softmax_forward(x, y, rows, cols_); }
+
+  void backward(const T* x, const T* y, const T* dy, T* dx, int64_t rows) override {
+    if (dx) softmax_backward(y, dy, dx, rows, cols_);
+  }
+
+ private:
+  int64_t cols_;
+};
+PYDL_PLAN_STEP("softmax", SoftmaxStep);
+
+}  // namespace
+}  // namespace pydl
