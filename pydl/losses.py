@@ -82,6 +82,14 @@ class Loss(_backends.OnBackend):
             return (output.reshape(-1) > self.label_threshold).astype(np.int64)
         return np.argmax(output, axis=1)
 
+    def count_correct(self, output, labels):
+        """How many rows of ``output`` predict their class label (NumPy int64 (N,)): fit's and evaluate's
+        accuracy count, the kernel the training plan runs too."""
+        if output.ndim > 2:
+            return int(np.count_nonzero(self.labels(output) == labels))
+        dev = self._dev
+        return dev.count_correct(output, labels if dev.host else dev.from_numpy(labels), self.label_threshold)
+
     # ---- targets -------------------------------------------------------------------------------
     def prepare_target(self, y, output_shape, dtype):
         """``y`` checked against the network's per-sample ``output_shape`` and converted for the kernel.

@@ -452,7 +452,7 @@ class Network:
             for s in range(0, n, bs):
                 out = self._forward(dev.rows(x, s, s + bs))
                 loss_sum += self.loss(out, dev.rows(t, s, s + bs)) * out.shape[0]
-                correct += int(np.count_nonzero(self.loss.labels(out) == labels[s:s + bs]))
+                correct += self.loss.count_correct(out, labels[s:s + bs])
         finally:
             self.train(was_training)
         loss = loss_sum / n

@@ -46,7 +46,8 @@ def _step_is_current(layer):
 
 
 def _on_cpu(backend):
-    return _backend.get(backend) is _backend.CPU
+    # Not while pydl.profile() times kernels: the plan has no per-kernel boundaries to time.
+    return _backend.get(backend) is _backend.CPU and _backend.kernel_wrapper is None
 
 
 class TrainingPlan:

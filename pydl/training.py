@@ -130,24 +130,24 @@ class _Snapshot:
     everything a chunk of training changes, so it can be put back."""
 
     def __init__(self, net, rng, callbacks):
-        opt = net.optimizer
+        opt, dev = net.optimizer, net._dev
         self.net, self.rng, self.callbacks = net, rng, callbacks
-        self.params = [p.data.copy() for p in net.parameters()]
-        self.state = None if opt._state is None else [{k: v.copy() for k, v in s.items()} for s in opt._state]
+        self.params = [dev.copy(p.data) for p in net.parameters()]
+        self.state = None if opt._state is None else [{k: dev.copy(v) for k, v in s.items()} for s in opt._state]
         self.steps, self.lr = opt.steps, opt.lr
         self.rng_state = None if rng is None else rng.bit_generator.state
         self.schedules = [(cb, cb.t) for cb in callbacks if hasattr(cb, "t") and hasattr(cb, "lr_at")]
 
     def restore(self):
-        opt = self.net.optimizer
+        opt, dev = self.net.optimizer, self.net._dev
         for p, saved in zip(self.net.parameters(), self.params):
-            p.data[...] = saved
+            dev.copy_(p.data, saved)
         if self.state is None:
             opt._state = None
         else:
             for live, saved in zip(opt._state, self.state):
                 for k, v in saved.items():
-                    live[k][...] = v
+                    dev.copy_(live[k], v)
         opt.steps, opt.lr = self.steps, self.lr
         if self.rng is not None:
             self.rng.bit_generator.state = self.rng_state
@@ -158,7 +158,7 @@ class _Snapshot:
 def _non_finite_parameter(net):
     """The name of a parameter holding NaN/inf, "the L2 term" when only λ·Σ‖W‖² overflows, else None."""
     for name, p in net.named_parameters():
-        if not np.isfinite(p.data).all():
+        if not net._dev.all_finite(p.data):
             return name
     if net.l2 and not np.isfinite(net.regularization()):
         return "the L2 term"
@@ -287,7 +287,7 @@ def guarded_step(net, x, t, where, epoch=None, batch=None):
 def _replay(net, x, t, labels, bs, shuffle, rng, first_epoch, count, batch_hooks):
     """Train ``count`` epochs step by step with :func:`guarded_step`, which raises DivergenceError at the
     first non-finite value with the last finite step kept."""
-    n = x.shape[0]
+    n, dev = x.shape[0], net._dev
     batches = -(-n // bs)
     results = []
     for epoch in range(first_epoch, first_epoch + count):
@@ -296,9 +296,10 @@ def _replay(net, x, t, labels, bs, shuffle, rng, first_epoch, count, batch_hooks
         for b, s in enumerate(range(0, n, bs)):
             rows = order[s:s + bs]
             where = f"fit: training diverged at epoch {epoch + 1}, batch {b + 1} of {batches}"
-            loss, out = guarded_step(net, x[rows], t[rows], where, epoch, b)
+            on_device = dev.from_numpy(rows)
+            loss, out = guarded_step(net, dev.gather_rows(x, on_device), dev.gather_rows(t, on_device), where, epoch, b)
             loss_sum += loss * out.shape[0]
-            correct += int(np.count_nonzero(net.loss.labels(out) == labels[rows]))
+            correct += net.loss.count_correct(out, labels[rows])
             for cb in batch_hooks:
                 cb.on_batch_end(b, loss)
         results.append({"loss": loss_sum / n, "accuracy": correct / n})
@@ -382,9 +383,10 @@ class _PythonEpochs:
     def __init__(self, net, x, t, labels, bs, shuffle, rng, batch_hooks, progress):
         self.net, self.x, self.t, self.labels = net, x, t, labels
         self.bs, self.shuffle, self.rng, self.batch_hooks, self.progress = bs, shuffle, rng, batch_hooks, progress
+        self.dev = dev = net._dev
         if shuffle:
-            self.gather = net.layers[0].kernels.gather_rows
-            self.xs, self.ts, self.ls = np.empty_like(x), np.empty_like(t), np.empty_like(labels)
+            self.xs, self.ts = dev.empty(x.shape, x.dtype), dev.empty(t.shape, t.dtype)
+            self.ls = np.empty_like(labels)  # class labels for the accuracy count stay NumPy
         else:
             self.xs, self.ts, self.ls = x, t, labels
 
@@ -393,16 +395,19 @@ class _PythonEpochs:
 
     def run(self, count):
         net, n, bs = self.net, self.x.shape[0], self.bs
+        dev = self.dev
         if self.shuffle:
             perm = self.rng.permutation(n)
-            self.gather(self.x, perm, out=self.xs)
-            self.gather(self.t, perm, out=self.ts)
-            self.gather(self.labels, perm, out=self.ls)
+            on_device = dev.from_numpy(perm)
+            dev.gather_rows(self.x, on_device, out=self.xs)
+            dev.gather_rows(self.t, on_device, out=self.ts)
+            np.take(self.labels, perm, axis=0, out=self.ls)
         loss_sum, correct = 0.0, 0
         for b, s in enumerate(range(0, n, bs)):
-            loss, out = net._train_step(self.xs[s:s + bs], self.ts[s:s + bs])
+            e = min(s + bs, n)
+            loss, out = net._train_step(dev.rows(self.xs, s, e), dev.rows(self.ts, s, e))
             loss_sum += loss * out.shape[0]
-            correct += int(np.count_nonzero(net.loss.labels(out) == self.ls[s:s + bs]))
+            correct += net.loss.count_correct(out, self.ls[s:e])
             for cb in self.batch_hooks:
                 cb.on_batch_end(b, loss)
             done = min(s + bs, n)

@@ -18,17 +18,7 @@ from pydl.serialization import to_arrays
 
 DEVICES = ["cpu", "numpy", "wrapped"]
 
-# fit and train_step run through pydl/training.py, which still reads parameters and data with NumPy (see the
-# reason); they pass on the wrapped backend once it goes through the network's backend instead.
-TRAINING_USES_NUMPY = pytest.mark.xfail(
-    strict=True, raises=(AttributeError, TypeError),
-    reason="pydl/training.py touches device arrays with NumPy: _Snapshot (p.data.copy(), v.copy(), [...] = saved: "
-           "needs net._dev.copy/copy_), _non_finite_parameter (np.isfinite(p.data): net._dev.all_finite), _replay "
-           "(x[rows], t[rows]), _PythonEpochs (np.empty_like(x/t): net._dev.empty; gather_rows(x, perm) with a NumPy "
-           "perm: the permutation on the device; xs[s:s + bs]: net._dev.rows; labels stay NumPy)")
 ON_EVERY_DEVICE = pytest.mark.parametrize("device", DEVICES)
-TRAINING_ON_EVERY_DEVICE = pytest.mark.parametrize(
-    "device", ["cpu", "numpy", pytest.param("wrapped", marks=TRAINING_USES_NUMPY)])
 
 
 def _data(n=24, features=2, classes=3, seed=0):
@@ -421,7 +411,7 @@ def test_profile_inference(device):
     assert calls["dense_forward"] == 4 and calls["Dense.forward"] == 4 and calls["softmax_cross_entropy"] == 1
 
 
-@TRAINING_ON_EVERY_DEVICE
+@ON_EVERY_DEVICE
 @pytest.mark.parametrize("batch_size,shuffle", [(8, True), ("full", False)])
 def test_fit_matches_the_numpy_reference(device, batch_size, shuffle):
     net, ref, (x, y) = _mlp(device), _mlp("numpy"), _data()
@@ -433,7 +423,7 @@ def test_fit_matches_the_numpy_reference(device, batch_size, shuffle):
         np.testing.assert_allclose(_host(device, p.data), q.data, rtol=1e-10, atol=1e-12)
 
 
-@TRAINING_ON_EVERY_DEVICE
+@ON_EVERY_DEVICE
 def test_train_step(device):
     net, ref, (x, y) = _cnn(device), _cnn("numpy"), _cnn_data()
     assert net.train_step(x, y) == pytest.approx(ref.train_step(x, y), rel=1e-12)
@@ -441,7 +431,7 @@ def test_train_step(device):
         np.testing.assert_allclose(_host(device, p.data), q.data, rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize("device", ["numpy", pytest.param("wrapped", marks=TRAINING_USES_NUMPY)])
+@pytest.mark.parametrize("device", ["numpy", "wrapped"])
 def test_profile_training(device):
     net, (x, y) = _mlp(device), _data()
     with pydl.profile() as prof:
