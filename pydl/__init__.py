@@ -26,7 +26,8 @@ from .gradcheck import gradcheck
 from .profiler import profile
 from .network import History, Network, Sequential
 from .random import manual_seed
+from .nn import register_layer
 from .serialization import load
 
 __all__ += ["History", "Network", "Sequential", "backends", "callbacks", "get_backend", "gradcheck", "init", "load",
-            "losses", "manual_seed", "metrics", "nn", "optim", "profile", "set_backend"]
+            "losses", "manual_seed", "metrics", "nn", "optim", "profile", "register_layer", "set_backend"]

@@ -511,19 +511,18 @@ class Network:
             cut, n, dev = x.shape[0] - n_val, x.shape[0], self._dev
             val = (dev.rows(x, cut, n), dev.rows(t, cut, n), labels[cut:])
             x, t, labels = dev.rows(x, 0, cut), dev.rows(t, 0, cut), labels[:cut]
-        callbacks = list(callbacks or [])
-        for cb in callbacks:
-            if not isinstance(cb, Callback):
-                raise TypeError(f"fit: callbacks must be pydl.callbacks.Callback objects, got {type(cb).__name__}")
+        callbacks = callback_list(callbacks, self, "fit")
         rng = self._rng if seed is None else _random.spawn(_random.check_seed("fit", seed))
         return _training.fit(self, x, t, labels, epochs, batch_size, shuffle, val, verbose, callbacks, rng)
 
     # ---- persistence -----------------------------------------------------------------------------
-    def save(self, path):
-        """Architecture (JSON) and weights in one .npz, written atomically; read back with pydl.load."""
+    def save(self, path, include_optimizer=False):
+        """Architecture (JSON) and weights in one .npz, written atomically; read back with pydl.load.
+        ``include_optimizer=True`` also keeps the optimizer state, its step count and the network's random
+        generator (shuffling), so ``fit`` after loading continues exactly as it would have."""
         from .serialization import save
 
-        save(self, path)
+        save(self, path, include_optimizer=bool(include_optimizer))
 
     def copy(self, dtype=None):
         """An independent network with the same layers, weights, loss, l2 and device (optimizer state not

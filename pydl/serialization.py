@@ -1,8 +1,10 @@
 """Save and load networks: one .npz holding the architecture as JSON and every parameter array.
 
 The file loads with ``np.load(allow_pickle=False)``: the architecture is a plain unicode array, the
-weights plain float arrays named ``layer{i}.{name}``. Optimizer state is not saved (its hyper-parameters
-are, so a loaded network can go on training).
+weights plain float arrays named ``layer{i}.{name}``. The optimizer's hyper-parameters are always saved;
+``save(path, include_optimizer=True)`` also keeps its state arrays (``optimizer.{k}.{name}`` for the k-th
+parameter), its step count and the network's generator state, so training resumes exactly where it
+stopped. Users' layer classes load once registered (:func:`pydl.register_layer`).
 
 Loading treats the file as hostile. The architecture is checked first (types, counts, sizes, layer
 geometry within fixed limits: at most ``MAX_LAYERS`` layers, and the layers' own limits on sizes, kernel,
@@ -37,11 +39,11 @@ import numpy as np
 from . import backends as _backends
 from . import losses as _losses
 from . import optim as _optim
-from .nn import LAYERS
+from .nn import LAYERS, REGISTERED
 from .nn.base import as_float_dtype
 from .nn.layers import MAX_FEATURES, MAX_GEOMETRY, MAX_PARAMETERS  # the layers' own limits, checked earlier
 
-__all__ = ["save", "load", "MAX_LAYERS"]
+__all__ = ["save", "load", "MAX_LAYERS", "UnregisteredLayer"]
 
 FORMAT = "pydl.network"
 VERSION = 1
@@ -50,17 +52,24 @@ _ARCH_KEY = "__pydl_architecture__"
 MAX_LAYERS = 1024            # real networks have < 100; a bound keeps a hostile architecture cheap to refuse
 _MAX_INPUT_ELEMENTS = 1 << 31
 _MAX_ARCH_CHARS = 1 << 22    # the architecture JSON (a real one is a few KB)
-_MAX_MEMBERS = 2 * MAX_LAYERS + 64
+_MAX_MEMBERS = 8 * MAX_LAYERS + 64  # parameters and up to three optimizer state arrays each
 _DEFLATE_MAX_RATIO = 1100    # deflate expands at most ~1032:1; a member claiming more is damaged
 _STALE_SECONDS = 3600
 _BACKEND_NAME = re.compile(r"[A-Za-z0-9_.+-]{1,64}")
 
 
-def _architecture(net):
+_RESUMABLE_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
+def _layer_name(layer):
+    return getattr(type(layer), "_registered_name", type(layer).__name__)
+
+
+def _architecture(net, include_optimizer=False):
     arch = {
         "format": FORMAT, "version": VERSION, "dtype": net.dtype.name,
         "input_shape": None if net.input_shape is None else list(net.input_shape),
-        "layers": [{"class": type(layer).__name__, "config": layer.get_config()} for layer in net.layers],
+        "layers": [{"class": _layer_name(layer), "config": layer.get_config()} for layer in net.layers],
         "loss": None if net.loss is None else {"name": net.loss.name, "config": net.loss.get_config()},
         "l2": net.l2, "backend": net.backend,
         "seed": net.seed if isinstance(net.seed, int) else None,  # a Generator seed is not a number to save
@@ -68,15 +77,27 @@ def _architecture(net):
     }
     if net.optimizer is not None:
         arch["optimizer"] = {"class": type(net.optimizer).__name__, "config": net.optimizer.get_config()}
+    if include_optimizer:
+        opt = net.optimizer
+        arch["training_state"] = {
+            "steps": 0 if opt is None else opt.steps,
+            "state": None if opt is None or opt._state is None else [sorted(s) for s in opt._state],
+            "generator": net._rng.bit_generator.state,
+        }
     return arch
 
 
-def to_arrays(net):
+def to_arrays(net, include_optimizer=False):
     """The name -> NumPy array mapping a saved file holds."""
-    arrays = {_ARCH_KEY: np.array(json.dumps(_architecture(net)))}
+    arrays = {_ARCH_KEY: np.array(json.dumps(_architecture(net, include_optimizer)))}
     dev = net._dev
     for name, p in net.named_parameters():
         arrays[name] = dev.to_numpy(p.data, copy=False)
+    opt = net.optimizer
+    if include_optimizer and opt is not None and opt._state is not None:
+        for k, state in enumerate(opt._state):
+            for key, a in state.items():
+                arrays[f"optimizer.{k}.{key}"] = dev.to_numpy(a, copy=False)
     return arrays
 
 
@@ -169,7 +190,17 @@ def _layer_params(cls, config, what):
     if cls in LAYERS:
         _check_keys(config, (), what)
         return {}
-    raise ValueError(f"unknown layer class {cls!r:.60}")
+    if cls in REGISTERED:
+        if not isinstance(config, dict):
+            raise ValueError(f"{what}: config must be an object, got {type(config).__name__}")
+        return None  # a user's layer: its parameter shapes are known once it is built
+    raise UnregisteredLayer(f"{what} is a layer class not registered here; run the code that defines {cls:.60} "
+                            f"and decorate the class with @pydl.register_layer (or call pydl.register_layer("
+                            f"{cls:.60})) before pydl.load")
+
+
+class UnregisteredLayer(ValueError):
+    """A file holds a layer class that is neither pydl's nor registered."""
 
 
 def _check_hyper(config, allowed_bools, what):
@@ -254,7 +285,27 @@ def _parse_architecture(text):
     seed = arch.get("seed")
     if seed is not None:
         _int_in(seed, 0, (1 << 128) - 1, "seed")
+    training = arch.get("training_state")
+    if training is not None:
+        _check_training_state(training, opt)
     return arch, shapes
+
+
+def _check_training_state(training, opt):
+    if not isinstance(training, dict) or set(training) != {"steps", "state", "generator"}:
+        raise ValueError(f"training_state must hold steps, state and generator, got {training!r:.80}")
+    _int_in(training["steps"], 0, 1 << 62, "training_state: steps")
+    state = training["state"]
+    if state is not None:
+        if opt is None or not isinstance(state, list) or len(state) > 2 * MAX_LAYERS:
+            raise ValueError("training_state: optimizer state without an optimizer, or not a list")
+        for names in state:
+            if not (isinstance(names, list) and len(names) <= 3
+                    and all(isinstance(n, str) and re.fullmatch(r"[a-z_]{1,32}", n) for n in names)):
+                raise ValueError(f"training_state: bad state names {names!r:.80}")
+    generator = training["generator"]
+    if not (isinstance(generator, dict) and generator.get("bit_generator") in _RESUMABLE_GENERATORS):
+        raise ValueError(f"training_state: generator must be one of {_RESUMABLE_GENERATORS}, got {generator!r:.80}")
 
 
 def _build(arch, shapes, dtype, device):
@@ -270,7 +321,7 @@ def _build(arch, shapes, dtype, device):
             raise ValueError(f"the network was saved on a device unknown here ({e}); register that backend or "
                              f"pass device=") from None
     try:
-        layers = [LAYERS[spec["class"]](**spec["config"], dtype=dtype) for spec in arch["layers"]]
+        layers = [_make_layer(spec, dtype) for spec in arch["layers"]]
         loss = None
         if arch["loss"] is not None:
             loss = type(_losses.get(arch["loss"]["name"]))(**arch["loss"]["config"])
@@ -282,11 +333,46 @@ def _build(arch, shapes, dtype, device):
     except (TypeError, ValueError, OverflowError) as e:
         raise ValueError(f"the architecture is invalid ({type(e).__name__}: {e})") from None
     net.seed = arch.get("seed")
+    for i, layer in enumerate(net.layers):
+        if shapes[i] is None:  # a user's layer: its parameters as built, within the layers' limit
+            shapes[i] = _within_limit({p.name: p.shape for p in layer.parameters()}, f"layer {i} ({arch['layers'][i]['class']})")
     names = [name for name, _ in net.named_parameters()]
     expected = [f"layer{i}.{p}" for i, s in enumerate(shapes) for p in s]
     if names != expected:  # the layers' own parameters must be exactly those checked before building
         raise ValueError(f"the layers hold parameters {names}, the architecture implies {expected}")
     return net
+
+
+def _make_layer(spec, dtype):
+    cls = spec["class"]
+    if cls in LAYERS:
+        return LAYERS[cls](**spec["config"], dtype=dtype)
+    return REGISTERED[cls](**spec["config"]).set_dtype(dtype)
+
+
+def _restore_training(net, training, read):
+    """Optimizer state, step count and generator of a file saved with include_optimizer; ``read(name,
+    shape)`` gives a checked member."""
+    opt = net.optimizer
+    if training["state"] is not None:
+        if len(training["state"]) != len(opt.params):
+            raise ValueError(f"the optimizer state covers {len(training['state'])} parameters, the network has "
+                             f"{len(opt.params)}")
+        opt._state = [opt._new_state(p.data) for p in opt.params]
+        for k, (names, state, p) in enumerate(zip(training["state"], opt._state, opt.params)):
+            if names != sorted(state):
+                raise ValueError(f"optimizer state {k} holds {names}, {type(opt).__name__} keeps {sorted(state)}")
+            for key in names:
+                net._dev.copy_(state[key], read(f"optimizer.{k}.{key}", p.shape))
+    if opt is not None:
+        opt.steps = training["steps"]
+    generator = training["generator"]
+    rng = np.random.Generator(getattr(np.random, generator["bit_generator"])())
+    try:
+        rng.bit_generator.state = generator
+    except (TypeError, ValueError, KeyError, OverflowError) as e:
+        raise ValueError(f"training_state: the generator state is invalid ({type(e).__name__}: {e})") from None
+    net._rng = rng
 
 
 def _check_param_header(name, shape, dtype, expected):
@@ -312,18 +398,28 @@ def from_arrays(arrays, dtype=None, device=None):
     if record.shape != () or record.dtype.kind != "U":
         raise ValueError(f"the architecture record must be a unicode string, got {record.dtype} {record.shape}")
     arch, shapes = _parse_architecture(str(record[()]))
+
+    def member(name, shape):
+        if name not in arrays:
+            raise ValueError(f"missing parameter {name!r}")
+        a = arrays[name]
+        if not isinstance(a, np.ndarray):
+            raise ValueError(f"parameter {name!r} is a {type(a).__name__}, not an array")
+        _check_param_header(name, a.shape, a.dtype, shape)
+        return a
+
+    known = [params is not None for params in shapes]
     for i, params in enumerate(shapes):
-        for pname, shape in params.items():
-            name = f"layer{i}.{pname}"
-            if name not in arrays:
-                raise ValueError(f"missing parameter {name!r}")
-            a = arrays[name]
-            if not isinstance(a, np.ndarray):
-                raise ValueError(f"parameter {name!r} is a {type(a).__name__}, not an array")
-            _check_param_header(name, a.shape, a.dtype, shape)
+        for pname, shape in (params or {}).items():
+            member(f"layer{i}.{pname}", shape)
     net = _build(arch, shapes, dtype, device)
+    for i, params in enumerate(shapes):
+        for pname, shape in params.items() if not known[i] else ():
+            member(f"layer{i}.{pname}", shape)
     for name, p in net.named_parameters():
         _assign(net, name, p, arrays[name], finite=False)
+    if arch.get("training_state") is not None:
+        _restore_training(net, arch["training_state"], member)
     return net
 
 
@@ -424,19 +520,37 @@ def _load_npz(npz, dtype, device):
     if text is None:
         raise _NotPydl(f"no {_ARCH_KEY} record")
     arch, shapes = _parse_architecture(text)
-    # Every parameter's header before any layer exists: nothing is allocated for a file that lacks data.
+
+    def check_header(name, shape):
+        opened = npz.open(name)
+        if opened is None:
+            raise ValueError(f"missing parameter {name!r}")
+        opened[0].close()
+        _check_param_header(name, opened[1], opened[3], shape)
+
+    def read(name, shape):
+        check_header(name, shape)
+        f, shape, fortran, dt, nbytes = npz.open(name)
+        values = npz.read_data(f, name, shape, fortran, dt, nbytes)
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"{name!r} holds NaN or infinite values")
+        return values
+
+    # Every parameter's header before any layer exists: nothing is allocated for a file that lacks data
+    # (users' layers, whose shapes only their constructors know, right after they are built).
+    known = [params is not None for params in shapes]
     for i, params in enumerate(shapes):
-        for pname, shape in params.items():
-            name = f"layer{i}.{pname}"
-            opened = npz.open(name)
-            if opened is None:
-                raise ValueError(f"missing parameter {name!r}")
-            opened[0].close()
-            _check_param_header(name, opened[1], opened[3], shape)
+        for pname, shape in (params or {}).items():
+            check_header(f"layer{i}.{pname}", shape)
     net = _build(arch, shapes, dtype, device)
+    for i, params in enumerate(shapes):
+        for pname, shape in params.items() if not known[i] else ():
+            check_header(f"layer{i}.{pname}", shape)
     for name, p in net.named_parameters():
         f, shape, fortran, dt, nbytes = npz.open(name)
         _assign(net, name, p, npz.read_data(f, name, shape, fortran, dt, nbytes))
+    if arch.get("training_state") is not None:
+        _restore_training(net, arch["training_state"], read)
     return net
 
 
@@ -470,6 +584,8 @@ def load(path, dtype=None, device=None):
         raise ValueError(f"load: {path} is not a pydl network file ({type(e).__name__}: {e})") from None
     try:
         return _load_npz(npz, dtype, device)
+    except UnregisteredLayer as e:
+        raise UnregisteredLayer(f"load: {path}: {e}") from None
     except _NotPydl as e:
         raise ValueError(f"load: {path} is not a pydl network file ({e})") from None
     except RecursionError:
@@ -535,11 +651,12 @@ def _fsync_directory(directory):
         os.close(fd)
 
 
-def save(net, path):
+def save(net, path, include_optimizer=False):
     """Write ``net`` to ``path`` (.npz) atomically and durably: a temporary file in the same directory,
     fsynced, then ``os.replace``, so a crash never leaves a half-written file under ``path``. An existing
     file keeps its permission bits; a new one gets the umask's. See the module docstring for the
-    temporary files and their clean-up."""
+    temporary files and their clean-up. ``include_optimizer`` also keeps the optimizer state, its step
+    count and the network's generator, so training resumes exactly."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     _remove_stale_temporaries(path)
@@ -547,7 +664,7 @@ def save(net, path):
         mode = os.stat(path).st_mode & 0o7777
     except FileNotFoundError:
         mode = None
-    arrays = to_arrays(net)
+    arrays = to_arrays(net, include_optimizer)
     tmp = None
     try:
         while tmp is None:

@@ -443,7 +443,7 @@ def test_npz_zip_structure_attacks(tmp_path):
         refused(pydl.load, p)
     p.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty archive
     refused(pydl.load, p, "no __pydl_architecture__ record")
-    many = {f"x{i}": np.zeros(1) for i in range(3000)}
+    many = {f"x{i}": np.zeros(1) for i in range(9000)}
     write_npz(p, {**good, **many})
     refused(pydl.load, p, "archive members")
     d = tmp_path / "dir.npz"

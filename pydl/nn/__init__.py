@@ -5,6 +5,30 @@ from .base import Layer, Parameter
 from .layers import AvgPool2D, Conv2D, Dense, Flatten, Linear, MaxPool2D
 
 __all__ = ["AvgPool2D", "Conv2D", "Dense", "Flatten", "Layer", "Linear", "MaxPool2D", "Parameter", "ReLU",
-           "Sigmoid", "Softmax", "Tanh"]
+           "Sigmoid", "Softmax", "Tanh", "register_layer"]
 
 LAYERS = {cls.__name__: cls for cls in (AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sigmoid, Softmax, Tanh)}
+
+# Users' layer classes that pydl.load may build, by class name (see register_layer).
+REGISTERED = {}
+
+
+def register_layer(cls=None, *, name=None):
+    """Let :func:`pydl.load` rebuild networks holding the layer class ``cls``: as a decorator
+    (``@pydl.register_layer``) or a call (``pydl.register_layer(MyLayer)``). The class must be a
+    :class:`Layer` whose ``get_config()`` returns its constructor's keyword arguments as JSON values;
+    load calls ``cls(**config)`` and then ``set_dtype``. ``name`` (default: the class name) is what files
+    record. Returns the class."""
+    def register(c):
+        if not (isinstance(c, type) and issubclass(c, Layer)):
+            raise TypeError(f"register_layer: expected a pydl.nn.Layer subclass, got {c!r:.80}")
+        key = c.__name__ if name is None else name
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"register_layer: name must be a non-empty string, got {key!r:.80}")
+        if key in LAYERS or REGISTERED.get(key, c) is not c:
+            raise ValueError(f"register_layer: the name {key!r} already belongs to "
+                             f"{(LAYERS.get(key) or REGISTERED[key]).__qualname__}; pass name=")
+        REGISTERED[key] = c
+        c._registered_name = key
+        return c
+    return register if cls is None else register(cls)
