@@ -8,7 +8,7 @@ from . import optim as _optim
 from . import random as _random
 from . import training as _training
 from ._args import check_hyper, check_int
-from .callbacks import Callback
+from .callbacks import callback_list
 from .metrics import to_labels
 from .nn.base import Layer, as_float_dtype
 from .training import History
@@ -484,7 +484,8 @@ class Network:
         - ``verbose``: 0 nothing; None or 1 a Keras-style progress bar on a terminal or notebook and one
           line per epoch elsewhere (pipes, logs: no carriage-return frames); 2 one line per epoch.
           Progress goes to stderr. It never changes what is trained.
-        - ``callbacks``: Callback objects, e.g. LR schedules.
+        - ``callbacks``: Callback objects (LR schedules, EarlyStopping, ModelCheckpoint, ...; see
+          :mod:`pydl.callbacks`) or functions ``fn(epoch, logs)`` run at the end of each epoch.
         """
         self._require("fit")
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or not 0 <= epochs <= _MAX_EPOCHS:
