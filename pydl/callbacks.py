@@ -256,15 +256,18 @@ class ModelCheckpoint(_Monitor):
     ``save_best_only=True`` a file is written only when ``monitor`` beats the best value seen so far
     (strictly; ``mode`` as in :class:`EarlyStopping`), starting from ``initial_value_threshold`` when
     given; the best carries over between ``fit`` calls, as in Keras. Without it ``monitor`` is unused.
-    ``best`` and ``best_epoch`` (0-based) tell the last save of the best; ``verbose=1`` reports each save.
+    ``include_optimizer=True`` saves the optimizer state too (``net.save(path, include_optimizer=True)``),
+    so training can resume from the file exactly. ``best`` and ``best_epoch`` (0-based) tell the last
+    save of the best; ``verbose=1`` reports each save.
     """
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, mode="auto",
-                 initial_value_threshold=None):
+                 initial_value_threshold=None, include_optimizer=False):
         self.filepath = _check_path("ModelCheckpoint", "filepath", filepath)
         self._set_monitor(monitor, mode, 0.0)
         self.verbose = check_int("ModelCheckpoint: verbose", verbose, 0, 2)
         self.save_best_only = _check_bool("ModelCheckpoint", "save_best_only", save_best_only)
+        self.include_optimizer = _check_bool("ModelCheckpoint", "include_optimizer", include_optimizer)
         self.best = self._worst if initial_value_threshold is None else check_hyper(
             "ModelCheckpoint", "initial_value_threshold", initial_value_threshold, minimum=None, maximum=None)
         self.best_epoch = None
@@ -293,7 +296,7 @@ class ModelCheckpoint(_Monitor):
         folder = os.path.dirname(path)
         if folder:
             os.makedirs(folder, exist_ok=True)
-        self.network.save(path)
+        self.network.save(path, include_optimizer=self.include_optimizer)
 
 
 class ReduceLROnPlateau(_Monitor):

@@ -183,6 +183,15 @@ def test_checkpoint_every_epoch_fills_the_path_from_the_logs(tmp_path):
     _assert_same_weights(_loaded_weights(tmp_path / "ckpt" / "03-0.12.npz"), net)
 
 
+def test_checkpoint_with_the_optimizer_resumes_training_exactly(tmp_path):
+    path = tmp_path / "resume.npz"
+    net = _net()
+    net.fit(*_data(), epochs=2, batch_size=8, verbose=0, callbacks=[ModelCheckpoint(path, include_optimizer=True)])
+    resumed = pydl.load(path)
+    resumed.fit(*_data(), epochs=2, batch_size=8, verbose=0)
+    _assert_same_weights(resumed, _trained(4))
+
+
 def test_checkpoint_mode_max_and_initial_value_threshold(tmp_path):
     path = tmp_path / "best.npz"
     checkpoint = ModelCheckpoint(path, monitor="val_accuracy", save_best_only=True, initial_value_threshold=2.0)
@@ -418,6 +427,7 @@ def test_no_callback_keeps_fit_off_the_training_plan(tmp_path, monkeypatch):
     (lambda: ModelCheckpoint(""), TypeError, "ModelCheckpoint: filepath must be a file path"),
     (lambda: ModelCheckpoint("m.npz", save_best_only="yes"), TypeError, "ModelCheckpoint: save_best_only must"),
     (lambda: ModelCheckpoint("m.npz", mode="best"), ValueError, "ModelCheckpoint: mode must be"),
+    (lambda: ModelCheckpoint("m.npz", include_optimizer=None), TypeError, "ModelCheckpoint: include_optimizer must"),
     (lambda: ReduceLROnPlateau(factor=1.0), ValueError, "ReduceLROnPlateau: factor must be finite and in \\(0, 1\\)"),
     (lambda: ReduceLROnPlateau(factor=0), ValueError, "ReduceLROnPlateau: factor must be finite and in \\(0, 1\\)"),
     (lambda: ReduceLROnPlateau(min_lr=-1), ValueError, "ReduceLROnPlateau: min_lr must be finite and in \\[0"),
