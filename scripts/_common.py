@@ -34,6 +34,11 @@ def make_parser(description, *, runs, epochs, seed=0):
                    help="pydl kernels: C++ or the NumPy reference")
     p.add_argument("--out", metavar="DIR", help="write tables (.md, .csv), histories (.json) and plots (.png) here")
     p.add_argument("--quick", action="store_true", help="tiny smoke-test settings (seconds)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="local worker processes for the runs (1: one after another in this process)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the runs on a Dask cluster (e.g. tcp://host:8786; pip install 'pydl[distributed]'); "
+                        "its workers need pydl installed and this scripts/ folder on PYTHONPATH")
     return p
 
 
@@ -248,6 +253,32 @@ def timer(store, key):
         yield
     finally:
         store[key] = store.get(key, 0.0) + time.perf_counter() - start
+
+
+def run_configs(task, configs, args):
+    """``task(config, seed)`` for every configuration and run through pydl.experiments.sweep (paired seeds:
+    run i of every configuration gets seed ``args.seed + i``, as the reports compare columns on the same
+    data), on ``--workers`` local processes or the ``--scheduler`` Dask cluster. Returns, per
+    configuration, its runs' results in run order; failed runs are reported and left out."""
+    from pydl.experiments import sweep
+
+    executor, client = None, None
+    if args.scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            sys.exit("--scheduler needs dask's distributed scheduler: pip install 'pydl[distributed]'")
+        client = Client(args.scheduler)
+        executor = client.get_executor()
+    try:
+        result = sweep(task, configs, runs=args.runs, seed=args.seed, executor=executor, workers=args.workers,
+                       paired=True)
+    finally:
+        if client is not None:
+            client.close()
+    for error in result.errors:
+        say(f"  run {error['run']} of {error['config'].get('name', error['config_index'])} failed: {error['error']}")
+    return [result.metrics(i) for i in range(len(configs))]
 
 
 def progress(iterable, desc, total=None):

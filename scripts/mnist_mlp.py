@@ -19,6 +19,7 @@ Data: --data DIR, else ../shared/data/mnist next to the repository when present,
 and ~/.pydl/data/mnist (Fashion-MNIST: $PYDL_DATA/fashion-mnist, ~/.pydl/data/fashion-mnist,
 /usr/share/datasets/fashion-mnist).
 """
+import functools
 import time
 
 import _common
@@ -56,7 +57,7 @@ class EpochLine(Callback):
 def run_pydl(task, data, args, seed):
     x_train, y_train, x_val, y_val = data
     net = build(task["optimizer"], task["lr"], args.backend, seed)
-    if task is TASKS["1"] and seed == args.seed:
+    if task["name"] == TASKS["1"]["name"] and seed == args.seed:
         net.summary()
     history = net.fit(x_train, y_train, epochs=args.epochs, batch_size=task["batch_size"],
                       validation_data=(x_val, y_val), verbose=0, callbacks=[EpochLine(task["name"])],
@@ -124,16 +125,34 @@ def run_torch(task, data, args, seed):
     return history
 
 
-def load(args):
-    loader = load_mnist if args.dataset == "mnist" else load_fashion_mnist
-    path = _common.mnist_folder(args.data, args.dataset)
+RUNNERS = {"pydl": run_pydl, "torch": run_torch}
+
+
+def run_task(config, seed):
+    """One run of one table row (a task of pydl.experiments.sweep); {} when PyTorch is not installed."""
+    args = config["args"]
+    if args.runs > 1:
+        print(f"{config['name']}: run {seed - args.seed + 1}/{args.runs} (seed {seed})", flush=True)
+    history = RUNNERS[config["runner"]](TASKS[config["task"]], load(args), args, seed)
+    return {} if history is None else {"history": history}
+
+
+@functools.lru_cache(maxsize=1)
+def _load_cached(dataset, data, limit):
+    loader = load_mnist if dataset == "mnist" else load_fashion_mnist
+    path = _common.mnist_folder(data, dataset)
     with _common.dataset_or_exit():
         x_train, y_train = loader(path, "train", flatten=True)
         x_val, y_val = loader(path, "test", flatten=True)
-    if args.limit:
-        x_train, y_train = x_train[:args.limit], y_train[:args.limit]
-        x_val, y_val = x_val[:max(args.limit // 5, 1)], y_val[:max(args.limit // 5, 1)]
+    if limit:
+        x_train, y_train = x_train[:limit], y_train[:limit]
+        x_val, y_val = x_val[:max(limit // 5, 1)], y_val[:max(limit // 5, 1)]
     return x_train, y_train, x_val, y_val
+
+
+def load(args):
+    """The training and validation images (read once per process)."""
+    return _load_cached(args.dataset, args.data, args.limit)
 
 
 def main():
@@ -159,31 +178,31 @@ def main():
                           f"{f'; mean ± std of {args.runs} runs, seeds {args.seed}..{args.seed + args.runs - 1}' if args.runs > 1 else ''})",
                           ["Network", "Epoch", "Batch size", "Learning rate", "T_ACC", "V_ACC",
                            "Activation function", "Loss function", "Time"])
-    histories = {}
+    columns = []  # (task key, runner, name, label)
     for key in args.tasks.split(","):
         task = TASKS[key]
-        runs = [(task["name"], task["name"], run_pydl)]
+        columns.append((key, "pydl", task["name"], task["name"]))
         if key == "2":
             threads = f"{args.torch_threads} thread{'s' * (args.torch_threads > 1)}"
-            runs.append((task["name"] + " (PyTorch)", f"{task['name']} (PyTorch, {threads})", run_torch))
-        for name, label, runner in runs:
-            results = []
-            for i in range(args.runs):
-                if args.runs > 1:
-                    print(f"{name}: run {i + 1}/{args.runs} (seed {args.seed + i})", flush=True)
-                results.append(runner(task, data, args, args.seed + i))
-            if results[0] is None:
-                print(f"(PyTorch is not installed: skipping {name})")
-                continue
-            history = _common.mean_curves(results)
-            histories[name] = results
-            file_name = "mnist_" + name.lower().replace(" ", "_").replace("(", "").replace(")", "")
-            _common.plot_curves(out, label, file_name, history, val_label="validation (test split)")
-            table.add(f"{label}: {'-'.join(map(str, SIZES))}", args.epochs, task["batch_size"], task["lr"],
-                      _common.mean_std([100 * r["accuracy"][-1] for r in results], "{:.4f}"),
-                      _common.mean_std([100 * r["val_accuracy"][-1] for r in results], "{:.4f}"),
-                      "ReLU", "Softmax and cross-entropy loss", _common.mean_std([sum(r["time"]) for r in results]))
-            print()
+            columns.append((key, "torch", task["name"] + " (PyTorch)", f"{task['name']} (PyTorch, {threads})"))
+    runs = _common.run_configs(run_task, [{"name": name, "task": key, "runner": runner, "args": args}
+                                          for key, runner, name, _ in columns], args)
+    histories = {}
+    for (key, _, name, label), column in zip(columns, runs):
+        task = TASKS[key]
+        results = [r["history"] for r in column if r]
+        if not results:
+            print(f"(PyTorch is not installed: skipping {name})" if "PyTorch" in name else f"({name}: no run finished)")
+            continue
+        history = _common.mean_curves(results)
+        histories[name] = results
+        file_name = "mnist_" + name.lower().replace(" ", "_").replace("(", "").replace(")", "")
+        _common.plot_curves(out, label, file_name, history, val_label="validation (test split)")
+        table.add(f"{label}: {'-'.join(map(str, SIZES))}", args.epochs, task["batch_size"], task["lr"],
+                  _common.mean_std([100 * r["accuracy"][-1] for r in results], "{:.4f}"),
+                  _common.mean_std([100 * r["val_accuracy"][-1] for r in results], "{:.4f}"),
+                  "ReLU", "Softmax and cross-entropy loss", _common.mean_std([sum(r["time"]) for r in results]))
+        print()
     out.table(f"mnist_mlp_{args.dataset}", table)
     out.json(f"mnist_mlp_{args.dataset}", {"args": vars(args), "history": histories})
 

@@ -12,6 +12,7 @@ import _common
 import pydl
 from pydl import nn, optim
 from pydl.datasets import make_parabola
+from pydl.serialization import from_arrays, to_arrays
 
 ARCHITECTURES = {"Model #1": [2, 1], "Model #2": [2, 1, 1], "Model #3": [2, 3, 1]}
 
@@ -36,6 +37,22 @@ def run_once(sizes, data, args, seed):
     result = {"acc_train": train["accuracy"], "acc_test": test["accuracy"], "loss_train": train["loss"],
               "loss_test": test["loss"], **times}
     return net, history, result
+
+
+def run_data(args, seed):
+    """A run's training and test points (every model of a run sees the same)."""
+    rng = np.random.default_rng(seed)
+    return make_parabola(args.train_size, seed=rng) + make_parabola(args.test_size, seed=rng)
+
+
+def run_task(config, seed):
+    """One run of one model (a task of pydl.experiments.sweep); run 1 also returns its network's arrays."""
+    args = config["args"]
+    net, history, result = run_once(ARCHITECTURES[config["name"]], run_data(args, seed), args, seed)
+    out = {"result": result, "history": _common.history_dict(history)}
+    if seed == args.seed:
+        out["network"] = to_arrays(net)
+    return out
 
 
 def print_network(name, net, result):
@@ -85,22 +102,17 @@ def main():
     print(f"Running {args.runs} tests on {len(ARCHITECTURES)} models, with:\n# of train data: {args.train_size}\n"
           f"# of test data: {args.test_size}\nLearning rate: {args.lr:f}\n# of epochs: {args.epochs}\n"
           f"Backend: {args.backend}\n")
-    results = {name: [] for name in ARCHITECTURES}
-    histories = {name: [] for name in ARCHITECTURES}
-    ticker = _common.Ticker("run", args.runs)
-    for run in _common.progress(range(args.runs), "runs"):
-        seed = args.seed + run
-        rng = np.random.default_rng(seed)
-        data = make_parabola(args.train_size, seed=rng) + make_parabola(args.test_size, seed=rng)
-        for name, sizes in ARCHITECTURES.items():
-            net, history, result = run_once(sizes, data, args, seed)
-            results[name].append(result)
-            histories[name].append(_common.history_dict(history))
-            if run == 0:
-                if args.variant == "004":
-                    print_network(name, net, result)
-                plot_boundary(out, name, net, data, args)
-        ticker.done(run)
+    names = list(ARCHITECTURES)
+    runs = _common.run_configs(run_task, [{"name": name, "args": args} for name in names], args)
+    results = {name: [r["result"] for r in runs[i]] for i, name in enumerate(names)}
+    histories = {name: [r["history"] for r in runs[i]] for i, name in enumerate(names)}
+    for i, name in enumerate(names):
+        first = next((r for r in runs[i] if "network" in r), None)
+        if first is not None:  # run 1's network, for the printout and the boundary plot
+            net = from_arrays(first["network"])
+            if args.variant == "004":
+                print_network(name, net, first["result"])
+            plot_boundary(out, name, net, run_data(args, args.seed), args)
 
     means = {name: _common.mean_of(r) for name, r in results.items()}
     table = _common.Table(f"Mean of {args.runs} runs (lr {args.lr:g}, {args.epochs} epochs, "

@@ -73,6 +73,18 @@ def torch_experiment(data, args, seed, lr):
     return {**result, **times}, history
 
 
+def run_task(config, seed):
+    """One run of one column (a task of pydl.experiments.sweep): the run's data from its seed, then the
+    column's training; {} for the PyTorch column when torch is not installed."""
+    rng = np.random.default_rng(seed)
+    data = make_parabola(1000, seed=rng) + make_parabola(100, seed=rng)
+    if config["kind"] == "torch":
+        run = torch_experiment(data, config["args"], seed, config["args"].gd_lr)
+    else:
+        run = experiment(data, config["args"], seed, **config["kwargs"])
+    return {} if run is None else {"result": run[0], "history": run[1]}
+
+
 def build_table(title, corner, means, rows):
     """``means``: column name -> averaged results."""
     table = _common.Table(title, [corner, ""] + list(means))
@@ -125,24 +137,15 @@ def main():
         for b in batch_sizes:
             configs[4, str(b)] = dict(loss="mse", optimizer="Adam", lr=0.01, batch_size=b)
 
-    results = {key: [] for key in configs}
-    histories = {key: [] for key in configs}
-    torch_results, torch_histories = [], []
-    ticker = _common.Ticker("run", args.runs)
-    for run in _common.progress(range(args.runs), "runs"):
-        seed = args.seed + run
-        rng = np.random.default_rng(seed)
-        data = make_parabola(1000, seed=rng) + make_parabola(100, seed=rng)
-        for key, kwargs in configs.items():
-            result, history = experiment(data, args, seed, **kwargs)
-            results[key].append(result)
-            histories[key].append(history)
-        if 3 in tables:
-            torch_run = torch_experiment(data, args, seed, args.gd_lr)
-            if torch_run is not None:
-                torch_results.append(torch_run[0])
-                torch_histories.append(torch_run[1])
-        ticker.done(run)
+    keys = list(configs)
+    tasks = [{"name": f"table {t}: {col}", "kind": "pydl", "kwargs": configs[t, col], "args": args} for t, col in keys]
+    if 3 in tables:
+        tasks.append({"name": "table 3: PyTorch", "kind": "torch", "args": args})
+    runs = _common.run_configs(run_task, tasks, args)
+    results = {key: [r["result"] for r in runs[i]] for i, key in enumerate(keys)}
+    histories = {key: [r["history"] for r in runs[i]] for i, key in enumerate(keys)}
+    torch_runs = [r for r in runs[-1] if r] if 3 in tables else []
+    torch_results, torch_histories = [r["result"] for r in torch_runs], [r["history"] for r in torch_runs]
 
     means = {key: _common.mean_of(r) for key, r in results.items()}
     by_table = {t: {col: means[t, col] for (tt, col) in configs if tt == t} for t in sorted(tables)}

@@ -68,7 +68,7 @@ def mnist_dir(tmp_path):
                                     "conv_practice.py"])
 def test_help(script, env):
     proc = run(script, "--help", env=env)
-    for option in ("--seed", "--runs", "--epochs", "--backend", "--out", "--quick"):
+    for option in ("--seed", "--runs", "--epochs", "--backend", "--out", "--quick", "--workers", "--scheduler"):
         assert option in proc.stdout
 
 
@@ -101,6 +101,18 @@ def test_practice4(tmp_path, env):
                   [f"practice4_table{t}_time.png" for t in (2, 3, 4)])
     data = json.loads((out / "practice4.json").read_text())
     assert set(data["mean"]["table4"]) == {"32", "1000"}
+
+
+def _accuracies_and_losses(stdout):
+    return [line for line in stdout.splitlines() if line.startswith(("| Accuracy", "| Loss", "|  | Test |"))
+            and "ms" not in line]
+
+
+@pytest.mark.parametrize("script", ["practice3.py", "practice4.py"])
+def test_runs_on_worker_processes_give_the_same_tables(script, env):
+    one = run(script, "--quick", "--workers", "1", env=env)
+    two = run(script, "--quick", "--workers", "2", env=env)
+    assert _accuracies_and_losses(one.stdout) and _accuracies_and_losses(one.stdout) == _accuracies_and_losses(two.stdout)
 
 
 def test_cifar10_linear_on_generated_batches(tmp_path, env):
