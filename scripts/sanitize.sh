@@ -3,7 +3,7 @@
 # the editable dev install) and runs the kernel tests and a kernel-fuzz budget against it.
 #
 #   scripts/sanitize.sh                 # kernel tests + 20,000 fuzz calls: the first build takes 10-20 min
-#                                       # on two busy cores (trainer.cpp is slow), the run about a minute
+#                                       # on two busy cores, the run about a minute
 #   FUZZ_CALLS=200000 scripts/sanitize.sh
 #   SKIP_BUILD=1 scripts/sanitize.sh    # reuse build/asan
 #

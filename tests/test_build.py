@@ -35,3 +35,17 @@ def test_simd_level_is_capped_at_what_the_cpu_supports(simd_level):
 def test_kernels_release_results_as_numpy_arrays():
     y = pydl.kernels.sigmoid(np.zeros(3, np.float32))
     assert isinstance(y, np.ndarray) and y.dtype == np.float32
+
+
+def test_only_the_bindings_include_pybind11():
+    # The build compiles everything outside csrc/bindings without pybind11's include path; this names the
+    # file at once instead of a compiler error (and holds where the source tree is at hand).
+    from pathlib import Path
+
+    csrc = Path(__file__).resolve().parent.parent / "csrc"
+    if not csrc.is_dir():
+        pytest.skip("no source tree next to the tests")
+    offenders = [str(p.relative_to(csrc)) for p in csrc.rglob("*.[ch]*")
+                 if "bindings" not in p.parts and not p.name.startswith("bindings_")
+                 and any(token in p.read_text() for token in ("<pybind11", '"check.h"', '"registry.h"', "<Python.h>"))]
+    assert not offenders

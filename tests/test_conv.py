@@ -293,7 +293,7 @@ def test_matches_torch(cfg):
         _close(got, t.grad.numpy(), dt)
 
 
-# Shapes that take the direct-convolution path (csrc/conv_direct*.{h,cpp}: AVX-512 only, chosen when a
+# Shapes that take the direct-convolution path (csrc/cpu/conv_direct*.{h,cpp}: AVX-512 only, chosen when a
 # vector's lanes are at least 3/4 used by the output rows; 16 float32 or 8 float64 lanes, else 8 or 4).
 # At the other SIMD levels the same shapes check the im2col path.
 DIRECT_SHAPES = [

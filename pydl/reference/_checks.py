@@ -1,4 +1,4 @@
-"""The argument checks of the C++ bindings (csrc/check.cpp), in NumPy, so both backends fail the same way.
+"""The argument checks of the C++ bindings (csrc/bindings/check.cpp), in NumPy, so both backends fail the same way.
 
 Scalars: only plain Python/NumPy scalars are accepted (no ndarray, not even 0-d; no bool where a number is
 expected; no foreign ``__index__``/``__float__``). Arrays: exact ndarrays (a subclass is read through a
@@ -10,8 +10,8 @@ import math
 import numpy as np
 
 FLOATS = (np.float32, np.float64)
-MAX_GEOMETRY = 2 ** 31 - 1  # csrc/check.h kMaxGeometry
-MAX_STAGED = 2 ** 28  # csrc/bindings_conv.cpp kMaxStagedElements
+MAX_GEOMETRY = 2 ** 31 - 1  # csrc/bindings/check.h kMaxGeometry
+MAX_STAGED = 2 ** 28  # csrc/bindings/bindings_conv.cpp kMaxStagedElements
 
 
 def _describe(v):
