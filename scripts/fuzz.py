@@ -5,7 +5,7 @@
     python scripts/fuzz.py --calls 20000 --kernel conv2d_forward --seed 7
 
 Prints progress and, at the end, the calls by outcome class (ok-matched, TypeError, ValueError,
-MemoryError, mismatch, bad-exception, crash, hang, write-before-raise; see tests/fuzz/kernel_fuzz.py)
+MemoryError, mismatch, bad-exception, crash, hang, write-before-raise; see tests/kernels/fuzz/kernel_fuzz.py)
 and by kernel, and the first failing cases with how to reproduce them. Exit status 1 when any call failed.
 """
 import argparse
@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fuzz"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "kernels", "fuzz"))
 import kernel_fuzz as F  # noqa: E402
 
 
@@ -79,7 +79,7 @@ def main(argv=None):
         print(f"\n{len(failures)} failing calls by kernel: {by_kernel}")
         for outcome, detail, name, case, seed in failures[:20]:
             print(f"\n{outcome}: {detail}\n  {F.describe_case(name, case, seed)}\n"
-                  f"  reproduce: python -c \"import sys; sys.path.insert(0, 'tests/fuzz'); import kernel_fuzz as F; "
+                  f"  reproduce: python -c \"import sys; sys.path.insert(0, 'tests/kernels/fuzz'); import kernel_fuzz as F; "
                   f"print(F.reproduce(*F.draw_case(F.Chooser({seed!r}){', ' + repr(name) if names else ''}), "
                   f"{seed!r}))\"")
     if args.json:

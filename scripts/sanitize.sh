@@ -56,9 +56,9 @@ export OMP_NUM_THREADS=2
 cd "$TMP"
 $PY -S -c 'import pydl, pydl._core as c; assert c.__file__.startswith("'"$TMP"'"), c.__file__; print("pydl._core:", c.__file__)'
 status=0
-$PY -S -m pytest -q -p no:cacheprovider tests/test_bad_input.py tests/test_kernel_hardening.py \
-  tests/test_activations.py tests/test_dense.py tests/test_gemm.py tests/test_loss_kernels.py \
-  tests/test_optim_kernels.py tests/test_conv.py tests/test_pool.py tests/fuzz/test_kernel_fuzz.py || status=1
+$PY -S -m pytest -q -p no:cacheprovider tests/kernels/test_bad_input.py tests/kernels/test_kernel_hardening.py \
+  tests/kernels/test_activations.py tests/kernels/test_dense.py tests/kernels/test_gemm.py tests/kernels/test_loss_kernels.py \
+  tests/kernels/test_optim_kernels.py tests/kernels/test_conv.py tests/kernels/test_pool.py tests/kernels/fuzz/test_kernel_fuzz.py || status=1
 $PY -S scripts/fuzz.py --calls "$FUZZ_CALLS" --seed 11 --batch 1000 --timeout 600 || status=1
 echo "sanitize.sh: $([[ $status == 0 ]] && echo PASSED || echo FAILED)"
 exit $status

@@ -1,4 +1,9 @@
-"""Shared fixtures: seeded generators and the SIMD levels every kernel is checked at."""
+"""Shared fixtures: seeded generators, the SIMD levels every kernel is checked at, thread counts, and the
+devices every API test runs on.
+
+The suite is grouped as kernels/ (each kernel against its NumPy twin, gradients, hostile arguments, the
+fuzzer), api/ (Network, layers, losses, optimizers, callbacks, saving, devices), training/ (fit, the
+plan) and, at the top, the scripts and the experiments."""
 import numpy as np
 import pytest
 
@@ -32,3 +37,14 @@ def threads(request):
     pydl.set_num_threads(request.param)
     yield request.param
     pydl.set_num_threads(previous)
+
+
+# "wrapped" is tests/wrapped_backend.py: arrays NumPy cannot read, so a NumPy call behind the backend fails.
+DEVICES = ("cpu", "numpy", "wrapped")
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """The name of each device an API test runs on."""
+    import wrapped_backend  # noqa: F401 -- registers "wrapped"
+    return request.param

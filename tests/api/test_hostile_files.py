@@ -1,7 +1,7 @@
 """Hostile files (issue 11): every class of crafted IDX, CIFAR and .npz file is refused with a ValueError
 naming the file, in bounded time and memory, and never loads into something that crashes later.
 
-The builders here are shared with tests/test_fuzz_files.py, which mutates their output.
+The builders here are shared with tests/api/test_fuzz_files.py, which mutates their output.
 """
 import gzip
 import io

@@ -821,7 +821,7 @@ def reproduce(name, case, seed):
         return run_case(name, case, seed, K, R)
 
 
-if __name__ == "__main__":  # quick smoke run: python tests/fuzz/kernel_fuzz.py [count]
+if __name__ == "__main__":  # quick smoke run: python tests/kernels/fuzz/kernel_fuzz.py [count]
     import sys
     r = Runner()
     t0 = time.time()

@@ -42,7 +42,7 @@ def test_only_the_bindings_include_pybind11():
     # file at once instead of a compiler error (and holds where the source tree is at hand).
     from pathlib import Path
 
-    csrc = Path(__file__).resolve().parent.parent / "csrc"
+    csrc = Path(__file__).resolve().parents[2] / "csrc"
     if not csrc.is_dir():
         pytest.skip("no source tree next to the tests")
     offenders = [str(p.relative_to(csrc)) for p in csrc.rglob("*.[ch]*")

@@ -1,4 +1,4 @@
-"""The Network API under property-based fuzzing (tests/fuzz_api.py), each batch of cases in a worker
+"""The Network API under property-based fuzzing (tests/api/fuzz_api.py), each batch of cases in a worker
 process so that a crash or a hang fails the test with the case that caused it instead of ending the run.
 
 The default run keeps a short budget; ``pytest -m fuzz`` runs the long one (PYDL_FUZZ_API_CASES cases,

@@ -13,7 +13,7 @@ test with the batch of cases that caused it; the worker runs under a 3 GiB addre
 runaway allocation shows up as a ``MemoryError`` failure rather than swapping.
 
 Budgets: the default run fuzzes ~600 cases per loader (a few seconds each). The long budget,
-``pytest -m fuzz tests/test_fuzz_files.py`` (``PYDL_FUZZ_CASES`` cases per loader, default 40,000), prints
+``pytest -m fuzz tests/api/test_fuzz_files.py`` (``PYDL_FUZZ_CASES`` cases per loader, default 40,000), prints
 the counts by outcome and writes them to ``$PYDL_FUZZ_REPORT`` when set.
 """
 import json

@@ -7,7 +7,7 @@ for predictions, agrees with the NumPy reference backend) or raises TypeError/Va
 only for genuinely huge requests) without having changed the network (divergence excepted: it keeps the
 last finite step, by design).
 
-Run as a worker process (``python tests/fuzz_api.py SEED COUNT LOG``) so that a crash ends only the
+Run as a worker process (``python tests/api/fuzz_api.py SEED COUNT LOG``) so that a crash ends only the
 worker: the parent test reads the case written to LOG before each call. The worker prints one JSON line
 of outcome counts.
 """

@@ -16,9 +16,7 @@ import pydl
 from pydl import backends, losses, nn, optim
 from pydl.serialization import to_arrays
 
-DEVICES = ["cpu", "numpy", "wrapped"]
-
-ON_EVERY_DEVICE = pytest.mark.parametrize("device", DEVICES)
+# Tests taking ``device`` run on every device (the fixture in tests/conftest.py).
 
 
 def _data(n=24, features=2, classes=3, seed=0):
@@ -113,7 +111,6 @@ def test_a_kernel_module_is_a_host_backend():
 
 # ---- allocation ----------------------------------------------------------------------------------
 
-@ON_EVERY_DEVICE
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_allocation(device, dtype):
     dev = backends.get(device)
@@ -122,7 +119,6 @@ def test_allocation(device, dtype):
     assert not dev.to_numpy(dev.zeros((4,), dtype)).any()
 
 
-@ON_EVERY_DEVICE
 def test_from_numpy_and_to_numpy_copy(device):
     dev, values = backends.get(device), np.arange(6.0).reshape(2, 3)
     a = dev.from_numpy(values)
@@ -133,7 +129,6 @@ def test_from_numpy_and_to_numpy_copy(device):
     assert dev.to_numpy(a)[0, 0] == 0
 
 
-@ON_EVERY_DEVICE
 def test_array_helpers(device):
     dev = backends.get(device)
     a = dev.from_numpy(np.arange(12.0).reshape(4, 3))
@@ -171,7 +166,6 @@ def test_wrapped_arrays_offer_numpy_no_way_in():
 
 # ---- one device per network ----------------------------------------------------------------------
 
-@ON_EVERY_DEVICE
 def test_everything_a_network_keeps_lives_on_its_device(device):
     net, (x, y) = _mlp(device), _data()
     net.evaluate(x, y)
@@ -323,7 +317,6 @@ def test_files_saved_before_keep_loading(tmp_path, name, device):
     np.testing.assert_allclose(loaded.predict_proba(x), net.predict_proba(x), rtol=1e-12)
 
 
-@ON_EVERY_DEVICE
 def test_files_record_the_device_and_load_can_choose_another(tmp_path, device):
     net, (x, _) = _mlp(device), _data()
     net.save(tmp_path / "net.npz")
@@ -341,7 +334,6 @@ def test_a_file_naming_an_unknown_device_needs_device(tmp_path):
 
 # ---- the API on every device, the wrapped one included -------------------------------------------
 
-@ON_EVERY_DEVICE
 @pytest.mark.parametrize("make,data", [(_mlp, _data), (_cnn, _cnn_data)], ids=["mlp", "cnn"])
 def test_inference_matches_the_numpy_reference(device, make, data):
     net, ref, (x, y) = make(device), make("numpy"), data()
@@ -354,7 +346,6 @@ def test_inference_matches_the_numpy_reference(device, make, data):
     assert net.evaluate(x, y, batch_size=5) == pytest.approx(ref.evaluate(x, y), rel=1e-12)
 
 
-@ON_EVERY_DEVICE
 def test_forward_and_backward_return_numpy(device):
     net, ref, (x, y) = _mlp(device), _mlp("numpy"), _data()
     out = net.forward(x)
@@ -367,7 +358,6 @@ def test_forward_and_backward_return_numpy(device):
         np.testing.assert_allclose(_host(device, p.grad), q.grad, rtol=1e-12)
 
 
-@ON_EVERY_DEVICE
 def test_l2_term_and_copy(device):
     net, ref, (x, y) = _mlp(device), _mlp("numpy"), _data()
     net.compile(l2=0.01)
@@ -379,7 +369,6 @@ def test_l2_term_and_copy(device):
     assert net.copy(dtype="float32").layers[0].dtype == np.float32
 
 
-@ON_EVERY_DEVICE
 def test_save_and_load(tmp_path, device):
     net, (x, _) = _cnn(device), _cnn_data()
     net.save(tmp_path / "cnn.npz")
@@ -388,7 +377,6 @@ def test_save_and_load(tmp_path, device):
     np.testing.assert_array_equal(loaded.predict_proba(x), net.predict_proba(x))
 
 
-@ON_EVERY_DEVICE
 def test_gradcheck(device):
     x, y = _data(n=5)
     errors = pydl.gradcheck(_mlp(device), x, y)
@@ -401,7 +389,6 @@ def test_gradcheck(device):
     assert pydl.gradcheck(loss, x[:, :2], np.array([0, 1, 1, 0, 1]))["input"] < 1e-6
 
 
-@ON_EVERY_DEVICE
 def test_profile_inference(device):
     net, (x, y) = _mlp(device), _data()
     with pydl.profile() as prof:
@@ -411,7 +398,6 @@ def test_profile_inference(device):
     assert calls["dense_forward"] == 4 and calls["Dense.forward"] == 4 and calls["softmax_cross_entropy"] == 1
 
 
-@ON_EVERY_DEVICE
 @pytest.mark.parametrize("batch_size,shuffle", [(8, True), ("full", False)])
 def test_fit_matches_the_numpy_reference(device, batch_size, shuffle):
     net, ref, (x, y) = _mlp(device), _mlp("numpy"), _data()
@@ -423,7 +409,6 @@ def test_fit_matches_the_numpy_reference(device, batch_size, shuffle):
         np.testing.assert_allclose(_host(device, p.data), q.data, rtol=1e-10, atol=1e-12)
 
 
-@ON_EVERY_DEVICE
 def test_train_step(device):
     net, ref, (x, y) = _cnn(device), _cnn("numpy"), _cnn_data()
     assert net.train_step(x, y) == pytest.approx(ref.train_step(x, y), rel=1e-12)
