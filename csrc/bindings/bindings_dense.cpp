@@ -173,6 +173,126 @@ py::tuple dense_backward_py(const py::object& x_obj, const py::object& w_obj, co
   return py::make_tuple(need_dx ? py::object(dx) : py::none(), dw, has_bias ? py::object(db) : py::none());
 }
 
+// ---- narrow layers, feature-major ----
+
+// x (in, n) and a narrow w (in, out) of one dtype; returns {n, in, out}.
+Shape fm_dims(const char* fn, const py::array& x, const py::array& w) {
+  same_dtype(fn, "w", w, "x", x);
+  if (w.shape(0) != x.shape(0)) {
+    value_error(std::string(fn) + ": w must have shape " + dim_and_any(x.shape(0), true) + " to match x " +
+                shape_of(x) + ", got " + shape_of(w));
+  }
+  if (!is_narrow(w.shape(0), w.shape(1))) {
+    value_error(std::string(fn) + ": narrow layers only: w must have at most " + std::to_string(kNarrowIn) +
+                " rows and " + std::to_string(kNarrowOut) + " columns, got " + shape_of(w));
+  }
+  return {x.shape(1), x.shape(0), w.shape(1)};
+}
+
+py::array dense_forward_fm_py(const py::object& x_obj, const py::object& w_obj, const py::object& b_obj,
+                              const py::object& activation_obj, const py::object& out_obj) {
+  const char* fn = "dense_forward_fm";
+  const std::string activation = str_arg(fn, "activation", activation_obj);
+  py::array x = float_input(fn, "x", x_obj, 2);
+  py::array w = float_input(fn, "w", w_obj, 2);
+  const Shape d = fm_dims(fn, x, w);
+  const int64_t n = d[0], in = d[1], outf = d[2];
+  const bool has_b = !b_obj.is_none();
+  py::array b;
+  if (has_b) {
+    b = float_input(fn, "b", b_obj);
+    same_dtype(fn, "b", b, "x", x);
+    if (shape_vec(b) != Shape{outf}) {
+      value_error(std::string(fn) + ": b must have shape " + shape_str({outf}) + " to match w " + shape_of(w) +
+                  ", got " + shape_of(b));
+    }
+  }
+  const Activation act = parse_activation(fn, activation);
+  py::array out = float_output(fn, "out", out_obj, {outf, n}, x);
+  no_overlap(fn, "out", out, "x", x);
+  no_overlap(fn, "out", out, "w", w);
+  if (has_b) no_overlap(fn, "out", out, "b", b);
+  reject_nan(fn, "x", x);
+  reject_nan(fn, "w", w);
+  if (has_b) reject_nan(fn, "b", b);
+  {
+    py::gil_scoped_release nogil;
+    by_dtype(x, [&](auto t) {
+      using T = decltype(t);
+      dense_narrow_forward(true, cptr<T>(x), n, cptr<T>(w), has_b ? cptr<T>(b) : nullptr, act, ptr<T>(out), n, in,
+                           outf);
+    });
+  }
+  return out;
+}
+
+py::tuple dense_backward_fm_py(const py::object& x_obj, const py::object& w_obj, const py::object& dy_obj,
+                               const py::object& y_obj, const py::object& activation_obj, const py::object& dx_obj,
+                               const py::object& dw_obj, const py::object& db_obj, const py::object& need_dx_obj,
+                               const py::object& has_bias_obj) {
+  const char* fn = "dense_backward_fm";
+  const bool need_dx = bool_arg(fn, "need_dx", need_dx_obj), has_bias = bool_arg(fn, "has_bias", has_bias_obj);
+  const std::string activation = str_arg(fn, "activation", activation_obj);
+  py::array x = float_input(fn, "x", x_obj, 2);
+  py::array w = float_input(fn, "w", w_obj, 2);
+  const Shape d = fm_dims(fn, x, w);
+  const int64_t n = d[0], in = d[1], outf = d[2];
+  const Activation act = parse_activation(fn, activation);
+  py::array dy = float_input(fn, "dy", dy_obj, 2);
+  same_dtype(fn, "dy", dy, "x", x);
+  if (shape_vec(dy) != Shape{outf, n}) {
+    value_error(std::string(fn) + ": dy must have shape " + dims(outf, n) + " to match x " + shape_of(x) + " and w " +
+                shape_of(w) + ", got " + shape_of(dy));
+  }
+  const bool has_y = act != Activation::none;
+  if (y_obj.is_none() == has_y) {
+    value_error(std::string(fn) + ": y (the forward output) is needed for activation '" + activation + "' and only then");
+  }
+  py::array y;
+  if (has_y) {
+    y = float_input(fn, "y", y_obj, 2);
+    same_dtype(fn, "y", y, "x", x);
+    if (shape_vec(y) != Shape{outf, n}) {
+      value_error(std::string(fn) + ": y must have shape " + dims(outf, n) + " like dy, got " + shape_of(y));
+    }
+  }
+  if (!need_dx && !dx_obj.is_none()) value_error(std::string(fn) + ": dx was given but need_dx=False");
+  if (!has_bias && !db_obj.is_none()) value_error(std::string(fn) + ": db was given but has_bias=False");
+  py::array dw = float_output(fn, "dw", dw_obj, {in, outf}, x);
+  py::array db, dx;
+  if (has_bias) db = float_output(fn, "db", db_obj, {outf}, x);
+  if (need_dx) dx = float_output(fn, "dx", dx_obj, {in, n}, x);
+  struct Named {
+    const char* name;
+    const py::array* a;
+    bool used;
+  };
+  const Named outs[] = {{"dw", &dw, true}, {"db", &db, has_bias}, {"dx", &dx, need_dx}};
+  const Named ins[] = {{"x", &x, true}, {"w", &w, true}, {"dy", &dy, true}, {"y", &y, has_y}};
+  for (int i = 0; i < 3; ++i) {
+    if (!outs[i].used) continue;
+    for (const Named& src : ins) {
+      if (src.used) no_overlap(fn, outs[i].name, *outs[i].a, src.name, *src.a);
+    }
+    for (int j = 0; j < i; ++j) {
+      if (outs[j].used) no_overlap(fn, outs[i].name, *outs[i].a, outs[j].name, *outs[j].a);
+    }
+  }
+  for (const Named& src : ins) {
+    if (src.used) reject_nan(fn, src.name, *src.a);
+  }
+  {
+    py::gil_scoped_release nogil;
+    by_dtype(x, [&](auto t) {
+      using T = decltype(t);
+      dense_narrow_backward(true, cptr<T>(x), n, cptr<T>(w), has_y ? cptr<T>(y) : nullptr, act, cptr<T>(dy),
+                            need_dx ? ptr<T>(dx) : nullptr, ptr<T>(dw), has_bias ? ptr<T>(db) : nullptr, n, in, outf,
+                            false);
+    });
+  }
+  return py::make_tuple(need_dx ? py::object(dx) : py::none(), dw, has_bias ? py::object(db) : py::none());
+}
+
 }  // namespace
 
 PYDL_BINDINGS(bind_dense) {
@@ -194,6 +314,16 @@ PYDL_BINDINGS(bind_dense) {
         "backward to dy first). Returns (dx, dw, db): dx = dy @ w.T (None when need_dx=False), dw = x.T @ dy,\n"
         "db = dy.sum(axis=0) (None when has_bias=False). Arrays given as dx/dw/db are written in place;\n"
         "accumulate=True adds into dw and db (which must then be given) instead of overwriting them.");
+  m.def("dense_forward_fm", &dense_forward_fm_py, arg("x"), arg("w"), arg("b") = none, arg("activation") = "none",
+        arg("out") = none,
+        "dense_forward in feature-major layout, for narrow layers (w at most 4 x 8): activation(w.T @ x + b[:, None])\n"
+        "for x (in_features, N); returns out (out_features, N). The same bits as dense_forward on the transposes.");
+  m.def("dense_backward_fm", &dense_backward_fm_py, arg("x"), arg("w"), arg("dy"), arg("y") = none,
+        arg("activation") = "none", py::kw_only(), arg("dx") = none, arg("dw") = none, arg("db") = none,
+        arg("need_dx") = true, arg("has_bias") = true,
+        "dense_backward in feature-major layout for narrow layers, with the layer's activation folded in: from\n"
+        "dy = dL/d(output) (out_features, N) and the forward output y (None for 'none'), dz = dy * activation'(y),\n"
+        "then returns (dx, dw, db): dx = w @ dz (in_features, N), dw = x @ dz.T, db = dz.sum(axis=1).");
 }
 
 }  // namespace pydl

@@ -189,6 +189,8 @@ class PyPlan {
     return py::make_tuple(losses, correct, done, step);
   }
 
+  bool feature_major() const { return f32_ ? f32_plan_->feature_major() : f64_plan_->feature_major(); }
+
  private:
   Plan<float>& plan_of(float) { return *f32_plan_; }
   Plan<double>& plan_of(double) { return *f64_plan_; }
@@ -222,5 +224,7 @@ PYDL_BINDINGS(bind_plan) {
       .def("run", &PyPlan::run, py::arg("x"), py::arg("target"), py::arg("labels"), py::kw_only(),
            py::arg("epochs"), py::arg("batch_size"), py::arg("perms") = py::none(), py::arg("lrs") = py::none(),
            py::arg("lr"), py::arg("step"),
-           "Trains `epochs` epochs; returns (losses, correct, epochs_done, step).");
+           "Trains `epochs` epochs; returns (losses, correct, epochs_done, step).")
+      .def_property_readonly("feature_major", &PyPlan::feature_major,
+                             "Whether activations are stored feature-major (a network of narrow dense layers).");
 }

@@ -15,6 +15,9 @@ namespace generic {
 }  // namespace generic
 
 #ifdef PYDL_X86
+#define PYDL_DECLARE_BACKWARD(name)                                                \
+  bool name##_backward(const float* y, const float* dy, float* dx, int64_t n);     \
+  bool name##_backward(const double* y, const double* dy, double* dx, int64_t n);
 #define PYDL_DECLARE_ISA(isa)                               \
   namespace isa {                                           \
   bool sigmoid(const float* x, float* y, int64_t n);        \
@@ -23,17 +26,20 @@ namespace generic {
   bool tanh(const double* x, double* y, int64_t n);         \
   bool relu(const float* x, float* y, int64_t n);           \
   bool relu(const double* x, double* y, int64_t n);         \
+  PYDL_DECLARE_BACKWARD(sigmoid)                            \
+  PYDL_DECLARE_BACKWARD(tanh)                               \
+  PYDL_DECLARE_BACKWARD(relu)                               \
   }
 PYDL_DECLARE_ISA(avx2)
 PYDL_DECLARE_ISA(avx512)
-#define PYDL_DISPATCH(loop, x, y, n)                                     \
+#define PYDL_DISPATCH(loop, ...)                                         \
   switch (simd_level()) {                                                \
-    case SimdLevel::avx512: return avx512::loop(x, y, n);                \
-    case SimdLevel::avx2: return avx2::loop(x, y, n);                    \
-    default: return generic::loop(x, y, n);                       \
+    case SimdLevel::avx512: return avx512::loop(__VA_ARGS__);            \
+    case SimdLevel::avx2: return avx2::loop(__VA_ARGS__);                \
+    default: return generic::loop(__VA_ARGS__);                          \
   }
 #else
-#define PYDL_DISPATCH(loop, x, y, n) return generic::loop(x, y, n);
+#define PYDL_DISPATCH(loop, ...) return generic::loop(__VA_ARGS__);
 #endif
 
 bool sigmoid(const float* x, float* y, int64_t n) { PYDL_DISPATCH(sigmoid, x, y, n) }
@@ -42,6 +48,13 @@ bool tanh(const float* x, float* y, int64_t n) { PYDL_DISPATCH(tanh, x, y, n) }
 bool tanh(const double* x, double* y, int64_t n) { PYDL_DISPATCH(tanh, x, y, n) }
 bool relu(const float* x, float* y, int64_t n) { PYDL_DISPATCH(relu, x, y, n) }
 bool relu(const double* x, double* y, int64_t n) { PYDL_DISPATCH(relu, x, y, n) }
+
+template <typename T>
+static bool sigmoid_backward(const T* y, const T* dy, T* dx, int64_t n) { PYDL_DISPATCH(sigmoid_backward, y, dy, dx, n) }
+template <typename T>
+static bool tanh_backward(const T* y, const T* dy, T* dx, int64_t n) { PYDL_DISPATCH(tanh_backward, y, dy, dx, n) }
+template <typename T>
+static bool relu_backward(const T* y, const T* dy, T* dx, int64_t n) { PYDL_DISPATCH(relu_backward, y, dy, dx, n) }
 
 template <typename T>
 static bool softmax_rows(const T* x, T* y, int64_t rows, int64_t cols) {
@@ -87,40 +100,20 @@ bool activation_forward(Activation act, const T* x, T* y, int64_t n) {
   return nan.load() != 0;
 }
 
-// dx = dy * f'(y), written once per activation from its forward output.
-struct SigmoidGrad {
-  template <typename T> static T apply(T y, T dy) { return dy * y * (T(1) - y); }
-};
-struct TanhGrad {
-  template <typename T> static T apply(T y, T dy) { return dy * (T(1) - y * y); }
-};
-struct ReluGrad {
-  template <typename T> static T apply(T y, T dy) { return y > T(0) ? dy : T(0); }
-};
-
-template <typename Grad, typename T>
-static bool backward_loop(const T* y, const T* dy, T* dx, int64_t n) {
-  std::atomic<int> nan{0};
-  parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
-    int bad = 0;
-    for (int64_t i = b; i < e; ++i) {
-      bad |= (y[i] != y[i]) | (dy[i] != dy[i]);
-      dx[i] = Grad::apply(y[i], dy[i]);
-    }
-    if (bad) nan.fetch_or(1);
-  });
-  return nan.load() != 0;
-}
-
 template <typename T>
 bool activation_backward(Activation act, const T* y, const T* dy, T* dx, int64_t n) {
+  bool (*loop)(const T*, const T*, T*, int64_t) = nullptr;
   switch (act) {
-    case Activation::sigmoid: return backward_loop<SigmoidGrad>(y, dy, dx, n);
-    case Activation::tanh: return backward_loop<TanhGrad>(y, dy, dx, n);
-    case Activation::relu: return backward_loop<ReluGrad>(y, dy, dx, n);
-    case Activation::none: break;
+    case Activation::sigmoid: loop = &sigmoid_backward<T>; break;
+    case Activation::tanh: loop = &tanh_backward<T>; break;
+    case Activation::relu: loop = &relu_backward<T>; break;
+    case Activation::none: return false;
   }
-  return false;
+  std::atomic<int> nan{0};
+  parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+    if (loop(y + b, dy + b, dx + b, e - b)) nan.fetch_or(1);
+  });
+  return nan.load() != 0;
 }
 
 template <typename T>

@@ -18,6 +18,14 @@ void gather_rows(const E* src, const int64_t* index, E* dst, int64_t rows, int64
 }
 
 template <typename T>
+void gather_rows_transposed(const T* src, const int64_t* index, T* dst, int64_t rows, int64_t row_elems) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const T* row = src + (index ? index[i] : i) * row_elems;
+    for (int64_t k = 0; k < row_elems; ++k) dst[k * rows + i] = row[k];
+  }
+}
+
+template <typename T>
 static int64_t argmax_row(const T* row, int64_t cols) {
   int64_t best = 0;
   if (row[0] != row[0]) return 0;
@@ -43,6 +51,8 @@ int64_t count_correct(const T* output, const int64_t* labels, int64_t n, int64_t
 template void gather_rows<float>(const float*, const int64_t*, float*, int64_t, int64_t);
 template void gather_rows<double>(const double*, const int64_t*, double*, int64_t, int64_t);
 template void gather_rows<int64_t>(const int64_t*, const int64_t*, int64_t*, int64_t, int64_t);
+template void gather_rows_transposed<float>(const float*, const int64_t*, float*, int64_t, int64_t);
+template void gather_rows_transposed<double>(const double*, const int64_t*, double*, int64_t, int64_t);
 template int64_t count_correct<float>(const float*, const int64_t*, int64_t, int64_t, double);
 template int64_t count_correct<double>(const double*, const int64_t*, int64_t, int64_t, double);
 

@@ -8,6 +8,11 @@ namespace pydl {
 template <typename E>
 void gather_rows(const E* src, const int64_t* index, E* dst, int64_t rows, int64_t row_elems);
 
+// The same rows transposed: dst (row_elems, rows), dst[k * rows + i] = element k of src row index[i], or
+// of src row i without index.
+template <typename T>
+void gather_rows_transposed(const T* src, const int64_t* index, T* dst, int64_t rows, int64_t row_elems);
+
 // Predictions equal to labels among n rows of `cols` outputs: the arg-max (first maximum, NaN counting as
 // the maximum, as np.argmax) when cols > 1, else output > threshold (1) or not (0).
 template <typename T>

@@ -33,6 +33,7 @@ static void bias_activation(const T* b, Activation act, T* y, int64_t rows, int6
 
 template <typename T>
 void dense_forward(const T* x, const T* w, const T* b, Activation act, T* y, int64_t n, int64_t in, int64_t out) {
+  if (is_narrow(in, out)) return dense_narrow_forward(false, x, in, w, b, act, y, n, in, out);
   gemm(false, false, n, out, in, T(1), x, in, w, out, T(0), y, out);
   if (!b && act == Activation::none) return;
   parallel_for(n, kEpilogueGrain / out + 1, [&](int64_t r0, int64_t r1) {
@@ -57,6 +58,9 @@ static void column_sums(const T* dy, int64_t n, int64_t cols, T* db, bool accumu
 template <typename T>
 void dense_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, int64_t n, int64_t in, int64_t out,
                     bool accumulate) {
+  if (is_narrow(in, out)) {
+    return dense_narrow_backward(false, x, in, w, dy, Activation::none, dy, dx, dw, db, n, in, out, accumulate);
+  }
   gemm(true, false, in, out, n, T(1), x, in, dy, out, accumulate ? T(1) : T(0), dw, out);
   if (db) column_sums(dy, n, out, db, accumulate);
   if (dx) gemm(false, true, n, in, out, T(1), dy, out, w, out, T(0), dx, in);

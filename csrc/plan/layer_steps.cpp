@@ -43,6 +43,34 @@ class DenseStep : public Step<T> {
 };
 PYDL_PLAN_STEP("dense", DenseStep);
 
+// A narrow Dense in the feature-major plan (plan.cpp), with the activation layer after it folded in:
+// x (in, rows), y (out, rows).
+template <typename T>
+class DenseFmStep : public Step<T> {
+ public:
+  explicit DenseFmStep(const StepSpec& s)
+      : w_(static_cast<T*>(s.params[0])), b_(s.params.size() > 1 ? static_cast<T*>(s.params[1]) : nullptr),
+        dw_(static_cast<T*>(s.grads[0])), db_(s.grads.size() > 1 ? static_cast<T*>(s.grads[1]) : nullptr),
+        act_(activation_of(s)), in_(s.in_size()), out_(s.out_size()) {}
+
+  void forward(const T* x, T* y, int64_t rows) override {
+    dense_narrow_forward(true, x, rows, w_, b_, act_, y, rows, in_, out_);
+  }
+
+  void backward(const T* x, const T* y, const T* dy, T* dx, int64_t rows) override {
+    dense_narrow_backward(true, x, rows, w_, y, act_, dy, dx, dw_, db_, rows, in_, out_, false);
+  }
+
+ private:
+  const T* w_;
+  const T* b_;
+  T* dw_;
+  T* db_;
+  Activation act_;
+  int64_t in_, out_;
+};
+PYDL_PLAN_STEP("dense_fm", DenseFmStep);
+
 // Conv2D on NCHW samples, nn.Conv2D.
 template <typename T>
 class Conv2DStep : public Step<T> {

@@ -5,15 +5,45 @@
 #include <cmath>
 
 #include "batch.h"
+#include "dense.h"
 #include "losses.h"
 #include "optim.h"
 #include "parallel.h"
 
 namespace pydl {
 
+static bool has_clip(const StepSpec& s) { return s.numbers.count("clip") && s.number("clip") > 0; }
+
+// Narrow dense layers and element-wise activations only: the layout choice of Plan::feature_major.
+static bool narrow_network(const std::vector<StepSpec>& steps) {
+  for (const StepSpec& s : steps) {
+    if (s.kind == "dense" ? !is_narrow(s.in_size(), s.out_size()) : s.kind != "activation") return false;
+  }
+  return true;
+}
+
+// The feature-major steps: each dense layer a "dense_fm" step, which takes an unclipped activation layer
+// right after it into its own passes (the fused kernels give the bits of the two layers' kernels).
+static std::vector<StepSpec> feature_major_steps(const std::vector<StepSpec>& steps) {
+  std::vector<StepSpec> out;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    StepSpec s = steps[i];
+    if (s.kind == "dense") {
+      s.kind = "dense_fm";
+      if (s.number("activation") == 0 && i + 1 < steps.size() && steps[i + 1].kind == "activation" &&
+          !has_clip(steps[i + 1])) {
+        s.numbers["activation"] = steps[++i].number("activation");
+      }
+    }
+    out.push_back(s);
+  }
+  return out;
+}
+
 template <typename T>
-Plan<T>::Plan(const std::vector<StepSpec>& steps, const LossSpec& loss, const OptimSpec& optim)
-    : loss_(loss), optim_(optim) {
+Plan<T>::Plan(const std::vector<StepSpec>& layer_steps, const LossSpec& loss, const OptimSpec& optim)
+    : loss_(loss), optim_(optim), fm_(narrow_network(layer_steps)) {
+  const std::vector<StepSpec> steps = fm_ ? feature_major_steps(layer_steps) : layer_steps;
   bool params_before = false;
   for (const StepSpec& spec : steps) {
     steps_.push_back(make_step<T>(spec));
@@ -35,15 +65,17 @@ void Plan<T>::reserve(int64_t rows) {
     grad_[i].resize(i == act_.size() - 1 || (i > 0 && need_dx_[i]) ? size_[i] * rows : 0);
   }
   target_.resize(size_.back() * rows);
+  if (fm_ && size_.back() > 1) {
+    out_rows_.resize(size_.back() * rows);
+    grad_rows_.resize(size_.back() * rows);
+  }
   target_labels_.resize(rows);
   labels_.resize(rows);
   capacity_ = rows;
 }
 
 template <typename T>
-double Plan<T>::loss(const T* t, const int64_t* labels, int64_t rows) {
-  const T* out = act_.back().data();
-  T* g = grad_.back().data();
+double Plan<T>::loss(const T* out, T* g, const T* t, const int64_t* labels, int64_t rows) {
   const int64_t c = size_.back(), n = rows * c;
   switch (loss_.kind) {
     case PlanLoss::mse: return mse_loss(out, t, g, n);
@@ -94,8 +126,19 @@ double Plan<T>::train_batch(const T* x, const T* target, const int64_t* target_l
     steps_[i]->forward(input, act_[i + 1].data(), rows);
     input = act_[i + 1].data();
   }
-  const double batch_loss = loss(target, target_labels, rows);
-  correct += count_correct(act_.back().data(), labels, rows, size_.back(), loss_.threshold);
+  // The loss and the accuracy count read row-major outputs (with one output both layouts are the same).
+  const int64_t c = size_.back();
+  const bool transpose = fm_ && c > 1;
+  const T* out = act_.back().data();
+  T* g = grad_.back().data();
+  if (transpose) {
+    gather_rows_transposed(out, nullptr, out_rows_.data(), c, rows);
+    out = out_rows_.data();
+    g = grad_rows_.data();
+  }
+  const double batch_loss = loss(out, g, target, target_labels, rows);
+  correct += count_correct(out, labels, rows, c, loss_.threshold);
+  if (transpose) gather_rows_transposed(grad_rows_.data(), nullptr, grad_.back().data(), rows, c);
   const T* dy = grad_.back().data();
   for (size_t i = last; i-- > 0;) {
     const T* in = i == 0 ? x : act_[i].data();
@@ -113,6 +156,7 @@ int64_t Plan<T>::run(const EpochData<T>& d, const EpochSchedule& s, int64_t& ste
   const int64_t n = d.n, bs = std::min(s.batch_size, n), in = size_.front(), out = size_.back();
   reserve(bs);
   const int most = num_threads();
+  transposed_ = nullptr;  // the data may have changed since the last call
   int64_t k = 0;  // steps made in this call
   for (int64_t e = 0; e < s.epochs; ++e) {
     const int64_t* perm = s.perms ? s.perms + e * n : nullptr;
@@ -129,9 +173,21 @@ int64_t Plan<T>::run(const EpochData<T>& d, const EpochSchedule& s, int64_t& ste
       const T* t = d.target ? d.target + start * out : nullptr;
       const int64_t* tl = d.target_labels ? d.target_labels + start : nullptr;
       const int64_t* lab = d.labels + start;
+      if (fm_ && !perm) {
+        if (transposed_ != x) {  // a full batch in order is the same every epoch: transposed once a call
+          gather_rows_transposed(x, nullptr, act_[0].data(), rows, in);
+          transposed_ = x;
+        }
+        x = act_[0].data();
+      }
       if (perm) {
         const int64_t* idx = perm + start;
-        gather_rows(d.x, idx, act_[0].data(), rows, in);
+        if (fm_) {
+          gather_rows_transposed(d.x, idx, act_[0].data(), rows, in);
+          transposed_ = nullptr;
+        } else {
+          gather_rows(d.x, idx, act_[0].data(), rows, in);
+        }
         x = act_[0].data();
         if (t) {
           gather_rows(d.target, idx, target_.data(), rows, out);

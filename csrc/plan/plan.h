@@ -59,6 +59,9 @@ template <typename T>
 class Plan {
  public:
   Plan(const std::vector<StepSpec>& steps, const LossSpec& loss, const OptimSpec& optim);
+  // Activations stored feature-major (features x rows): a network of narrow dense layers (dense.h:
+  // is_narrow) and element-wise activations, whose loops then run across the batch.
+  bool feature_major() const { return fm_; }
   // Trains; losses[e] is epoch e's mean loss (batch means weighted by batch size), correct[e] its count of
   // correct predictions. `step` is the optimizer's step count, one per batch. Returns the epochs run:
   // fewer when a loss was not finite or an update met NaN, after which the caller restores and replays.
@@ -69,7 +72,7 @@ class Plan {
   void reserve(int64_t rows);
   double train_batch(const T* x, const T* target, const int64_t* target_labels, const int64_t* labels,
                      int64_t rows, double lr, int64_t step, int64_t& correct, bool& nan_update);
-  double loss(const T* target, const int64_t* target_labels, int64_t rows);
+  double loss(const T* out, T* grad, const T* target, const int64_t* target_labels, int64_t rows);
   bool update(double lr, int64_t step);
 
   std::vector<std::unique_ptr<Step<T>>> steps_;
@@ -80,6 +83,9 @@ class Plan {
   int64_t capacity_ = 0;  // rows the buffers hold
   std::vector<std::vector<T>> act_, grad_;  // act_[i], grad_[i]: step i's input and dL/d(input); [last]: output
   std::vector<T> target_;
+  bool fm_ = false;
+  std::vector<T> out_rows_, grad_rows_;  // feature-major with several outputs: output and its gradient row-major
+  const T* transposed_ = nullptr;  // feature-major: act_[0] holds these data rows transposed (this run call)
   std::vector<int64_t> target_labels_, labels_;
   ThreadChooser threads_;
 };

@@ -233,3 +233,49 @@ def test_dense_backward_rejects_grad_sharing_memory_with_an_input(impl):
     x = _f32(3, 3)
     with pytest.raises(ValueError, match="dense_backward: dx shares memory with x"):
         impl.dense_backward(x, _f32(3, 3), _f32(3, 3), dx=x)
+
+
+# ---- narrow layers: the feature-major kernels and the row-major ones give the same bits ------------------
+
+_FM_ACTS = ["none", "relu", "sigmoid", "tanh"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 1000])
+@pytest.mark.parametrize("activation", _FM_ACTS)
+def test_narrow_layers_give_the_same_bits_in_either_layout_and_fused_or_apart(dtype, n, activation):
+    """The plan of a narrow network runs dense_forward_fm/dense_backward_fm with the activation layer folded
+    in; the Python layers run dense_forward, the activation's kernels and dense_backward: equal to the bit."""
+    r = np.random.default_rng(n)
+    x, w, b = (r.normal(size=s).astype(dtype) for s in ((n, 3), (3, 4), (4,)))
+    dy = r.normal(size=(n, 4)).astype(dtype)
+    y = K.dense_forward(x, w, b, activation)
+    if activation != "none":
+        assert np.array_equal(getattr(K, activation)(K.dense_forward(x, w, b)), y)
+    assert np.array_equal(K.dense_forward_fm(x.T.copy(), w, b, activation), y.T)
+    dz = dy if activation == "none" else getattr(K, activation + "_backward")(y, dy)
+    dx, dw, db = K.dense_backward(x, w, dz)
+    y_fm = None if activation == "none" else y.T.copy()
+    dx_fm, dw_fm, db_fm = K.dense_backward_fm(x.T.copy(), w, dy.T.copy(), y_fm, activation)
+    assert np.array_equal(dx_fm, dx.T) and np.array_equal(dw_fm, dw) and np.array_equal(db_fm, db)
+
+
+@pytest.mark.parametrize("activation", _FM_ACTS)
+def test_feature_major_kernels_match_their_numpy_twins(activation):
+    r = np.random.default_rng(1)
+    x, w, b, dy = r.normal(size=(2, 37)), r.normal(size=(2, 3)), r.normal(size=3), r.normal(size=(3, 37))
+    y = K.dense_forward_fm(x, w, b, activation)
+    np.testing.assert_allclose(y, R.dense_forward_fm(x, w, b, activation), rtol=1e-12, atol=1e-14)
+    y_arg = None if activation == "none" else y
+    for got, want in zip(K.dense_backward_fm(x, w, dy, y_arg, activation),
+                         R.dense_backward_fm(x, w, dy, y_arg, activation)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("fn", ["dense_forward_fm", "dense_backward_fm"])
+def test_feature_major_kernels_take_narrow_layers_only(fn):
+    x, w = np.zeros((5, 3)), np.zeros((5, 2))
+    args = (x, w) if fn == "dense_forward_fm" else (x, w, np.zeros((2, 3)))
+    for module in (K, R):
+        with pytest.raises(ValueError, match=f"{fn}: narrow layers only"):
+            getattr(module, fn)(*args)

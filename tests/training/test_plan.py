@@ -25,7 +25,14 @@ def _cnn(out):
             nn.Flatten(dtype=F64), nn.Dense(16, out, dtype=F64)]
 
 
-MODELS = {"mlp": (_mlp, (3,)), "cnn": (_cnn, (1, 6, 6))}
+def _narrow(out):
+    """Narrow dense layers only (in <= 4, out <= 8): the plan keeps activations feature-major and folds each
+    activation layer into the dense step before it."""
+    return [nn.Dense(2, 3, dtype=F64), nn.Sigmoid(dtype=F64), nn.Dense(3, 4, activation="tanh", dtype=F64),
+            nn.ReLU(dtype=F64), nn.Dense(4, 3, dtype=F64), nn.Sigmoid(clip=0.01, dtype=F64), nn.Dense(3, out, dtype=F64)]
+
+
+MODELS = {"mlp": (_mlp, (3,)), "cnn": (_cnn, (1, 6, 6)), "narrow": (_narrow, (2,))}
 # loss -> (network outputs, final layer or None, target maker)
 LOSSES = {
     "mse": (2, None, lambda r: r.normal(size=(N, 2))),
@@ -99,6 +106,13 @@ def _fit_both(model, loss, opt, plan_calls, l2=0.0, **fit_args):
 def test_plan_and_step_by_step_training_agree(model, loss, opt, batch_size, plan_calls):
     net = _fit_both(model, loss, opt, plan_calls, epochs=3, batch_size=batch_size)
     assert net.optimizer.steps == 3 * -(-N // (N if batch_size == "full" else batch_size))
+
+
+@pytest.mark.parametrize("model,feature_major", [("mlp", False), ("cnn", False), ("narrow", True)])
+def test_networks_of_narrow_dense_layers_train_feature_major(model, feature_major):
+    net = _network(model, "mse", "sgd")
+    net._last_input_shape = MODELS[model][1]
+    assert TrainingPlan.for_network(net)._plan.feature_major == feature_major
 
 
 @pytest.mark.parametrize("model", sorted(MODELS))

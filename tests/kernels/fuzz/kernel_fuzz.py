@@ -224,6 +224,29 @@ def _t_dense_backward(c, name):
     return case
 
 
+def _t_dense_forward_fm(c, name):
+    dt = c.choice(FLOAT_DTYPES)
+    n, i, o = _dims(c, 3, 1, 5)
+    i, o = min(i, 4), min(o, 8)  # narrow layers: wider ones are refused (a ValueError both sides)
+    return {0: arr(dt, (i, n)), 1: arr(dt, (i, o)), 2: arr(dt, (o,)) if c.chance(0.7) else val(None),
+            "activation": val(c.choice(["none", "relu", "sigmoid", "tanh"])), "out": _out(c, dt, (o, n), 0)}
+
+
+def _t_dense_backward_fm(c, name):
+    dt = c.choice(FLOAT_DTYPES)
+    n, i, o = _dims(c, 3, 1, 5)
+    i, o = min(i, 4), min(o, 8)
+    act = c.choice(["none", "relu", "sigmoid", "tanh"])
+    need_dx, has_bias = c.chance(0.7), c.chance(0.7)
+    case = {0: arr(dt, (i, n)), 1: arr(dt, (i, o)), 2: arr(dt, (o, n)),
+            3: val(None) if act == "none" else arr(dt, (o, n), "unit"), 4: val(act),
+            "need_dx": val(need_dx), "has_bias": val(has_bias)}
+    case["dw"] = arr(dt, (i, o)) if c.chance(0.3) else val(None)
+    case["db"] = arr(dt, (o,)) if has_bias and c.chance(0.3) else val(None)
+    case["dx"] = arr(dt, (i, n)) if need_dx and c.chance(0.3) else val(None)
+    return case
+
+
 def _t_pair_loss(c, name):
     dt = c.choice(FLOAT_DTYPES)
     shape = _dims(c, c.int(1, 3))
@@ -337,6 +360,7 @@ TEMPLATES = {
     "sigmoid_backward": _t_backward, "tanh_backward": _t_backward, "relu_backward": _t_backward,
     "softmax": _t_softmax, "softmax_backward": _t_softmax,
     "matmul": _t_matmul, "dense_forward": _t_dense_forward, "dense_backward": _t_dense_backward,
+    "dense_forward_fm": _t_dense_forward_fm, "dense_backward_fm": _t_dense_backward_fm,
     "mse_loss": _t_pair_loss, "bce_loss": _t_pair_loss, "bce_with_logits_loss": _t_pair_loss,
     "softmax_cross_entropy": _t_class_loss, "multi_bce_loss": _t_class_loss,
     "sgd_step": _t_sgd, "rmsprop_step": _t_rmsprop, "adam_step": _t_adam,

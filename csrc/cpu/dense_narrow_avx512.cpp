@@ -1,0 +1,6 @@
+// The narrow dense loops compiled for AVX512 (flags from CMakeLists.txt); entered only when cpu.h says so.
+#include <cstdint>
+
+namespace pydl::avx512_narrow {
+#include "dense_narrow_impl.h"
+}  // namespace pydl::avx512_narrow

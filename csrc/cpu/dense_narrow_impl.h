@@ -1,0 +1,148 @@
+// Narrow dense layers (dense.h: is_narrow) as plain loops, written once and compiled per instruction set
+// (dense_narrow.cpp, dense_narrow_avx2.cpp, dense_narrow_avx512.cpp include this inside their own
+// namespace). Each formula is written once for both layouts, so a row-major call (the Python layer) and
+// a feature-major call (the plan of a narrow network) give the same bits:
+//   rows:     element (sample r, feature k) of an (n, f) activation at r * f + k
+//   features: the same element at k * ld + r (ld = n except for x, which may be a slice of a wider block)
+// Feature-major, the loops run across the batch, where the vector units have work for 2 -> 3 -> 1.
+#include "vmath.h"
+#include "activation_math.h"
+
+template <typename T>
+static inline T identity_of(T v) { return v; }
+template <typename T>
+static inline T identity_grad(T, T dy) { return dy; }
+
+template <bool FM>
+static inline int64_t at(int64_t k, int64_t r, int64_t ld, int64_t f) { return FM ? k * ld + r : r * f + k; }
+
+// y[j] = act(sum_k x[k] w[k, j] + b[j]) for rows [r0, r1): the sum from 0 in the order of k, then the bias.
+template <bool FM, int IN, typename T, T (*act)(T)>
+static void forward_rows(const T* x, int64_t ldx, const T* w, const T* b, T* y, int64_t r0, int64_t r1, int64_t n,
+                         int64_t out) {
+  for (int64_t j = 0; j < out; ++j) {
+    T wj[IN];
+    for (int k = 0; k < IN; ++k) wj[k] = w[k * out + j];
+    const T bj = b ? b[j] : T(0);
+    for (int64_t r = r0; r < r1; ++r) {
+      T s = T(0);
+      for (int k = 0; k < IN; ++k) s += x[at<FM>(k, r, ldx, IN)] * wj[k];
+      if (b) s += bj;
+      y[at<FM>(j, r, n, out)] = act(s);
+    }
+  }
+}
+
+// Sums over the batch go in kLanes fixed lanes (sample r in lane r % kLanes) over whole blocks of kLanes
+// samples, the lanes then added in order, then the samples after the last whole block one by one: the
+// order is fixed by n alone, so it is the same in both layouts and on any thread count.
+constexpr int kLanes = 16;
+constexpr int kMaxOut = 8;  // dense.h: kNarrowOut
+
+// dz = grad(y, dy) (the layer's activation), dw = x^T dz, db = column sums of dz (in double), dx = dz w^T.
+template <bool FM, int IN, typename T, T (*grad)(T, T)>
+static void backward_rows(const T* x, int64_t ldx, const T* w, const T* y, const T* dy, T* dx, T* dw, T* db,
+                          int64_t n, int64_t out, bool accumulate) {
+  T acc[IN][kMaxOut][kLanes] = {};
+  double dacc[kMaxOut][kLanes] = {};
+  int64_t r = 0;
+  for (; r + kLanes <= n; r += kLanes) {
+    T xv[IN][kLanes], dxv[IN][kLanes] = {};
+    for (int k = 0; k < IN; ++k)
+      for (int l = 0; l < kLanes; ++l) xv[k][l] = x[at<FM>(k, r + l, ldx, IN)];
+    for (int64_t j = 0; j < out; ++j) {
+      T dz[kLanes];
+      for (int l = 0; l < kLanes; ++l) {
+        const int64_t i = at<FM>(j, r + l, n, out);
+        dz[l] = grad(y[i], dy[i]);
+      }
+      for (int k = 0; k < IN; ++k)
+        for (int l = 0; l < kLanes; ++l) acc[k][j][l] += xv[k][l] * dz[l];
+      for (int l = 0; l < kLanes; ++l) dacc[j][l] += double(dz[l]);
+      if (!dx) continue;
+      const T* wj = w + j;
+      for (int k = 0; k < IN; ++k)
+        for (int l = 0; l < kLanes; ++l) dxv[k][l] += dz[l] * wj[k * out];
+    }
+    if (dx) {
+      for (int k = 0; k < IN; ++k)
+        for (int l = 0; l < kLanes; ++l) dx[at<FM>(k, r + l, n, IN)] = dxv[k][l];
+    }
+  }
+  T sum[IN][kMaxOut];
+  double dsum[kMaxOut];
+  for (int64_t j = 0; j < out; ++j) {
+    for (int k = 0; k < IN; ++k) {
+      sum[k][j] = acc[k][j][0];
+      for (int l = 1; l < kLanes; ++l) sum[k][j] += acc[k][j][l];
+    }
+    dsum[j] = dacc[j][0];
+    for (int l = 1; l < kLanes; ++l) dsum[j] += dacc[j][l];
+  }
+  for (; r < n; ++r) {
+    T dxr[IN] = {};
+    for (int64_t j = 0; j < out; ++j) {
+      const int64_t i = at<FM>(j, r, n, out);
+      const T dz = grad(y[i], dy[i]);
+      for (int k = 0; k < IN; ++k) sum[k][j] += x[at<FM>(k, r, ldx, IN)] * dz;
+      dsum[j] += double(dz);
+      for (int k = 0; k < IN; ++k) dxr[k] += dz * w[k * out + j];
+    }
+    if (dx) {
+      for (int k = 0; k < IN; ++k) dx[at<FM>(k, r, n, IN)] = dxr[k];
+    }
+  }
+  for (int64_t j = 0; j < out; ++j) {
+    for (int k = 0; k < IN; ++k) dw[k * out + j] = accumulate ? dw[k * out + j] + sum[k][j] : sum[k][j];
+    if (db) db[j] = T(dsum[j] + (accumulate ? double(db[j]) : 0.0));
+  }
+}
+
+template <bool FM, int IN, typename T>
+static void forward_in(const T* x, int64_t ldx, const T* w, const T* b, int act, T* y, int64_t r0, int64_t r1,
+                       int64_t n, int64_t out) {
+  switch (act) {  // dense.h's Activation: none, relu, sigmoid, tanh
+    case 1: return forward_rows<FM, IN, T, relu_of<T>>(x, ldx, w, b, y, r0, r1, n, out);
+    case 2: return forward_rows<FM, IN, T, sigmoid_of<T>>(x, ldx, w, b, y, r0, r1, n, out);
+    case 3: return forward_rows<FM, IN, T, tanh_of<T>>(x, ldx, w, b, y, r0, r1, n, out);
+    default: return forward_rows<FM, IN, T, identity_of<T>>(x, ldx, w, b, y, r0, r1, n, out);
+  }
+}
+
+template <bool FM, int IN, typename T>
+static void backward_in(const T* x, int64_t ldx, const T* w, const T* y, int act, const T* dy, T* dx, T* dw, T* db,
+                        int64_t n, int64_t out, bool accumulate) {
+  switch (act) {
+    case 1: return backward_rows<FM, IN, T, relu_grad<T>>(x, ldx, w, y, dy, dx, dw, db, n, out, accumulate);
+    case 2: return backward_rows<FM, IN, T, sigmoid_grad<T>>(x, ldx, w, y, dy, dx, dw, db, n, out, accumulate);
+    case 3: return backward_rows<FM, IN, T, tanh_grad<T>>(x, ldx, w, y, dy, dx, dw, db, n, out, accumulate);
+    default: return backward_rows<FM, IN, T, identity_grad<T>>(x, ldx, w, dy, dy, dx, dw, db, n, out, accumulate);
+  }
+}
+
+#define PYDL_NARROW_DISPATCH(fn, fm, in, ...)                                       \
+  switch ((fm ? 4 : 0) + int(in) - 1) {                                             \
+    case 0: return fn<false, 1>(__VA_ARGS__);                                       \
+    case 1: return fn<false, 2>(__VA_ARGS__);                                       \
+    case 2: return fn<false, 3>(__VA_ARGS__);                                       \
+    case 3: return fn<false, 4>(__VA_ARGS__);                                       \
+    case 4: return fn<true, 1>(__VA_ARGS__);                                        \
+    case 5: return fn<true, 2>(__VA_ARGS__);                                        \
+    case 6: return fn<true, 3>(__VA_ARGS__);                                        \
+    default: return fn<true, 4>(__VA_ARGS__);                                       \
+  }
+
+// The entry points dense_narrow.cpp dispatches to, one set per instruction set.
+#define PYDL_NARROW_ENTRY(T)                                                                                     \
+  void narrow_forward(bool fm, const T* x, int64_t ldx, const T* w, const T* b, int act, T* y, int64_t r0,       \
+                      int64_t r1, int64_t n, int64_t in, int64_t out) {                                          \
+    PYDL_NARROW_DISPATCH(forward_in, fm, in, x, ldx, w, b, act, y, r0, r1, n, out)                               \
+  }                                                                                                              \
+  void narrow_backward(bool fm, const T* x, int64_t ldx, const T* w, const T* y, int act, const T* dy, T* dx,    \
+                       T* dw, T* db, int64_t n, int64_t in, int64_t out, bool accumulate) {                      \
+    PYDL_NARROW_DISPATCH(backward_in, fm, in, x, ldx, w, y, act, dy, dx, dw, db, n, out, accumulate)             \
+  }
+PYDL_NARROW_ENTRY(float)
+PYDL_NARROW_ENTRY(double)
+#undef PYDL_NARROW_ENTRY
+#undef PYDL_NARROW_DISPATCH
