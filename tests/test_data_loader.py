@@ -43,6 +43,7 @@ TRANSFORMS = {
     "normalize per channel": Normalize([100.0, 120.0, 90.0], [60.0, 50.0, 70.0]),
     "normalize per feature": Normalize(np.linspace(50, 150, 90).reshape(3, 6, 5), np.linspace(20, 80, 90)),
     "crop+flip+normalize": [RandomCrop((6, 5), padding=3), RandomHorizontalFlip(0.7), Normalize(127.5, 64.0)],
+    "zero mean: padding stays +0.0": [RandomCrop((6, 5), padding=2), Normalize(0.0, 2.0)],
     "smaller window": [RandomCrop(3, padding=1), RandomHorizontalFlip()],
     "image smaller than the padding": [RandomCrop((6, 5), padding=8), RandomHorizontalFlip()],
 }

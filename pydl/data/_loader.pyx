@@ -34,38 +34,51 @@ ctypedef fused dst_t:
 cdef inline void _sample(const src_t* img, dst_t* o, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                          Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t sy, Py_ssize_t sx, bint flip,
                          const dst_t* mean, const dst_t* scale) noexcept nogil:
-    cdef Py_ssize_t c, i, j, si, j0, j1
+    cdef Py_ssize_t c, i, j, si, j0, j1, f, j0_row, j1_row
     cdef const src_t* src
     cdef dst_t* row
+    cdef const dst_t* m
+    cdef const dst_t* s
     # Output column j reads source column j + sx: columns [j0, j1) fall inside the image, the rest is padding.
+    # Mirrored, out[j] = cropped[Wo - 1 - j]: the copied columns become [Wo - j1, Wo - j0).
     j0 = min(max(<Py_ssize_t>0, -sx), Wo)
     j1 = max(min(Wo, W - sx), j0)
+    if flip:
+        j0, j1 = Wo - j1, Wo - j0
     for c in range(C):
         for i in range(Ho):
-            row = o + (c * Ho + i) * Wo
+            f = (c * Ho + i) * Wo
+            row = o + f
             si = i + sy
             if si < 0 or si >= H:
-                for j in range(Wo):
-                    row[j] = 0
-                continue
-            src = img + (c * H + si) * W + sx
-            if flip:  # out[j] = cropped[Wo - 1 - j]: the copied columns become [Wo - j1, Wo - j0)
-                for j in range(Wo - j1):
-                    row[j] = 0
-                for j in range(Wo - j1, Wo - j0):
-                    row[j] = <dst_t>src[Wo - 1 - j]
-                for j in range(Wo - j0, Wo):
-                    row[j] = 0
+                j0_row, j1_row = 0, 0
             else:
-                for j in range(j0):
+                j0_row, j1_row = j0, j1
+            src = img + (c * H + si) * W + sx
+            if mean == NULL:
+                for j in range(j0_row):
                     row[j] = 0
-                for j in range(j0, j1):
-                    row[j] = <dst_t>src[j]
-                for j in range(j1, Wo):
+                if flip:
+                    for j in range(j0_row, j1_row):
+                        row[j] = <dst_t>src[Wo - 1 - j]
+                else:
+                    for j in range(j0_row, j1_row):
+                        row[j] = <dst_t>src[j]
+                for j in range(j1_row, Wo):
                     row[j] = 0
-    if mean != NULL:  # a second pass over the sample while it is in L1: (v - mean) * scale, as the twin
-        for j in range(C * Ho * Wo):
-            o[j] = (o[j] - mean[j]) * scale[j]
+            else:  # normalization fused into the copy: (v - mean) * scale, padding v = 0, as the twin
+                m = mean + f
+                s = scale + f
+                for j in range(j0_row):
+                    row[j] = (<dst_t>0 - m[j]) * s[j]
+                if flip:
+                    for j in range(j0_row, j1_row):
+                        row[j] = (<dst_t>src[Wo - 1 - j] - m[j]) * s[j]
+                else:
+                    for j in range(j0_row, j1_row):
+                        row[j] = (<dst_t>src[j] - m[j]) * s[j]
+                for j in range(j1_row, Wo):
+                    row[j] = (<dst_t>0 - m[j]) * s[j]
 
 
 cdef void _gather(const src_t[:, :, :, ::1] x, const long long[::1] index, dst_t[:, :, :, ::1] out,
