@@ -455,6 +455,10 @@ class Network:
                 correct += self.loss.count_correct(out, labels[s:s + bs])
         finally:
             self.train(was_training)
+        return self._scores(loss_sum, correct, n)
+
+    def _scores(self, loss_sum, correct, n):
+        """evaluate's result from the summed batch losses and correct counts over ``n`` samples."""
         loss = loss_sum / n
         cost = loss + self.regularization()
         if not np.isfinite(cost):

@@ -447,11 +447,7 @@ def evaluate_loader(net, loader, t, labels):
             seen += out.shape[0]
     finally:
         net.train(was_training)
-    loss = loss_sum / seen
-    cost = loss + net.regularization()
-    if not math.isfinite(cost):
-        raise net._overflow("evaluate", "the loss" if not math.isfinite(loss) else "the L2 term")
-    return {"loss": loss, "accuracy": correct / seen, "cost": cost}
+    return net._scores(loss_sum, correct, seen)
 
 
 def _replay_loader(net, loader, t, labels, epoch, batch_hooks):
