@@ -82,7 +82,7 @@ class Normalize(Transform):
             raise ValueError("Normalize: mean must be finite and std finite and positive")
 
     @classmethod
-    def fit(cls, x, per="feature", chunk=4096):
+    def fit(cls, x, per="feature", chunk=1024):
         """Normalize with the mean and std of ``x`` (N, ...) per feature or per channel (axis 1), computed in
         float64 chunks of rows (no float copy of ``x``); a constant feature keeps std 1."""
         mean, std = feature_stats(x, per, chunk)
@@ -145,7 +145,7 @@ def pipeline(transform):
     return tuple(found)
 
 
-def feature_stats(x, per="feature", chunk=4096):
+def feature_stats(x, per="feature", chunk=1024):
     """Mean and std of ``x`` (N, ...) over the samples, per feature (shape ``x.shape[1:]``) or per channel
     (axis 1, shape (C,)), in float64, reading ``chunk`` rows at a time (no float copy of a uint8 ``x``);
     a std of 0 becomes 1 so normalizing never divides by zero."""
