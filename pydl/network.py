@@ -455,23 +455,31 @@ class Network:
                 correct += self.loss.count_correct(out, labels[s:s + bs])
         finally:
             self.train(was_training)
+        return self._scores(loss_sum, correct, n)
+
+    def _scores(self, loss_sum, correct, n):
+        """evaluate's result from the summed batch losses and correct counts over ``n`` samples."""
         loss = loss_sum / n
         cost = loss + self.regularization()
         if not np.isfinite(cost):
             raise self._overflow("evaluate", "the loss" if not np.isfinite(loss) else "the L2 term")
         return {"loss": loss, "accuracy": correct / n, "cost": cost}
 
-    def evaluate(self, x, y, batch_size=None):
+    def evaluate(self, x, y=None, batch_size=None):
         """{"loss": mean data loss, "accuracy": ..., "cost": loss + L2 term} on (x, y), in eval mode.
-        ``batch_size`` None: large batches (the result does not depend on it beyond rounding)."""
+        ``batch_size`` None: large batches (the result does not depend on it beyond rounding). ``x`` may be
+        a :class:`pydl.data.DataLoader` (``y`` None): its batches of epoch 0, in its order."""
         self._require("evaluate", optimizer=False)
+        if _is_loader(x):
+            from ._fit_data import evaluate_loader
+            return evaluate_loader(self, x, y, "evaluate")
         x, out_shape = self._input(x, "evaluate")
         t, labels = self._target(y, x.shape[0], out_shape, "evaluate")
         return self._evaluate(x, t, labels, batch_size)
 
     # ---- training --------------------------------------------------------------------------------
-    def fit(self, x, y, epochs=1, batch_size=None, shuffle=True, validation_data=None, validation_split=0.0,
-            verbose=None, callbacks=None, seed=None):
+    def fit(self, x, y=None, epochs=1, batch_size=None, shuffle=True, validation_data=None, validation_split=0.0,
+            verbose=None, callbacks=None, seed=None, augment=None):
         """Train for ``epochs`` passes over (x, y) in batches of ``batch_size`` and return a :class:`History`.
 
         - ``batch_size``: None trains in batches of 32 (Keras' default); ``"full"`` in one batch of all
@@ -486,6 +494,11 @@ class Network:
           Progress goes to stderr. It never changes what is trained.
         - ``callbacks``: Callback objects (LR schedules, EarlyStopping, ModelCheckpoint, ...; see
           :mod:`pydl.callbacks`) or functions ``fn(epoch, logs)`` run at the end of each epoch.
+        - ``x`` may be a :class:`pydl.data.DataLoader` (``y`` None): its batches, order and transforms are
+          trained (its batch size, shuffling and seed apply; ``validation_data`` may be a loader too).
+          ``augment=`` (pydl.data transforms) builds one from (x, y), which may stay uint8, with
+          ``batch_size``, ``shuffle`` and a seed from ``seed``; validation data then gets its
+          non-random transforms (Normalize). Each batch is one step of the training plan.
         """
         self._require("fit")
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or not 0 <= epochs <= _MAX_EPOCHS:
@@ -495,6 +508,10 @@ class Network:
             raise ValueError(f"fit: validation_split must lie in [0, 1), got {validation_split}")
         if verbose not in (None, 0, 1, 2) or isinstance(verbose, bool):
             raise ValueError(f"fit: verbose must be None, 0, 1 or 2, got {verbose!r}")
+        if augment is not None or _is_loader(x):
+            from ._fit_data import fit_loader
+            return fit_loader(self, x, y, epochs, batch_size, shuffle, validation_data, validation_split, verbose,
+                              callbacks, seed, augment)
         x, out_shape = self._input(x, "fit")
         t, labels = self._target(y, x.shape[0], out_shape, "fit")
         val = None
@@ -531,6 +548,10 @@ class Network:
         from .serialization import from_arrays, to_arrays
 
         return from_arrays(to_arrays(self), dtype=dtype, device=self._device)
+
+
+def _is_loader(x):
+    return type(x).__module__.startswith("pydl.") and hasattr(x, "_epoch") and hasattr(x, "sample_shape")
 
 
 def _device_argument(device, backend):

@@ -129,9 +129,10 @@ class _Snapshot:
     """Parameters, optimizer state and step count, the shuffling generator and the schedules' counters:
     everything a chunk of training changes, so it can be put back."""
 
-    def __init__(self, net, rng, callbacks):
+    def __init__(self, net, rng, callbacks, loader=None):
         opt, dev = net.optimizer, net._dev
         self.net, self.rng, self.callbacks = net, rng, callbacks
+        self.loader, self.loader_epoch = loader, None if loader is None else loader.epoch
         self.params = [dev.copy(p.data) for p in net.parameters()]
         self.state = None if opt._state is None else [{k: dev.copy(v) for k, v in s.items()} for s in opt._state]
         self.steps, self.lr = opt.steps, opt.lr
@@ -153,6 +154,8 @@ class _Snapshot:
             self.rng.bit_generator.state = self.rng_state
         for cb, t in self.schedules:
             cb.t = t
+        if self.loader is not None:  # its epoch counter picks the order and the random transforms
+            self.loader.epoch = self.loader_epoch
 
 
 def _non_finite_parameter(net):
@@ -170,16 +173,18 @@ def _note(error, text):
         error.add_note(text)
 
 
-def fit(net, x, t, labels, epochs, batch_size, shuffle, val, verbose, callbacks, rng):
+def fit(net, x, t, labels, epochs, batch_size, shuffle, val, verbose, callbacks, rng, loader=None):
     """Train ``net`` on prepared data (see :meth:`Network.fit`, which validates it) and return a History.
+    With a :class:`pydl.data.DataLoader`, its batches (of rows whose prepared targets are ``t`` and
+    ``labels``) are trained one plan call each (``x``, ``batch_size``, ``shuffle``, ``rng`` unused).
 
     Each chunk of epochs is checked once: a non-finite loss or parameter (or a kernel refusing NaN) puts
     the chunk's starting state back and replays it step by step to find the step that diverged, which
     raises :class:`DivergenceError` with the weights of the last finite step. Any other exception
     restores the network to its state before this call; Ctrl-C keeps the epochs finished so far.
     """
-    n = x.shape[0]
-    bs = batch_size_for(batch_size, n, "fit")
+    n = loader.n if loader is not None else x.shape[0]
+    bs = loader.batch_size if loader is not None else batch_size_for(batch_size, n, "fit")
     shuffle = shuffle and bs < n
     batch_hooks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
     # Schedules stepped every batch run inside the plan as per-step rates; any other batch hook needs Python.
@@ -192,13 +197,18 @@ def fit(net, x, t, labels, epochs, batch_size, shuffle, val, verbose, callbacks,
     progress = Progress(epochs, n, verbose)
     net.train()
     net.stop_training = False
-    before = _Snapshot(net, rng, callbacks)
+    before = _Snapshot(net, rng, callbacks, loader)
     for cb in callbacks:
         cb.on_train_begin(net)
     # Without anything to run between epochs, plan epochs go in chunks: one call for many small epochs.
-    chunked = plan is not None and not (callbacks or val is not None or net.l2)
-    trainer = _PlanEpochs(plan, x, t, labels, bs, shuffle, rng, schedules, progress) if plan is not None else \
-        _PythonEpochs(net, x, t, labels, bs, shuffle, rng, batch_hooks, progress)
+    chunked = plan is not None and not (callbacks or val is not None or net.l2) and loader is None
+    if loader is not None:
+        trainer = _LoaderEpochs(net, plan, loader, t, labels, schedules, () if plan else batch_hooks,
+                                progress)
+    elif plan is not None:
+        trainer = _PlanEpochs(plan, x, t, labels, bs, shuffle, rng, schedules, progress)
+    else:
+        trainer = _PythonEpochs(net, x, t, labels, bs, shuffle, rng, batch_hooks, progress)
     epoch, chunk_start = 0, before
     try:
         while epoch < epochs:
@@ -206,7 +216,7 @@ def fit(net, x, t, labels, epochs, batch_size, shuffle, val, verbose, callbacks,
             for cb in callbacks:
                 cb.on_epoch_begin(epoch)
             progress.epoch_begin(epoch)
-            chunk_start = _Snapshot(net, rng, callbacks) if epoch else before
+            chunk_start = _Snapshot(net, rng, callbacks, loader) if epoch else before
             t0 = time.perf_counter()
             try:
                 results = trainer.run(count)
@@ -218,7 +228,8 @@ def fit(net, x, t, labels, epochs, batch_size, shuffle, val, verbose, callbacks,
             if diverged:
                 chunk_start.restore()
                 try:
-                    results = _replay(net, x, t, labels, bs, shuffle, rng, epoch, count, batch_hooks)
+                    results = _replay(net, x, t, labels, bs, shuffle, rng, epoch, count, batch_hooks) \
+                        if loader is None else _replay_loader(net, loader, t, labels, epoch, batch_hooks)
                 except DivergenceError as error:
                     raise error from cause
                 if cause is not None:  # the replay did not diverge: the kernel's complaint was something else
@@ -228,7 +239,9 @@ def fit(net, x, t, labels, epochs, batch_size, shuffle, val, verbose, callbacks,
                 logs["cost"] = logs["loss"] + net.regularization()
                 if val is not None:
                     t_val = time.perf_counter()
-                    logs.update({"val_" + k: v for k, v in net._evaluate(*val, None).items()})
+                    scores = evaluate_loader(net, val[0], *val[1:]) if len(val) == 3 and hasattr(val[0], "_epoch") \
+                        else net._evaluate(*val, None)
+                    logs.update({"val_" + k: v for k, v in scores.items()})
                     seconds += time.perf_counter() - t_val
                 logs["lr"] = net.optimizer.lr
                 logs["time"] = seconds
@@ -306,6 +319,18 @@ def _replay(net, x, t, labels, bs, shuffle, rng, first_epoch, count, batch_hooks
     return results
 
 
+def step_rates(opt, schedules, steps):
+    """The learning rate of each of the next ``steps`` steps, stepping the schedules as the batches would."""
+    if not schedules:
+        return None
+    lrs = np.empty(steps)
+    for k in range(steps):
+        lrs[k] = opt.lr
+        for cb in schedules:
+            cb.step()
+    return lrs
+
+
 class _PlanEpochs:
     """Epochs through the training plan; ``run(k)`` trains k epochs in one call. An epoch that took longer
     than ``_PART_SECONDS`` is trained in parts of whole batches next time, so progress shows within it.
@@ -324,15 +349,7 @@ class _PlanEpochs:
         return max(1, min(self.chunk, left, self.max_chunk))
 
     def _rates(self, steps):
-        """The learning rate of each of the next ``steps`` steps, stepping the schedules as the batches would."""
-        if not self.schedules:
-            return None
-        opt, lrs = self.plan.net.optimizer, np.empty(steps)
-        for k in range(steps):
-            lrs[k] = opt.lr
-            for cb in self.schedules:
-                cb.step()
-        return lrs
+        return step_rates(self.plan.net.optimizer, self.schedules, steps)
 
     def run(self, count):
         n = self.x.shape[0]
@@ -413,3 +430,74 @@ class _PythonEpochs:
             done = min(s + bs, n)
             self.progress.update(done, {"loss": loss_sum / done, "accuracy": correct / done})
         return [{"loss": loss_sum / n, "accuracy": correct / n}]
+
+
+def evaluate_loader(net, loader, t, labels):
+    """{"loss", "accuracy", "cost"} over a DataLoader's batches (in order of its epoch 0, in eval mode),
+    ``t``/``labels`` the prepared targets of its rows: as :meth:`Network._evaluate` on the same samples."""
+    dev = net._dev
+    was_training = net.training
+    net.eval()
+    try:
+        loss_sum, correct, seen = 0.0, 0, 0
+        for xb, rows in loader._epoch(0, net.dtype, True):
+            out = net._forward(net._on_device(xb))
+            loss_sum += net.loss(out, dev.gather_rows(t, dev.from_numpy(rows))) * out.shape[0]
+            correct += net.loss.count_correct(out, labels[rows])
+            seen += out.shape[0]
+    finally:
+        net.train(was_training)
+    return net._scores(loss_sum, correct, seen)
+
+
+def _replay_loader(net, loader, t, labels, epoch, batch_hooks):
+    """The loader's ``epoch`` again, step by step with :func:`guarded_step` (see :func:`_replay`)."""
+    dev = net._dev
+    loader.epoch = epoch + 1
+    loss_sum, correct, seen = 0.0, 0, 0
+    for b, (xb, rows) in enumerate(loader._epoch(epoch, net.dtype, True)):
+        where = f"fit: training diverged at epoch {epoch + 1}, batch {b + 1} of {len(loader)}"
+        loss, out = guarded_step(net, net._on_device(xb), dev.gather_rows(t, dev.from_numpy(rows)), where, epoch, b)
+        loss_sum += loss * out.shape[0]
+        correct += net.loss.count_correct(out, labels[rows])
+        seen += out.shape[0]
+        for cb in batch_hooks:
+            cb.on_batch_end(b, loss)
+    return [{"loss": loss_sum / seen, "accuracy": correct / seen}]
+
+
+class _LoaderEpochs:
+    """Epochs over a DataLoader's batches (shuffled, augmented, normalized by the loader): each batch is one
+    plan call (an epoch of one batch, so the same kernels and optimizer steps as a whole-epoch call), or
+    the layers' Python forward/backward without a plan."""
+
+    def __init__(self, net, plan, loader, t, labels, schedules, batch_hooks, progress):
+        self.net, self.plan, self.loader, self.t, self.labels = net, plan, loader, t, labels
+        self.schedules, self.batch_hooks, self.progress = schedules, batch_hooks, progress
+
+    def next_chunk(self, left):
+        return 1
+
+    def run(self, count):
+        net, dev, loader = self.net, self.net._dev, self.loader
+        epoch = loader.epoch
+        loader.epoch += 1
+        loss_sum, correct, seen = 0.0, 0, 0
+        for b, (xb, rows) in enumerate(loader._epoch(epoch, net.dtype, True)):
+            size = len(rows)
+            if self.plan is not None:
+                losses, accuracies = self.plan.run(xb, dev.gather_rows(self.t, rows), self.labels[rows], 1, None, size,
+                                                   step_rates(net.optimizer, self.schedules, 1))
+                if not losses:  # a step met NaN: fit restores the epoch's start and replays it
+                    return [{"loss": math.nan, "accuracy": math.nan}]
+                loss, right = losses[0], round(accuracies[0] * size)
+            else:
+                loss, out = net._train_step(net._on_device(xb), dev.gather_rows(self.t, dev.from_numpy(rows)))
+                right = net.loss.count_correct(out, self.labels[rows])
+            loss_sum += loss * size
+            correct += right
+            seen += size
+            for cb in self.batch_hooks:
+                cb.on_batch_end(b, loss)
+            self.progress.update(seen, {"loss": loss_sum / seen, "accuracy": correct / seen})
+        return [{"loss": loss_sum / seen, "accuracy": correct / seen}]

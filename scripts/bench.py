@@ -416,6 +416,43 @@ def conv_workload(shape):
                "PyTorch": runner(torch_runners)}
 
 
+def loader_workload(n):
+    """An epoch of CIFAR-10-shaped uint8 images through random crop (padding 4) + flip + per-channel
+    normalization in batches of 100: the compiled DataLoader, its NumPy twin, and for scale an epoch of
+    a linear classifier (3072-10, float32, the plan) on the same images stored as float32."""
+    import pydl
+    from pydl import data, nn, optim
+    from pydl.reference import data as reference
+
+    def images():
+        rng = np.random.default_rng(0)
+        return rng.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8), rng.integers(0, 10, n)
+
+    def transform():
+        return [data.RandomCrop(32, padding=4), data.RandomHorizontalFlip(),
+                data.Normalize([125.3, 123.0, 113.9], [63.0, 62.1, 66.7])]
+
+    def epochs(cls):
+        def build():
+            loader = cls(*images(), batch_size=100, seed=0, transform=transform())
+
+            def run(reps):
+                for _ in range(reps):
+                    for _ in loader:
+                        pass
+            return run
+        return build
+
+    def linear():
+        x, y = images()
+        x = x.reshape(n, -1).astype(np.float32) / 255
+        net = pydl.Network([nn.Dense(3072, 10)], loss="cross_entropy", optimizer=optim.SGD(lr=0.01), seed=0)
+        return lambda reps: net.fit(x, y, epochs=reps, batch_size=100, verbose=0)
+
+    return 1, {"pydl DataLoader": epochs(data.DataLoader), "NumPy twin (pydl.reference.data)": epochs(reference.DataLoader),
+               "linear classifier epoch (pydl fit, float32)": linear}
+
+
 def workloads(args):
     mlp_n = 6000 if args.quick else 60000
     w = {name: toy_workload(sizes) for name, sizes in TOY_MODELS.items()}
@@ -429,6 +466,8 @@ def workloads(args):
 
     for shape in bench_conv.SHAPES:
         w[f"conv2d fwd+bwd {bench_conv.label(shape)}"] = conv_workload(shape)
+    loader_n = 5000 if args.quick else 50000
+    w[f"DataLoader epoch of {loader_n} uint8 3x32x32, crop+flip+normalize, batch 100"] = loader_workload(loader_n)
     w["sigmoid of 10M float32"] = sigmoid_workload(10_000_000)
     for shape in ((100, 784, 256), (100, 256, 128), (784, 100, 256)):
         w["GEMM {}x{} @ {}x{}".format(shape[0], shape[1], shape[1], shape[2])] = gemm_workload(*shape)

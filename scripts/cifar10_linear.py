@@ -23,6 +23,10 @@ histograms show run 1. Progress (start, a line at least every 10 s, time) goes t
 Plots (with matplotlib and --out): per section the curves, the learnt weights as 10 images, and
 histograms of the correct class's probability for correctly and wrongly classified test images.
 
+Data stay uint8 (150 MB for all 50000 training images instead of 600 MB in float32): a pydl.data.DataLoader
+standardizes each batch with the training set's per-feature mean and std as it is formed. The bonus
+section trains on all data with every batch randomly flipped and translated (pydl.data transforms).
+
 --data DIR: the cifar-10-batches-py folder (default: $PYDL_DATA/cifar-10, ~/.pydl/data/cifar-10, ...).
 With --quick and no data, small generated batches in the official format are used instead; --quick
 section titles say so and list the reduced settings.
@@ -37,14 +41,17 @@ import _common
 import pydl
 from pydl import init, nn, optim
 from pydl.callbacks import Callback
+from pydl.data import DataLoader, Normalize, RandomCrop, RandomHorizontalFlip
 from pydl.datasets import CIFAR10_CLASSES, DatasetNotFoundError, cifar10_splits, write_fake_cifar10
 
 K = len(CIFAR10_CLASSES)
-SECTIONS = ("basic", "all", "decay", "xavier", "long", "combined", "multibce")
+SECTIONS = ("basic", "all", "decay", "xavier", "long", "combined", "multibce", "augment")
 EXPERIMENTS = SECTIONS[1:]
 TITLES = {"basic": "Basic", "all": "2.1 All training data", "decay": "2.2 Step decay",
           "xavier": "2.3 Xavier initialisation", "long": "2.4 More epochs, smaller η",
-          "combined": "2.5 Combination", "multibce": "3 Sigmoid + multiple binary cross-entropy"}
+          "combined": "2.5 Combination", "multibce": "3 Sigmoid + multiple binary cross-entropy",
+          "augment": "Bonus: data augmentation (flip + translation)"}
+AUGMENT = "random horizontal flip + translation by up to 3 pixels (zero padding)"
 INITS = {"N(0, 0.01²)": lambda: init.normal(std=0.01), "Xavier (Glorot normal)": lambda: "xavier_normal"}
 LOSSES = {"cross_entropy": "softmax + cross-entropy", "multi_bce": "sigmoid + multiple BCE"}
 
@@ -53,7 +60,7 @@ def settings(args, name):
     """Every setting of a report section: Basic's (from ``args``), changed as the report's section says.
     ``eta``/``lam`` are the report's η and λ; ``lr``/``l2`` what pydl is given (they differ for multi_bce)."""
     s = dict(data="basic", init="N(0, 0.01²)", loss="cross_entropy", eta=args.eta, decay=None, lam=args.lam,
-             batch=args.batch, epochs=args.epochs)
+             batch=args.batch, epochs=args.epochs, augment=False)
     if name == "all":
         s["data"] = "all"
     elif name == "decay":
@@ -66,6 +73,8 @@ def settings(args, name):
         s.update(data="all", init="Xavier (Glorot normal)", epochs=args.long_epochs, eta=0.0005, decay=0.99)
     elif name == "multibce":
         s["loss"] = "multi_bce"
+    elif name == "augment":  # DD2424's bonus: all training data, each batch randomly flipped and translated
+        s.update(data="all", augment=True)
     scale = K if s["loss"] == "multi_bce" else 1  # see the module docstring
     s["lr"], s["l2"] = s["eta"] * scale, s["lam"] / scale
     return s
@@ -85,6 +94,8 @@ def describe(s, args, sizes=None):
     eta = f"η {s['eta']:g}" + (f" × {s['decay']:g} per epoch" if s["decay"] else " constant")
     text = (f"{data_text(s['data'], args, sizes)}; init {s['init']}, b = 0; {LOSSES[s['loss']]}; {eta}; "
             f"λ {s['lam']:g}; n_batch {s['batch']}; {s['epochs']} epochs")
+    if s["augment"]:
+        text += f"; {AUGMENT}"
     if s["lr"] != s["eta"] or s["l2"] != s["lam"]:
         text += f"; pydl lr {s['lr']:g} = {K}η, l2 {s['l2']:g} = λ/{K} (multi_bce averages over the {K} classes)"
     return text
@@ -106,6 +117,8 @@ def changes(s, basic, sizes):
             words.append(f"{label} {s[key]:g}")
     if s["epochs"] != basic["epochs"]:
         words.append(f"{s['epochs']} epochs")
+    if s["augment"]:
+        words.append(AUGMENT)
     return ", ".join(words)
 
 
@@ -113,7 +126,7 @@ def settings_table(args, report, sizes, source):
     """Every section's settings as run; a value that differs from the report's says so."""
     table = _common.Table(f"Settings per section ({source})",
                           ["Section", "Train / val / test", "Init", "Loss", "η", "Decay per epoch", "λ",
-                           "n_batch", "Epochs", "pydl lr, l2"])
+                           "n_batch", "Epochs", "pydl lr, l2", "Augmentation"])
     for name in SECTIONS:
         s, r = settings(args, name), settings(report, name)
 
@@ -124,7 +137,8 @@ def settings_table(args, report, sizes, source):
 
         table.add(TITLES[name], "{} / {} / {}".format(*sizes[s["data"]]), cell("init"), LOSSES[s["loss"]],
                   cell("eta", "{:g}".format), cell("decay", "{:g}".format), cell("lam", "{:g}".format),
-                  cell("batch"), cell("epochs"), f"{s['lr']:g}, {s['l2']:g}")
+                  cell("batch"), cell("epochs"), f"{s['lr']:g}, {s['l2']:g}",
+                  "flip + translation ±3 px" if s["augment"] else "none")
     return table
 
 
@@ -153,13 +167,21 @@ class AfterEpoch(Callback):
             logs["after_" + key] = value
 
 
+def loader(splits, x, y, batch=2000, seed=0, shuffle=False, augment=False):
+    """Batches of uint8 images standardized with the training set's per-feature statistics on the fly (the
+    data never exist as floats in whole), flipped and translated with ``augment``."""
+    transform = [RandomCrop(32, padding=3), RandomHorizontalFlip()] if augment else []
+    return DataLoader(x, y, batch_size=batch, shuffle=shuffle, seed=seed, image_shape=(3, 32, 32),
+                      transform=transform + [Normalize(splits.mean, splits.std)])
+
+
 def measure(net, sets, lam):
-    """{"<set>_cost", "<set>_loss", "<set>_acc"} on each whole set (name -> (x, y))."""
+    """{"<set>_cost", "<set>_loss", "<set>_acc"} on each whole set (name -> DataLoader)."""
     w = net.layers[0].params["W"]
     penalty = lam * float(np.sum(np.square(w, dtype=np.float64)))
     result = {}
-    for name, (x, y) in sets.items():
-        e = net.evaluate(x, y)
+    for name, batches in sets.items():
+        e = net.evaluate(batches)
         result.update({f"{name}_loss": e["loss"], f"{name}_cost": e["loss"] + penalty, f"{name}_acc": e["accuracy"]})
     return result
 
@@ -172,17 +194,18 @@ def build(s, args, seed, n_in=3072, dtype=None):
 def train(name, s, splits, args, seed):
     """One run of a section: the trained network, its curves and its final measurements."""
     net = build(s, args, seed)
-    after = AfterEpoch({"train": (splits.x_train, splits.y_train), "val": (splits.x_val, splits.y_val)}, s["lam"])
+    sets = {name: loader(splits, getattr(splits, "x_" + name), getattr(splits, "y_" + name))
+            for name in ("train", "val", "test")}
+    after = AfterEpoch({"train": sets["train"], "val": sets["val"]}, s["lam"])
     callbacks = [after, _common.EpochProgress(f"{name} (seed {seed})", s["epochs"],
                                               keys=("after_train_cost", "after_val_acc"))]
     if s["decay"]:
         callbacks.append(optim.StepDecay(gamma=s["decay"]))
     start = time.perf_counter()
-    history = net.fit(splits.x_train, splits.y_train, epochs=s["epochs"], batch_size=s["batch"], shuffle=True,
-                      callbacks=callbacks, verbose=0, seed=seed)
+    batches = loader(splits, splits.x_train, splits.y_train, s["batch"], seed, shuffle=True, augment=s["augment"])
+    history = net.fit(batches, epochs=s["epochs"], callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - start
-    result = measure(net, {"train": (splits.x_train, splits.y_train), "val": (splits.x_val, splits.y_val),
-                           "test": (splits.x_test, splits.y_test)}, s["lam"])
+    result = measure(net, sets, s["lam"])
     result["time"] = seconds
     curves = dict(after.record, running_loss=list(history["loss"]), running_acc=list(history["accuracy"]),
                   lr=list(history["lr"]), train_seconds=list(history["time"]))
@@ -210,7 +233,7 @@ def gradient_check(splits, args, n_samples=20, n_dims=20):
     """Max relative error between analytic and centred-difference gradients of the loss, in float64, on
     the first ``n_samples`` images and ``n_dims`` input dimensions (the assignment's reduced setting).
     The L2 term's gradient 2λW is added by the optimizer in closed form, so the check leaves it out."""
-    x = np.ascontiguousarray(splits.x_train[:n_samples, :n_dims], dtype=np.float64)
+    x = (splits.x_train[:n_samples, :n_dims] - splits.mean[:n_dims]) / splits.std[:n_dims]  # float64
     y = splits.y_train[:n_samples]
     table = _common.Table(f"Gradient check ({n_samples} images, {n_dims} dimensions, float64)",
                           ["Loss", "max relative error W", "max relative error b"])
@@ -261,7 +284,7 @@ def plot_histogram(out, name, title, net, splits):
     plt = out.pyplot
     if plt is None:
         return
-    prob = net.predict_proba(splits.x_test)
+    prob = np.concatenate([net.predict_proba(xb) for xb in loader(splits, splits.x_test, None)])
     correct_class = prob[np.arange(len(prob)), splits.y_test]
     right = prob.argmax(axis=1) == splits.y_test
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -277,7 +300,7 @@ def plot_histogram(out, name, title, net, splits):
 def load_splits(args, experiments, folder):
     """scheme -> CifarSplits, for the data schemes the chosen experiments need."""
     schemes = {"basic"} | {settings(args, e)["data"] for e in experiments}
-    return {scheme: cifar10_splits(folder, scheme, args.n_val) for scheme in schemes}
+    return {scheme: cifar10_splits(folder, scheme, args.n_val, dtype="uint8") for scheme in schemes}
 
 
 def main():

@@ -119,7 +119,7 @@ def test_cifar10_linear_on_generated_batches(tmp_path, env):
     out = tmp_path / "out"
     proc = run("cifar10_linear.py", "--quick", "--out", out, env=env)
     assert "generated batches" in proc.stdout and "Gradient check" in proc.stdout
-    sections = ["basic", "all", "decay", "xavier", "long", "combined", "multibce"]
+    sections = ["basic", "all", "decay", "xavier", "long", "combined", "multibce", "augment"]
     names = ["cifar10_settings", "cifar10_gradcheck", "cifar10_accuracies"] + [f"cifar10_{s}" for s in sections[1:]]
     check_outputs(out, names, [f"cifar10_{s}_{kind}.png" for s in sections for kind in ("curves", "weights",
                                                                                          "histogram")])
@@ -131,11 +131,12 @@ def test_cifar10_linear_on_generated_batches(tmp_path, env):
            "generated data]" in proc.stdout
     settings = {row[0]: row for row in csv.reader(open(out / "cifar10_settings.csv"))}
     assert settings["2.5 Combination"][1:] == ["280 / 20 / 60", "Xavier (Glorot normal)", "softmax + cross-entropy",
-                                               "0.0005", "0.99", "1", "100", "3 (report 400)", "0.0005, 1"]
+                                               "0.0005", "0.99", "1", "100", "3 (report 400)", "0.0005, 1", "none"]
     assert settings["2.3 Xavier initialisation"][5] == "0.95"
-    assert settings["3 Sigmoid + multiple binary cross-entropy"][-1] == "0.01, 0.1"
+    assert settings["3 Sigmoid + multiple binary cross-entropy"][-2] == "0.01, 0.1"
+    assert settings["Bonus: data augmentation (flip + translation)"][-1] == "flip + translation ±3 px"
     # Progress: every section announces itself and its time.
-    assert proc.stdout.count("▸ ") == 7 and len(re.findall(r"^  .+ done in ", proc.stdout, re.M)) == 7
+    assert proc.stdout.count("▸ ") == 8 and len(re.findall(r"^  .+ done in ", proc.stdout, re.M)) == 8
 
 
 def test_cifar10_linear_with_data_dir(tmp_path, env):

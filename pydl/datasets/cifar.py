@@ -250,7 +250,9 @@ def load_cifar10(path=None, split="train", *, normalize=True, flatten=True, dtyp
     1..5, or a sequence of them (concatenated in that order).
 
     ``x`` is ``(N, 3072)``, or ``(N, 3, 32, 32)`` NCHW with ``flatten=False``; with ``normalize`` it is
-    ``dtype`` in [0, 1], otherwise uint8. ``y``: int64 labels ``(N,)``, names in :data:`CLASSES`.
+    ``dtype`` in [0, 1], otherwise uint8; ``dtype="uint8"`` asks for the raw pixels too (a quarter of
+    float32's memory: scale them per batch with :class:`pydl.data.DataLoader`). ``y``: int64 labels
+    ``(N,)``, names in :data:`CLASSES`.
     """
     folder = _find_dir(path)
     if split == "train":
@@ -269,7 +271,7 @@ def load_cifar10(path=None, split="train", *, normalize=True, flatten=True, dtyp
     x, y = np.concatenate(xs), np.concatenate(ys)
     if not flatten:
         x = x.reshape(len(x), 3, 32, 32)
-    if normalize:
+    if normalize and np.dtype(dtype) != np.uint8:
         x = x.astype(dtype)
         x /= 255
     return x, y
@@ -308,6 +310,8 @@ def cifar10_splits(path=None, scheme="basic", n_val=1000, *, standardized=True, 
     (49000/1000 with the default, the bonus exercise). The test set is always ``test_batch``.
     With ``standardized``, every set is shifted and scaled by the training set's per-feature mean and
     std (returned as ``mean``/``std``; None otherwise). Labels stay int64 ``(N,)``: see :func:`one_hot`.
+    ``dtype="uint8"`` keeps every set as raw uint8 pixels and, with ``standardized``, returns the training
+    set's per-feature mean/std in pixel units (float64), for ``pydl.data.Normalize(mean, std)`` per batch.
     """
     if scheme == "basic":
         x_train, y_train = load_cifar10(path, 1, dtype=dtype)
@@ -321,7 +325,10 @@ def cifar10_splits(path=None, scheme="basic", n_val=1000, *, standardized=True, 
         raise ValueError(f"cifar10_splits: scheme must be 'basic' or 'all', got {scheme!r}")
     x_test, y_test = load_cifar10(path, "test", dtype=dtype)
     mean = std = None
-    if standardized:
+    if standardized and np.dtype(dtype) == np.uint8:
+        from ..data import feature_stats
+        mean, std = feature_stats(x_train)
+    elif standardized:
         x_train, x_val, x_test, mean, std = standardize(x_train, x_val, x_test)
     return CifarSplits(x_train, y_train, x_val, y_val, x_test, y_test, mean, std)
 

@@ -58,7 +58,7 @@ def _load(name, path, split, normalize, flatten, dtype):
     if labels.size and labels.max() > 9:
         raise ValueError(f"{labels_path}: labels must be 0..9, found {labels.max()}")
     x = images.reshape(len(images), -1) if flatten else images
-    if normalize:
+    if normalize and np.dtype(dtype) != np.uint8:
         x = x.astype(dtype)
         x /= 255
     return x, labels.astype(np.int64)
@@ -73,7 +73,7 @@ def load_mnist(path=None, split="train", *, normalize=True, flatten=False, dtype
     ``split``: ``"train"`` (60000 images) or ``"test"`` (10000).
 
     ``x`` has shape ``(N, 28, 28)``, or ``(N, 784)`` with ``flatten=True``; with ``normalize`` it is
-    ``dtype`` in [0, 1], otherwise the raw uint8 pixels. ``y`` is int64 labels 0..9, shape ``(N,)``.
+    ``dtype`` in [0, 1], otherwise (or with ``dtype="uint8"``) the raw uint8 pixels. ``y`` is int64 labels 0..9, shape ``(N,)``.
     Raises :class:`DatasetNotFoundError` (a ``FileNotFoundError``) when the files are nowhere, and
     ``ValueError`` naming the file when one is truncated or not IDX.
     """

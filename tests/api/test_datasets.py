@@ -300,3 +300,15 @@ def test_download_unpacks_cifar_tarball(tmp_path, monkeypatch):
 def test_download_unknown_name():
     with pytest.raises(ValueError, match="unknown dataset"):
         ds.download("imagenet")
+
+
+def test_loaders_return_uint8_on_request(tmp_path):
+    import pydl.datasets as ds
+    cifar = ds.write_fake_cifar10(tmp_path / "c", n_per_batch=30)
+    x, _ = ds.load_cifar10(cifar, 1, dtype="uint8")
+    assert x.dtype == np.uint8 and x.shape == (30, 3072)
+    splits = ds.cifar10_splits(cifar, "basic", dtype="uint8")
+    assert splits.x_train.dtype == splits.x_test.dtype == np.uint8
+    np.testing.assert_allclose(splits.mean, splits.x_train.mean(axis=0, dtype=np.float64), rtol=1e-13)
+    mnist = ds.write_fake_mnist(tmp_path / "m", n_train=20, n_test=5)
+    assert ds.load_mnist(mnist, dtype="uint8")[0].dtype == np.uint8

@@ -1,0 +1,319 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""The compiled half of :mod:`pydl.data`: the fused batch gather (rows of uint8/float images -> a float
+batch, translated with zero padding, mirrored and normalized in one pass per sample, without the GIL) and
+the :class:`DataLoader` iterator around it.
+
+The NumPy twins are :func:`pydl.reference.data.gather_transform` (same signature, same results bit for bit;
+both check their arguments with :func:`pydl.data._checks.gather_transform_args` before anything is written)
+and :class:`pydl.reference.data.DataLoader`, which fills the same batches through that twin.
+"""
+cimport cython
+from cython.parallel cimport prange
+
+import numpy as np
+
+from pydl import _info
+from pydl import random as _random
+from pydl.data._checks import gather_transform_args
+from pydl.data.transforms import pipeline
+
+# Below this many output elements per batch one thread is faster: an OpenMP fork/join costs more than it
+# saves. Measured on 2 cores (scripts/bench.py loader): 32x3x32x32 batches gain nothing from 2 threads.
+_MIN_PARALLEL_ELEMENTS = 1 << 18
+
+ctypedef fused src_t:
+    unsigned char
+    float
+    double
+
+ctypedef fused dst_t:
+    float
+    double
+
+
+cdef inline void _sample(const src_t* img, dst_t* o, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                         Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t sy, Py_ssize_t sx, bint flip,
+                         const dst_t* mean, const dst_t* scale) noexcept nogil:
+    cdef Py_ssize_t c, i, j, si, j0, j1, f, j0_row, j1_row
+    cdef const src_t* src
+    cdef dst_t* row
+    cdef const dst_t* m
+    cdef const dst_t* s
+    # Output column j reads source column j + sx: columns [j0, j1) fall inside the image, the rest is padding.
+    # Mirrored, out[j] = cropped[Wo - 1 - j]: the copied columns become [Wo - j1, Wo - j0).
+    j0 = min(max(<Py_ssize_t>0, -sx), Wo)
+    j1 = max(min(Wo, W - sx), j0)
+    if flip:
+        j0, j1 = Wo - j1, Wo - j0
+    for c in range(C):
+        for i in range(Ho):
+            f = (c * Ho + i) * Wo
+            row = o + f
+            si = i + sy
+            if si < 0 or si >= H:
+                j0_row, j1_row = 0, 0
+            else:
+                j0_row, j1_row = j0, j1
+            src = img + (c * H + si) * W + sx
+            if mean == NULL:
+                for j in range(j0_row):
+                    row[j] = 0
+                if flip:
+                    for j in range(j0_row, j1_row):
+                        row[j] = <dst_t>src[Wo - 1 - j]
+                else:
+                    for j in range(j0_row, j1_row):
+                        row[j] = <dst_t>src[j]
+                for j in range(j1_row, Wo):
+                    row[j] = 0
+            else:  # normalization fused into the copy: (v - mean) * scale, padding v = 0, as the twin
+                m = mean + f
+                s = scale + f
+                for j in range(j0_row):
+                    row[j] = (<dst_t>0 - m[j]) * s[j]
+                if flip:
+                    for j in range(j0_row, j1_row):
+                        row[j] = (<dst_t>src[Wo - 1 - j] - m[j]) * s[j]
+                else:
+                    for j in range(j0_row, j1_row):
+                        row[j] = (<dst_t>src[j] - m[j]) * s[j]
+                for j in range(j1_row, Wo):
+                    row[j] = (<dst_t>0 - m[j]) * s[j]
+
+
+cdef void _gather(const src_t[:, :, :, ::1] x, const long long[::1] index, dst_t[:, :, :, ::1] out,
+                  const long long[::1] shift_y, const long long[::1] shift_x, const unsigned char[::1] flip,
+                  const dst_t[::1] mean, const dst_t[::1] scale, bint normalize, int threads):
+    cdef Py_ssize_t b, B = out.shape[0], C = out.shape[1], Ho = out.shape[2], Wo = out.shape[3]
+    cdef Py_ssize_t H = x.shape[2], W = x.shape[3], image = C * H * W, sample = C * Ho * Wo
+    cdef const src_t* xp = &x[0, 0, 0, 0]
+    cdef dst_t* op = &out[0, 0, 0, 0]
+    cdef const dst_t* mp = &mean[0] if normalize else NULL
+    cdef const dst_t* sp = &scale[0] if normalize else NULL
+    # Samples are independent and each is written by one thread: results never depend on `threads`.
+    for b in prange(B, nogil=True, num_threads=threads, schedule="static"):
+        _sample(xp + index[b] * image, op + b * sample, C, H, W, Ho, Wo, shift_y[b], shift_x[b],
+                flip[b] != 0, mp, sp)
+
+
+cdef _dispatch(x, index, out, shift_y, shift_x, flip, mean, scale, int threads):
+    """Runs the kernel specialised for x's and out's dtypes on checked arrays."""
+    normalize = mean is not None
+    if not normalize:
+        mean = scale = out.reshape(-1)[:1]  # typed placeholders, never read
+    if x.dtype.char == "B":
+        if out.dtype.char == "f":
+            _gather[cython.uchar, float](x, index, out, shift_y, shift_x, flip, mean, scale, normalize, threads)
+        else:
+            _gather[cython.uchar, double](x, index, out, shift_y, shift_x, flip, mean, scale, normalize, threads)
+    elif x.dtype.char == "f":
+        if out.dtype.char == "f":
+            _gather[float, float](x, index, out, shift_y, shift_x, flip, mean, scale, normalize, threads)
+        else:
+            _gather[float, double](x, index, out, shift_y, shift_x, flip, mean, scale, normalize, threads)
+    else:
+        if out.dtype.char == "f":
+            _gather[double, float](x, index, out, shift_y, shift_x, flip, mean, scale, normalize, threads)
+        else:
+            _gather[double, double](x, index, out, shift_y, shift_x, flip, mean, scale, normalize, threads)
+
+
+def gather_transform(x, index, out, shift_y=None, shift_x=None, flip=None, mean=None, scale=None, *,
+                     threads=1):
+    """``out[b] = normalize(flip(translate(x[index[b]])))`` for images ``x`` (N, C, H, W) and a batch
+    ``out`` (B, C, Ho, Wo): ``out[b, c, i, j]`` reads ``x[index[b], c, i + shift_y[b], j' + shift_x[b]]``
+    with ``j' = Wo - 1 - j`` when ``flip[b]`` (else ``j``), and 0 outside the image; then
+    ``(v - mean) * scale`` with per-feature ``mean``/``scale`` (C*Ho*Wo,) in ``out``'s dtype when given.
+    ``x``: uint8, float32 or float64; ``out``: float32 or float64; ``index``, ``shift_*``: int64 (B,),
+    ``flip``: bool/uint8 (B,), all C-contiguous. ``threads``: OpenMP threads over the batch."""
+    x, index, out, shift_y, shift_x, flip, mean, scale, threads = gather_transform_args(
+        "gather_transform", x, index, out, shift_y, shift_x, flip, mean, scale, threads)
+    _dispatch(x, index, out, shift_y, shift_x, flip, mean, scale, threads)
+    return out
+
+
+def _threads_for(Py_ssize_t elements):
+    return _info.get_num_threads() if elements >= _MIN_PARALLEL_ELEMENTS else 1
+
+
+_SOURCES = (np.uint8, np.float32, np.float64)
+
+
+def _image_shape(x, image_shape):
+    """(C, H, W) of one sample: x (N, C, H, W), (N, H, W) (one channel), or flat (N, D) read as
+    ``image_shape`` (without it, as a 1 x 1 x D "image" that only Normalize can act on)."""
+    if image_shape is not None:
+        if x.ndim != 2:
+            raise ValueError(f"DataLoader: image_shape is for flat x (N, D); x has shape {x.shape}")
+        shape = tuple(int(d) for d in image_shape)
+        shape = (1,) + shape if len(shape) == 2 else shape
+        if len(shape) != 3 or min(shape) < 1 or int(np.prod(shape)) != x.shape[1]:
+            raise ValueError(f"DataLoader: image_shape must be (C, H, W) or (H, W) with {x.shape[1]} values "
+                             f"in all, got {image_shape!r}")
+        return shape, True
+    if x.ndim == 4:
+        return x.shape[1:], True
+    if x.ndim == 3:
+        return (1,) + x.shape[1:], True
+    if x.ndim == 2:
+        return (1, 1, x.shape[1]), False
+    raise ValueError(f"DataLoader: x must have shape (N, D), (N, H, W) or (N, C, H, W), got {x.shape}")
+
+
+cdef class DataLoader:
+    """Batches ``(xb, yb)`` of ``(x, y)`` in a float dtype, shuffled, augmented and normalized on the fly.
+
+    ``x`` is stored as given (uint8 keeps a CIFAR-10 training set at 150 MB instead of 600 MB in float32):
+    ``(N, C, H, W)``, ``(N, H, W)`` or flat ``(N, D)`` (with ``image_shape=(C, H, W)`` for image
+    transforms). ``y`` (any array of N rows, or None: then only ``xb`` is yielded) is gathered as is.
+    ``transform``: :class:`~pydl.data.transforms.RandomCrop`, :class:`~pydl.data.transforms.RandomHorizontalFlip`
+    and :class:`~pydl.data.transforms.Normalize`, alone, in a list or a Compose, applied in that order in
+    one compiled pass per batch (``nogil``, threads for large batches). ``dtype``: of ``xb``; None is
+    float32 for uint8 x (fit uses the network's dtype).
+
+    Each ``iter(loader)`` is the next epoch (``loader.epoch`` counts them; set it to replay one): its
+    order and random numbers come from ``numpy.random.default_rng([seed, epoch])``, so the same seed
+    and epoch give the same batches. ``seed=None`` draws one from pydl's global generator
+    (:func:`pydl.manual_seed` makes it reproducible). ``xb`` and ``yb`` are buffers reused by the next
+    batch of the epoch: copy them to keep them.
+    """
+    cdef readonly object x, y, dtype, sample_shape, image, transform, seed
+    cdef readonly Py_ssize_t batch_size, n
+    cdef readonly bint shuffle, drop_last
+    cdef public long long epoch
+    cdef readonly object _images  # x as (N, C, H, W), read by the twin
+    cdef object _crop, _flip, _norm, _out_image, _norm_cache
+
+    def __init__(self, x, y=None, batch_size=32, shuffle=True, seed=None, transform=None, drop_last=False, *,
+                 dtype=None, image_shape=None):
+        if type(x) is not np.ndarray:
+            x = np.asarray(x)
+        if x.dtype.type not in _SOURCES:
+            raise TypeError(f"DataLoader: x must be uint8, float32 or float64, got dtype {x.dtype}")
+        if x.ndim < 2 or x.shape[0] == 0 or min(x.shape[1:]) == 0:
+            raise ValueError(f"DataLoader: x must have shape (N, ...) with N >= 1 and no empty axis, got {x.shape}")
+        if x.dtype.kind == "f" and not np.isfinite(x).all():
+            raise ValueError("DataLoader: x contains NaN or infinity")
+        if y is not None:
+            if type(y) is not np.ndarray:
+                y = np.asarray(y)
+            if y.ndim == 0 or y.shape[0] != x.shape[0]:
+                raise ValueError(f"DataLoader: y has {y.shape[0] if y.ndim else 0} rows but x has {x.shape[0]}")
+            y = np.ascontiguousarray(y)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
+        if dtype is not None:
+            dtype = np.dtype(dtype)
+            if dtype.type not in (np.float32, np.float64):
+                raise TypeError(f"DataLoader: dtype must be float32 or float64, got {dtype}")
+        image, is_image = _image_shape(x, image_shape)
+        crop, flip, norm = pipeline(transform)
+        if (crop is not None or flip is not None) and not is_image:
+            raise ValueError(f"DataLoader: RandomCrop and RandomHorizontalFlip need images, but x has shape "
+                             f"{x.shape}; pass image_shape=(C, H, W)")
+        out_image = (image[0],) + (crop.size if crop is not None else image[1:])
+        if crop is not None:
+            crop.spans(image[1], image[2])  # refuses a crop larger than the padded image
+        if out_image == tuple(image):
+            sample_shape = x.shape[1:]
+        elif x.ndim == 2:
+            sample_shape = (int(np.prod(out_image)),)
+        else:
+            sample_shape = out_image[-(x.ndim - 1):]
+        if norm is not None:
+            norm.arrays(out_image[0], out_image, np.float64)  # refuses mean/std of the wrong shape now
+        self.x, self.y, self.n = x, y, x.shape[0]
+        self._images = np.ascontiguousarray(x).reshape((x.shape[0],) + tuple(image))
+        self.image, self._out_image, self.sample_shape = tuple(image), out_image, tuple(sample_shape)
+        self.batch_size = min(int(batch_size), self.n)
+        self.shuffle, self.drop_last, self.dtype = bool(shuffle), bool(drop_last), dtype
+        self.transform = [t for t in (crop, flip, norm) if t is not None]
+        self._crop, self._flip, self._norm, self._norm_cache = crop, flip, norm, {}
+        self.seed = int(_random.spawn(_random.check_seed("DataLoader", seed)).integers(2 ** 63))
+        self.epoch = 0
+
+    @property
+    def random(self):
+        """Whether any transform draws random numbers (without, fit keeps training whole epochs natively)."""
+        return any(t.random for t in self.transform)
+
+    def __len__(self):
+        return self.n // self.batch_size if self.drop_last else (self.n + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self):
+        batches = self._epoch(self.epoch, self.dtype, False)
+        self.epoch += 1
+        return batches
+
+    def __repr__(self):
+        return (f"DataLoader({self.n} samples of {self.x.dtype} {self.x.shape[1:]} -> {self.sample_shape}, "
+                f"batch_size={self.batch_size}, shuffle={self.shuffle}, transform={self.transform})")
+
+    def _epoch(self, epoch, dtype, rows):
+        """The batches of ``epoch`` in ``dtype`` (None: float32 for uint8 x, else x's); with ``rows`` they
+        are ``(xb, rows)``, the dataset rows of the batch instead of ``yb`` (fit gathers its own targets)."""
+        if dtype is None:
+            dtype = np.float32 if self.x.dtype == np.uint8 else self.x.dtype
+        return _Epoch(self, np.random.default_rng([self.seed, int(epoch)]), np.dtype(dtype), rows)
+
+    def _draw(self, rng, Py_ssize_t b):
+        """This batch's shifts and flips, drawn in a fixed order (crop rows, crop columns, flips)."""
+        if self._crop is not None:
+            shift_y, shift_x = self._crop.draw(rng, b, self.image[1], self.image[2])
+        else:
+            shift_y = shift_x = np.zeros(b, np.int64)
+        flip = self._flip.draw(rng, b) if self._flip is not None else np.zeros(b, np.bool_)
+        return shift_y, shift_x, flip
+
+    def _normalization(self, dtype):
+        if self._norm is None:
+            return None, None
+        if dtype not in self._norm_cache:
+            self._norm_cache[dtype] = self._norm.arrays(self._out_image[0], self._out_image, dtype)
+        return self._norm_cache[dtype]
+
+    def _fill(self, index, shift_y, shift_x, flip, out, mean, scale):
+        """Writes the batch into ``out`` (B, C, Ho, Wo): the compiled kernel (the twin overrides this)."""
+        _dispatch(self._images, index, out, shift_y, shift_x, flip.view(np.uint8), mean, scale,
+                  _threads_for(out.size))
+
+
+cdef class _Epoch:
+    """One pass over a DataLoader: Python's iterator protocol around the compiled gather."""
+    cdef object loader, rng, order, xbuf, out, ybuf, mean, scale
+    cdef Py_ssize_t pos, end, bs
+    cdef bint rows
+
+    def __init__(self, DataLoader loader, rng, dtype, rows):
+        self.loader, self.rng, self.rows = loader, rng, rows
+        n, bs = loader.n, loader.batch_size
+        self.order = rng.permutation(n) if loader.shuffle else np.arange(n, dtype=np.int64)
+        self.pos, self.bs = 0, bs
+        self.end = n - n % bs if loader.drop_last else n
+        self.xbuf = np.empty((bs,) + loader.sample_shape, dtype)  # reused by every batch of the epoch
+        self.out = self.xbuf.reshape((bs,) + tuple(loader._out_image))
+        y = loader.y
+        self.ybuf = None if y is None or rows else np.empty((bs,) + y.shape[1:], y.dtype)
+        self.mean, self.scale = loader._normalization(np.dtype(dtype))
+
+    def __iter__(self):
+        return self
+
+    def __len__(self):
+        return (self.end - self.pos + self.bs - 1) // self.bs
+
+    def __next__(self):
+        if self.pos >= self.end:
+            raise StopIteration
+        cdef Py_ssize_t b = min(self.bs, self.end - self.pos)
+        index = self.order[self.pos:self.pos + b]
+        self.pos += b
+        shift_y, shift_x, flip = self.loader._draw(self.rng, b)
+        self.loader._fill(index, shift_y, shift_x, flip, self.out[:b], self.mean, self.scale)
+        xb = self.xbuf[:b]
+        if self.rows:
+            return xb, index
+        y = self.loader.y
+        if y is None:
+            return xb
+        return xb, np.take(y, index, axis=0, out=self.ybuf[:b])
