@@ -35,3 +35,9 @@ def die_once(config, seed):
 
 def not_a_dict(config, seed):
     return np.float64(1.0)
+
+
+def sleepy(config, seed):
+    import time
+    time.sleep(config["seconds"])
+    return {"slept": config["seconds"]}

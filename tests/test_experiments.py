@@ -120,3 +120,22 @@ def test_a_dask_worker_killed_mid_run_is_retried_by_the_scheduler(dask_client, t
                    executor=dask_client.get_executor(), progress=False)
     assert os.path.exists(marker), "no worker was killed: the test did not test anything"
     assert _numbers(result) == _numbers(sequential)
+
+
+def test_ctrl_c_cancels_the_sweep_cleanly(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    code = ("import sys; sys.path.insert(0, %r); import sweep_tasks; from pydl.experiments import sweep; "
+            "print('started', flush=True); "
+            "sweep(sweep_tasks.sleepy, {'seconds': [0.5] * 40}, workers=2, progress=False)") % str(Path(__file__).parent)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path)
+    assert proc.stdout.readline().strip() == "started"
+    time.sleep(1.5)  # some tasks done, most not started
+    start = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode != 0 and "KeyboardInterrupt" in err
+    assert time.perf_counter() - start < 5, "the tasks not started should have been cancelled"
