@@ -13,24 +13,25 @@ template <typename E>
 struct Scalar {
   using T = E;
   static constexpr int64_t N = 1;
+  // Indexing, not branches (which the compiler makes of selections): random data mispredicts them.
   static int max_chunk(const T* r0, const T* r1, T* y, int64_t* argmax, int64_t top, int64_t w) {
-    T best = r0[0];
-    int64_t at = 0;
-    if (r0[1] > best) best = r0[1], at = 1;
-    if (r1[0] > best) best = r1[0], at = w;
-    if (r1[1] > best) best = r1[1], at = w + 1;
-    *y = best;
-    *argmax = top + at;
-    return (r0[0] != r0[0] || r0[1] != r0[1] || r1[0] != r1[0] || r1[1] != r1[1]) ? pydl::kPoolNaN : 0;
+    const T v[4] = {r0[0], r0[1], r1[0], r1[1]};
+    int k = v[1] > v[0];
+    k += (v[2] > v[k]) * (2 - k);
+    k += (v[3] > v[k]) * (3 - k);
+    *y = v[k];
+    *argmax = top + (k & 1) + (k >> 1) * w;
+    return ((v[0] != v[0]) | (v[1] != v[1]) | (v[2] != v[2]) | (v[3] != v[3])) * pydl::kPoolNaN;
   }
   static int unpool_chunk(const T* dy, const int64_t* argmax, int64_t top, int64_t w, T* d0, T* d1) {
     const int64_t at = *argmax - top;
-    const T d = *dy + T(0);  // 0 + dy, as the zero fill and add of the general path (-0 becomes +0)
-    d0[0] = at == 0 ? d : T(0);
-    d0[1] = at == 1 ? d : T(0);
-    d1[0] = at == w ? d : T(0);
-    d1[1] = at == w + 1 ? d : T(0);
-    return (at == 0 || at == 1 || at == w || at == w + 1 ? 0 : pydl::kPoolMisplaced) | (d != d ? pydl::kPoolNaN : 0);
+    const T pick[2] = {T(0), *dy + T(0)};  // 0 + dy, as the zero fill and add of the general path: -0 -> +0
+    d0[0] = pick[at == 0];
+    d0[1] = pick[at == 1];
+    d1[0] = pick[at == w];
+    d1[1] = pick[at == w + 1];
+    const bool placed = (at == 0) | (at == 1) | (at == w) | (at == w + 1);
+    return !placed * pydl::kPoolMisplaced | (pick[1] != pick[1]) * pydl::kPoolNaN;
   }
 };
 
