@@ -1,5 +1,5 @@
 // The 2x2 / stride 2 / no-padding max pooling of pool2d.cpp, compiled per instruction set (pool2d_impl.h
-// in pool2d.cpp, pool2d_avx2.cpp and pool2d_avx512.cpp); each works on the planes [p0, p1) and returns the
+// in pool2d.cpp and pool2d_avx2.cpp, which AVX-512 CPUs run too); each works on the planes [p0, p1) and returns the
 // kPoolNaN / kPoolOutside flags of conv.h for what it met in its inputs.
 #pragma once
 #include <cstdint>
@@ -32,7 +32,6 @@ inline bool max_unpool2x2_may_apply(const PoolGeom& g) { return 2 * g.ho <= g.h 
 PYDL_POOL2X2_DECLARE(generic)
 #ifdef PYDL_X86
 PYDL_POOL2X2_DECLARE(avx2)
-PYDL_POOL2X2_DECLARE(avx512)
 #endif
 #undef PYDL_POOL2X2_DECLARE
 

@@ -1,7 +1,7 @@
 // 2x2 / stride 2 max pooling, written once and compiled per instruction set: pool2d.cpp (with the scalar
-// Lanes below), pool2d_avx2.cpp and pool2d_avx512.cpp (with pool2d_vec256.h) include it inside their own
-// namespace, after defining Lanes<T>: chunks of Lanes<T>::N outputs of one output row, each returning
-// kPoolNaN / kPoolMisplaced flags (pool2d_fast.h) for what it met.
+// Lanes below) and pool2d_avx2.cpp (with pool2d_vec256.h) include it inside their own namespace, after
+// defining Lanes<T>: chunks of Lanes<T>::N outputs of one output row, each returning the kPoolNaN /
+// kPoolMisplaced flags (conv.h, pool2d_fast.h) for what it met.
 //   max_chunk(r0, r1, y, argmax, top, w): outputs j..j+N from input rows r0, r1 (r0 + 2j passed), top
 //     the flat index of r0[2j]; the maximum of each 2x2 block compared in row-major order with a strict >
 //     from its first element, as the general path does (ties keep the first; NaN only wins from there).

@@ -1,6 +1,6 @@
-// Lanes<T> of pool2d_impl.h in 256-bit registers (AVX2), for pool2d_avx2.cpp and pool2d_avx512.cpp: one
-// output row of the CNNs' 28- and 14-wide inputs is 1-2 such vectors. Needs <immintrin.h> included before
-// the enclosing namespace is opened.
+// Lanes<T> of pool2d_impl.h in 256-bit registers (AVX2), for pool2d_avx2.cpp: one output row of a 28-wide
+// input is two such vectors of float32. Needs <immintrin.h> included before the enclosing namespace is
+// opened.
 
 template <typename T>
 struct Lanes;

@@ -85,7 +85,7 @@ template <typename T>
 int max_pool2x2_isa(const PoolGeom& g, const T* x, T* y, int64_t* argmax, int64_t p0, int64_t p1) {
   switch (simd_level()) {
 #ifdef PYDL_X86
-    case SimdLevel::avx512: return avx512::max_pool2x2(g, x, y, argmax, p0, p1);
+    case SimdLevel::avx512:  // 512-bit lanes would not fill on 28-wide rows; memory bounds it either way
     case SimdLevel::avx2: return avx2::max_pool2x2(g, x, y, argmax, p0, p1);
 #endif
     default: return generic::max_pool2x2(g, x, y, argmax, p0, p1);
@@ -96,7 +96,7 @@ template <typename T>
 int max_unpool2x2_isa(const PoolGeom& g, const T* dy, const int64_t* argmax, T* dx, int64_t p0, int64_t p1) {
   switch (simd_level()) {
 #ifdef PYDL_X86
-    case SimdLevel::avx512: return avx512::max_unpool2x2(g, dy, argmax, dx, p0, p1);
+    case SimdLevel::avx512:
     case SimdLevel::avx2: return avx2::max_unpool2x2(g, dy, argmax, dx, p0, p1);
 #endif
     default: return generic::max_unpool2x2(g, dy, argmax, dx, p0, p1);
