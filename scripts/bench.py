@@ -8,8 +8,9 @@ Workloads: the seed reports' toy classifiers (000: 2->1, 2->1->1, 2->3->1, sigmo
 128, 1000), one epoch of a 784-256-128-64-10 ReLU MLP on MNIST (--data DIR, else
 /work/shared/data/mnist, else synthetic data of that shape) at batch sizes 50 and 100, one epoch of a
 small CNN on 10k MNIST images (conv 16 and 32 channels, max pooling, Adam, batch 64), sigmoid on 10M
-floats, the MLP's GEMM shapes, and conv2d forward + backward at the three shapes of
-scripts/bench_conv.py (which also times the forward alone, with GFLOP/s).
+floats, the MLP's GEMM shapes, conv2d forward + backward at the three shapes of
+scripts/bench_conv.py (which also times the forward alone, with GFLOP/s), and 2x2 max pooling forward +
+backward of the CNN's first pooling layer, (64, 16, 28, 28) float32.
 
 Each pydl contender runs in a fresh subprocess, so the peak RSS reported (VmHWM, reset once the data is
 built) is its own; the other contenders share one subprocess per workload (with --quick: one process for
@@ -453,6 +454,40 @@ def loader_workload(n):
                "linear classifier epoch (pydl fit, float32)": linear}
 
 
+def max_pool_workload(shape):
+    """2x2 max pooling of float32 x (stride 2): forward with the arg-max indices, then the backward to dx,
+    fresh outputs on every side (torch.nn.functional.max_pool2d(return_indices=True) and its autograd)."""
+    def data():
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal(shape).astype(np.float32)
+        return x, rng.standard_normal(shape[:2] + (shape[2] // 2, shape[3] // 2)).astype(np.float32)
+
+    def pydl_pool(module):
+        x, dy = data()
+
+        def fwd_bwd():  # returns None: a list of 200 kept dx would time page faults
+            module.max_pool2d_backward(dy, module.max_pool2d_forward(x, 2)[1], x.shape)
+
+        return lambda reps: [fwd_bwd() for _ in range(reps)]
+
+    def torch_pool():
+        import torch
+
+        x, dy = data()
+        tx, tdy = torch.from_numpy(x).requires_grad_(), torch.from_numpy(dy)
+
+        def fwd_bwd():
+            tx.grad = None
+            torch.nn.functional.max_pool2d(tx, 2, return_indices=True)[0].backward(tdy)
+
+        return lambda reps: [fwd_bwd() for _ in range(reps)]
+
+    import pydl
+
+    return 1, {"pydl kernels": lambda: pydl_pool(pydl.kernels), "pydl NumPy backend": lambda: pydl_pool(pydl.reference),
+               "PyTorch": torch_pool}
+
+
 def workloads(args):
     mlp_n = 6000 if args.quick else 60000
     w = {name: toy_workload(sizes) for name, sizes in TOY_MODELS.items()}
@@ -468,6 +503,7 @@ def workloads(args):
         w[f"conv2d fwd+bwd {bench_conv.label(shape)}"] = conv_workload(shape)
     loader_n = 5000 if args.quick else 50000
     w[f"DataLoader epoch of {loader_n} uint8 3x32x32, crop+flip+normalize, batch 100"] = loader_workload(loader_n)
+    w["max_pool2d 2x2 fwd+bwd (64, 16, 28, 28)"] = max_pool_workload((64, 16, 28, 28))
     w["sigmoid of 10M float32"] = sigmoid_workload(10_000_000)
     for shape in ((100, 784, 256), (100, 256, 128), (784, 100, 256)):
         w["GEMM {}x{} @ {}x{}".format(shape[0], shape[1], shape[1], shape[2])] = gemm_workload(*shape)

@@ -315,7 +315,7 @@ def test_plots_have_integer_epoch_ticks_and_a_probability_colorbar(tmp_path):
 def test_bench_quick_smoke(env, tmp_path):
     # One small workload of each kind: a training loop and a kernel; the full benchmark never runs here.
     out = tmp_path / "bench.json"
-    for only in ("000 model 1", "conv2d fwd+bwd (64, 1"):
+    for only in ("000 model 1", "conv2d fwd+bwd (64, 1", "max_pool2d"):
         run("bench.py", "--quick", "--repeats", "1", "--only", only, "--json", out, env=env)
         results = json.loads(out.read_text())["results"]
         assert results and all("error" not in r for r in results), results

@@ -171,20 +171,24 @@ py::tuple max_pool2d_forward_py(const py::object& x_obj, const py::object& kerne
   const char* fn = "max_pool2d_forward";
   py::array x = float_input(fn, "x", x_obj, 4);
   const PoolGeom g = pool_geom(fn, shape_vec(x), kernel, stride, padding);
-  reject_nan(fn, "x", x);
+  // Given outputs must stay untouched when x holds NaN; fresh ones may be dropped after the kernel's check.
+  const bool fresh = out_obj.is_none() && argmax_obj.is_none();
+  if (!fresh) reject_nan(fn, "x", x);
   const Shape out_shape = pool_out_shape(shape_vec(x), g);
   py::array y = float_output(fn, "out", out_obj, out_shape, x);
   py::array argmax = int64_output(fn, "argmax", argmax_obj, out_shape);
   no_overlap(fn, "out", y, "x", x);
   no_overlap(fn, "argmax", argmax, "x", x);
   no_overlap(fn, "argmax", argmax, "out", y);
+  int met;
   {
     py::gil_scoped_release nogil;
-    by_dtype(x, [&](auto zero) {
+    met = by_dtype(x, [&](auto zero) {
       using T = decltype(zero);
-      max_pool2d_forward<T>(g, cptr<T>(x), ptr<T>(y), static_cast<int64_t*>(argmax.mutable_data()));
+      return max_pool2d_forward<T>(g, cptr<T>(x), ptr<T>(y), static_cast<int64_t*>(argmax.mutable_data()));
     });
   }
+  if (met & kPoolNaN) value_error(std::string(fn) + ": x with shape " + shape_of(x) + " contains NaN");
   return py::make_tuple(y, argmax);
 }
 
@@ -197,29 +201,37 @@ py::array max_pool2d_backward_py(const py::object& dy_obj, const py::object& arg
   if (xs[0] != dy.shape(0) || xs[1] != dy.shape(1)) {
     value_error(std::string(fn) + ": x_shape " + shape_str(xs) + " must share N and C with dy " + shape_of(dy));
   }
-  reject_nan(fn, "dy", dy);
   const int64_t plane = xs[2] * xs[3];  // cannot overflow: shape4 checked the product of all four
-  int64_t bad = -1;
-  {
-    py::gil_scoped_release nogil;
-    const int64_t* a = argmax.data();
-    for (int64_t i = 0; i < argmax.size() && bad < 0; ++i) {
-      if (a[i] < 0 || a[i] >= plane) bad = i;
+  auto outside_error = [&] {
+    int64_t bad;
+    {
+      py::gil_scoped_release nogil;
+      bad = first_outside(argmax.data(), argmax.size(), plane);
     }
-  }
-  if (bad >= 0) {
+    if (bad < 0) return;
     value_error(std::string(fn) + ": argmax holds " + std::to_string(argmax.data()[bad]) +
                 ", outside [0, H*W) = [0, " + std::to_string(plane) + ") for x_shape " + shape_str(xs));
+  };
+  // A given out must stay untouched on bad input; a fresh one may be dropped after the kernel's checks.
+  const bool fresh = out_obj.is_none();
+  if (!fresh) {
+    reject_nan(fn, "dy", dy);
+    outside_error();
   }
   const PoolGeom g{xs[0] * xs[1], xs[2], xs[3], 0, 0, 0, 0, 0, 0, dy.shape(2), dy.shape(3)};
   py::array dx = float_output(fn, "out", out_obj, xs, dy);
   no_overlap(fn, "out", dx, "dy", dy);
   no_overlap(fn, "out", dx, "argmax", argmax);
-  py::gil_scoped_release nogil;
-  by_dtype(dy, [&](auto zero) {
-    using T = decltype(zero);
-    max_pool2d_backward<T>(g, cptr<T>(dy), argmax.data(), ptr<T>(dx));
-  });
+  int met;
+  {
+    py::gil_scoped_release nogil;
+    met = by_dtype(dy, [&](auto zero) {
+      using T = decltype(zero);
+      return max_pool2d_backward<T>(g, cptr<T>(dy), argmax.data(), ptr<T>(dx));
+    });
+  }
+  if (met & kPoolNaN) value_error(std::string(fn) + ": dy with shape " + shape_of(dy) + " contains NaN");
+  if (met & kPoolOutside) outside_error();
   return dx;
 }
 

@@ -1,5 +1,6 @@
 #include "check.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -393,6 +394,21 @@ static bool has_nonfinite(const T* p, int64_t n) {
 }
 
 bool has_nan_f32(const float* p, int64_t n) { return has_nan(p, n); }
+
+int64_t first_outside(const int64_t* p, int64_t n, int64_t end) {
+  constexpr int64_t kBlock = 4096;  // a branch-free scan per block vectorises; only a bad block is searched
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t e = std::min(n, b + kBlock);
+    // The sign bit of p[i] or of end - 1 - p[i] (in uint64: no overflow): SSE2 has no 64-bit compare.
+    uint64_t bad = 0;
+    for (int64_t i = b; i < e; ++i) bad |= uint64_t(p[i]) | (uint64_t(end - 1) - uint64_t(p[i]));
+    if (!(bad >> 63)) continue;
+    for (int64_t i = b; i < e; ++i) {
+      if (uint64_t(p[i]) >= uint64_t(end)) return i;
+    }
+  }
+  return -1;
+}
 bool has_nan_f64(const double* p, int64_t n) { return has_nan(p, n); }
 
 void reject_nan(const char* fn, const char* name, const py::array& a) {

@@ -100,6 +100,8 @@ void reject_nan(const char* fn, const char* name, const py::array& a);
 // ValueError when any element is NaN or +-inf.
 void reject_nonfinite(const char* fn, const char* name, const py::array& a);
 bool has_nan_f32(const float* p, int64_t n);
+// The first i with p[i] outside [0, end), or -1 (index arrays such as max pooling's argmax).
+int64_t first_outside(const int64_t* p, int64_t n, int64_t end);
 bool has_nan_f64(const double* p, int64_t n);
 
 [[noreturn]] void value_error(const std::string& msg);

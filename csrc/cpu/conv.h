@@ -51,11 +51,17 @@ inline PoolGeom pool_geometry(int64_t planes, int64_t h, int64_t w, int64_t kh, 
   return {planes, h, w, kh, kw, sh, sw, ph, pw, window_out_size(h, kh, sh, ph), window_out_size(w, kw, sw, pw)};
 }
 
+// What the max pooling kernels met in their inputs, as flags: each plane is checked while it is in cache,
+// so the bindings need no pass of their own when the outputs are fresh.
+constexpr int kPoolNaN = 1;      // x (forward) or dy (backward) holds a NaN
+constexpr int kPoolOutside = 2;  // an argmax lies outside [0, h * w); its plane's dx is left zero
+
+// Returns kPoolNaN or 0.
 template <typename T>
-void max_pool2d_forward(const PoolGeom& g, const T* x, T* y, int64_t* argmax);
-// Only planes, h, w, ho, wo of g are used; argmax values must lie in [0, h * w).
+int max_pool2d_forward(const PoolGeom& g, const T* x, T* y, int64_t* argmax);
+// Only planes, h, w, ho, wo of g are used. Returns kPoolNaN / kPoolOutside flags.
 template <typename T>
-void max_pool2d_backward(const PoolGeom& g, const T* dy, const int64_t* argmax, T* dx);
+int max_pool2d_backward(const PoolGeom& g, const T* dy, const int64_t* argmax, T* dx);
 
 // Zero padding counts towards the divisor kh * kw (PyTorch's count_include_pad=True).
 template <typename T>

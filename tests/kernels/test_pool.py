@@ -6,6 +6,7 @@ import pydl
 from pydl import kernels as K
 from pydl import reference as R
 
+from conftest import DTYPES
 from numgrad import numerical_grad, rel_err
 
 BACKENDS = [pytest.param(K, id="cpp"), pytest.param(R, id="numpy")]
@@ -96,6 +97,98 @@ def test_many_planes_and_thread_counts():
             _close(K.avg_pool2d_forward(x, 3, 1, 1), want[1])
     finally:
         pydl.set_num_threads(threads)
+
+
+# The 2x2 / stride 2 path: rows shorter than, equal to and longer than a vector (8 float32, 4 float64 lanes),
+# odd H and W (the last row and column belong to no window), one output, and enough planes for 2 threads.
+SHAPES_2X2 = [(2, 3, 28, 28), (2, 3, 7, 9), (1, 2, 2, 2), (1, 2, 3, 3), (2, 1, 16, 17), (1, 2, 5, 41),
+              (9, 16, 28, 28)]
+
+
+def _tied(shape, dtype, seed):
+    """Few distinct values (every window has ties) with +-inf among them."""
+    rng = np.random.default_rng(seed)
+    return rng.choice(np.array([-np.inf, -1.0, 0.0, 2.0, np.inf]), size=shape, p=[0.1, 0.3, 0.3, 0.2, 0.1]).astype(dtype)
+
+
+@pytest.mark.parametrize("shape", SHAPES_2X2, ids=str)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("values", ["normal", "tied"])
+def test_2x2_stride_2_is_exactly_the_reference(shape, dtype, values, simd_level, threads):
+    x = (_tied(shape, dtype, 5) if values == "tied"
+         else np.random.default_rng(5).standard_normal(shape).astype(dtype))
+    y, argmax = K.max_pool2d_forward(x, 2)
+    y_ref, argmax_ref = R.max_pool2d_forward(x, 2)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(argmax, argmax_ref)
+    dy = np.random.default_rng(6).standard_normal(y.shape).astype(dtype)
+    np.testing.assert_array_equal(K.max_pool2d_backward(dy, argmax, x.shape),
+                                  R.max_pool2d_backward(dy, argmax, x.shape))
+    out = np.full_like(x, 7.0)  # every element written, the uncovered last row and column included
+    K.max_pool2d_backward(dy, argmax, x.shape, out=out)
+    np.testing.assert_array_equal(out, R.max_pool2d_backward(dy, argmax, x.shape))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_2x2_backward_turns_negative_zero_into_zero_as_the_zero_fill_and_add_do(dtype, simd_level):
+    x = np.random.default_rng(0).standard_normal((2, 2, 6, 20)).astype(dtype)
+    y, argmax = K.max_pool2d_forward(x, 2)
+    for mod in (K, R):
+        dx = mod.max_pool2d_backward(np.full_like(y, -0.0), argmax, x.shape)
+        assert not np.signbit(dx).any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_backward_with_arg_maxes_outside_their_2x2_block_accumulates(dtype, simd_level, threads):
+    """max_pool2d_backward never sees the window: any argmax in the plane is valid, repeats add up."""
+    rng = np.random.default_rng(3)
+    shape = (6, 16, 12, 16)
+    y, argmax = K.max_pool2d_forward(rng.standard_normal(shape).astype(dtype), 2)
+    argmax[0] = rng.integers(0, 12 * 16, size=argmax[0].shape)  # anywhere in the plane
+    argmax[1, 3, 2, 5] = argmax[1, 3, 2, 4]  # one repeat in an otherwise block-wise plane
+    argmax[2, 0, -1, -1] = 0  # the last output of a plane points at its first element
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    np.testing.assert_array_equal(K.max_pool2d_backward(dy, argmax, shape), R.max_pool2d_backward(dy, argmax, shape))
+
+
+@pytest.mark.parametrize("kernel,stride,padding", [(2, 1, 0), (2, (2, 1), 0), (2, 2, 1), ((2, 3), 2, 0), (3, 2, 0),
+                                                   (2, 3, 0), (1, 2, 0)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_windows_near_2x2_stride_2_take_the_general_path_and_match(kernel, stride, padding, dtype, simd_level, threads):
+    x = _tied((9, 16, 13, 14), dtype, 8)
+    y, argmax = K.max_pool2d_forward(x, kernel, stride, padding)
+    y_ref, argmax_ref = R.max_pool2d_forward(x, kernel, stride, padding)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(argmax, argmax_ref)
+    dy = np.random.default_rng(9).standard_normal(y.shape).astype(dtype)
+    _close(K.max_pool2d_backward(dy, argmax, x.shape), R.max_pool2d_backward(dy, argmax, x.shape))
+
+
+@pytest.mark.parametrize("mod", BACKENDS)
+@pytest.mark.parametrize("kernel,stride", [(2, None), (3, 1)])
+@pytest.mark.parametrize("given_out", [False, True], ids=["fresh", "out"])
+def test_nan_and_bad_argmax_raise_and_leave_given_outputs_untouched(mod, kernel, stride, given_out):
+    x = np.random.default_rng(1).standard_normal((2, 3, 7, 9))
+    x[1, 2, 6, 8] = np.nan  # in the last row and column, which no 2x2 window covers
+    y, argmax = R.max_pool2d_forward(np.zeros_like(x), kernel, stride)
+    outs = dict(out=np.full_like(y, 5.0), argmax=np.full_like(argmax, 5)) if given_out else {}
+    with pytest.raises(ValueError, match=r"max_pool2d_forward: x with shape \(2, 3, 7, 9\) contains NaN"):
+        mod.max_pool2d_forward(x, kernel, stride, **outs)
+    for a in outs.values():
+        assert (a == 5).all()
+
+    y, argmax = mod.max_pool2d_forward(np.nan_to_num(x), kernel, stride)
+    dx = dict(out=np.full_like(x, 5.0)) if given_out else {}
+    dy = np.ones_like(y)
+    dy[0, 1, 0, 0] = np.nan
+    bad = argmax.copy()
+    bad[1, 0, 0, 0] = -1
+    with pytest.raises(ValueError, match=r"max_pool2d_backward: dy with shape .* contains NaN"):
+        mod.max_pool2d_backward(dy, bad, x.shape, **dx)  # NaN is reported before the bad index
+    with pytest.raises(ValueError, match=r"argmax holds -1, outside \[0, H\*W\) = \[0, 63\)"):
+        mod.max_pool2d_backward(np.ones_like(y), bad, x.shape, **dx)
+    for a in dx.values():
+        assert (a == 5).all()
 
 
 @pytest.mark.parametrize("kernel,stride,padding", [(2, None, 0), ((3, 2), 1, (1, 1)), (3, 2, 1), (1, 2, 0)])
