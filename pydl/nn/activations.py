@@ -56,6 +56,37 @@ class ReLU(_Activation):
     output_kind = "real"
 
 
+class LeakyReLU(_Activation):
+    """x where x > 0, else negative_slope·x (PyTorch's LeakyReLU; negative_slope >= 0)."""
+
+    _kernel = "leaky_relu"
+    output_kind = "real"
+
+    def __init__(self, negative_slope=0.01, dtype="float32", backend=None):
+        super().__init__(dtype, backend)
+        self.negative_slope = check_hyper("LeakyReLU", "negative_slope", negative_slope, 0.0)
+
+    def forward(self, x):
+        y = self.kernels.leaky_relu(x, out=self._buffer("y", x.shape), negative_slope=self.negative_slope)
+        if self.training:
+            self._y = y
+        return y
+
+    def backward(self, dy, need_dx=True):
+        if self._y is None:
+            raise self._missing_cache()
+        if not need_dx:
+            return None
+        return self.kernels.leaky_relu_backward(self._y, dy, out=self._buffer("dx", dy.shape),
+                                                negative_slope=self.negative_slope)
+
+    def plan_step(self):
+        return "leaky_relu", {"negative_slope": self.negative_slope}
+
+    def get_config(self):
+        return {"negative_slope": self.negative_slope}
+
+
 class Tanh(_Activation):
     _kernel = "tanh"
     output_kind = "real"
