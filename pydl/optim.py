@@ -169,12 +169,13 @@ class Adam(Optimizer):
     p -= lr·m̂/(√v̂+eps)."""
 
     def __init__(self, params=None, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, backend=None):
+        name = type(self).__name__
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise TypeError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = tuple(check_hyper("Adam", f"betas[{i}]", b, minimum=0.0, maximum=1.0, below=True)
+            raise TypeError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = tuple(check_hyper(name, f"betas[{i}]", b, minimum=0.0, maximum=1.0, below=True)
                            for i, b in enumerate(betas))
-        self.eps = check_hyper("Adam", "eps", eps, minimum=0.0)
-        self.weight_decay = check_hyper("Adam", "weight_decay", weight_decay, minimum=0.0)
+        self.eps = check_hyper(name, "eps", eps, minimum=0.0)
+        self.weight_decay = check_hyper(name, "weight_decay", weight_decay, minimum=0.0)
         super().__init__(params, lr, backend)
 
     def _new_state(self, data):

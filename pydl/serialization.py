@@ -198,10 +198,11 @@ def _layer_params(cls, config, what):
                 raise ValueError(f"{what}: {key} must be a finite number, got {config[key]!r:.60}")
         # Parameters, then the persistent buffers: every member the layer reads from the file.
         return {"gamma": (c,), "beta": (c,), "running_mean": (c,), "running_var": (c,)}
-    if cls == "LeakyReLU":
-        _check_keys(config, ("negative_slope",), what)
-        if not _is_number(config.get("negative_slope", 0.01)):
-            raise ValueError(f"{what}: negative_slope must be a finite number, got {config['negative_slope']!r:.60}")
+    if cls in ("LeakyReLU", "Dropout"):
+        key = {"LeakyReLU": "negative_slope", "Dropout": "p"}[cls]
+        _check_keys(config, (key,), what)
+        if key in config and not _is_number(config[key]):
+            raise ValueError(f"{what}: {key} must be a finite number, got {config[key]!r:.60}")
         return {}
     if cls in LAYERS:
         _check_keys(config, (), what)

@@ -60,17 +60,36 @@ def test_dropout_masks_depend_only_on_the_seed_and_the_element_index():
     assert not np.array_equal(pydl.kernels.dropout_forward(x, 0.5, 124)[1], m1)
 
 
-def test_dropout_masks_do_not_depend_on_the_thread_count():
-    x = np.ones(1 << 20)
-    before = pydl.kernels.get_num_threads() if hasattr(pydl.kernels, "get_num_threads") else None
-    masks = []
-    for threads in (1, 2):
-        if hasattr(pydl.kernels, "set_num_threads"):
-            pydl.kernels.set_num_threads(threads)
-        masks.append(pydl.kernels.dropout_forward(x, 0.5, 7)[1])
-    if before is not None:
-        pydl.kernels.set_num_threads(before)
-    np.testing.assert_array_equal(*masks)
+@pytest.mark.parametrize("n", [1, 2, 7, (1 << 18) + 1])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dropout_masks_are_the_twins_at_every_simd_level_and_thread_count(n, dtype, simd_level, threads):
+    x = np.ones(n, dtype=dtype)
+    np.testing.assert_array_equal(pydl.kernels.dropout_forward(x, 0.3, 2**63 - 1)[1],
+                                  pydl.reference.dropout_forward(x, 0.3, 2**63 - 1)[1])
+
+
+@pytest.mark.parametrize("shape", [(2000, 64), (400, 32, 50)])  # large enough for two threads
+def test_batch_norm_gives_the_same_bits_on_one_thread_and_on_two(shape):
+    x = _x(shape, scale=3.0, shift=1.0)
+    c = shape[1]
+
+    def run():
+        out = pydl.kernels.batch_norm_forward(x, np.ones(c), np.zeros(c), np.zeros(c), np.ones(c))
+        return out + pydl.kernels.batch_norm_backward(x, np.ones(c), x, out[1], out[2])
+
+    before = pydl.get_num_threads()
+    try:
+        pydl.set_num_threads(1)
+        one = run()
+        pydl.set_num_threads(2)
+        two = run()
+    finally:
+        pydl.set_num_threads(before)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+    ref = pydl.reference.batch_norm_forward(x, np.ones(c), np.zeros(c), np.zeros(c), np.ones(c))
+    for a, b in zip(one, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
 def test_batch_norm_uses_batch_statistics_in_training_and_running_ones_in_eval():
@@ -96,7 +115,8 @@ def test_running_statistics_are_buffers_the_optimizer_never_touches():
 
 
 def test_fit_refuses_a_batch_that_gives_batch_norm_a_single_value_per_channel():
-    net = pydl.Network([nn.Dense(3, 4), nn.BatchNorm1d(4), nn.Dense(4, 2)], loss="cross_entropy", dtype=F64, seed=0)
+    net = pydl.Network([nn.Dense(3, 4), nn.BatchNorm1d(4), nn.Dense(4, 2)], loss="cross_entropy", optimizer="sgd",
+                       dtype=F64, seed=0)
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         net.fit(_x((9, 3)), np.arange(9) % 2, batch_size=4, verbose=0)  # the last batch has one sample
 

@@ -10,8 +10,12 @@ class _Activation(Layer):
         super().__init__(dtype, backend)
         self._y = None
 
+    def _kernel_args(self, backward):
+        """Keyword arguments of the forward (backward: False) or backward kernel beyond the arrays."""
+        return {}
+
     def forward(self, x):
-        y = getattr(self.kernels, self._kernel)(x, out=self._buffer("y", x.shape))
+        y = getattr(self.kernels, self._kernel)(x, out=self._buffer("y", x.shape), **self._kernel_args(False))
         if self.training:
             self._y = y
         return y
@@ -21,7 +25,8 @@ class _Activation(Layer):
             raise self._missing_cache()
         if not need_dx:
             return None
-        return getattr(self.kernels, self._kernel + "_backward")(self._y, dy, out=self._buffer("dx", dy.shape))
+        return getattr(self.kernels, self._kernel + "_backward")(self._y, dy, out=self._buffer("dx", dy.shape),
+                                                                 **self._kernel_args(True))
 
     def plan_step(self):
         return "activation", {"activation": ("none", "relu", "sigmoid", "tanh").index(self._kernel)}
@@ -38,11 +43,8 @@ class Sigmoid(_Activation):
         super().__init__(dtype, backend)
         self.clip = None if clip is None else check_hyper("Sigmoid", "clip", clip, 0.0, 0.5, above=True, below=True)
 
-    def forward(self, x):
-        y = self.kernels.sigmoid(x, out=self._buffer("y", x.shape), clip=self.clip)
-        if self.training:
-            self._y = y
-        return y
+    def _kernel_args(self, backward):
+        return {} if backward else {"clip": self.clip}
 
     def plan_step(self):
         return "activation", {"activation": 2, "clip": 0.0 if self.clip is None else self.clip}
@@ -66,19 +68,8 @@ class LeakyReLU(_Activation):
         super().__init__(dtype, backend)
         self.negative_slope = check_hyper("LeakyReLU", "negative_slope", negative_slope, 0.0)
 
-    def forward(self, x):
-        y = self.kernels.leaky_relu(x, out=self._buffer("y", x.shape), negative_slope=self.negative_slope)
-        if self.training:
-            self._y = y
-        return y
-
-    def backward(self, dy, need_dx=True):
-        if self._y is None:
-            raise self._missing_cache()
-        if not need_dx:
-            return None
-        return self.kernels.leaky_relu_backward(self._y, dy, out=self._buffer("dx", dy.shape),
-                                                negative_slope=self.negative_slope)
+    def _kernel_args(self, backward):
+        return {"negative_slope": self.negative_slope}
 
     def plan_step(self):
         return "leaky_relu", {"negative_slope": self.negative_slope}

@@ -1,4 +1,6 @@
 """Inverted dropout with a counter-based generator: the mask of element i depends only on (seed, i)."""
+import math
+
 import numpy as np
 
 from ._checks import float_arg, float_input, int_arg, no_overlap, output, reject_nan, same_dtype, same_shape
@@ -15,15 +17,17 @@ def _mix(z):
     return z ^ (z >> np.uint64(31))
 
 
-def dropout_uniform(seed, n):
-    """u(seed, i) in [0, 1) for i < n: SplitMix64's output for (mix(seed), i), its top 53 bits."""
+def dropout_bits(seed, n):
+    """The 32 random bits of elements 0..n-1: SplitMix64's output for (mix(seed), i // 2), its high half for
+    even i and its low half for odd i."""
     key = _mix(np.array([seed], dtype=np.uint64))
-    z = _mix(key + np.arange(1, n + 1, dtype=np.uint64) * _GAMMA)
-    return (z >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+    z = _mix(key + np.arange(1, (n + 1) // 2 + 1, dtype=np.uint64) * _GAMMA)
+    return np.stack([z >> np.uint64(32), z & np.uint64(0xFFFFFFFF)], axis=1).reshape(-1)[:n]
 
 
 def dropout_forward(x, p, seed, out=None, mask=None):
-    """mask = 1/(1-p) where u(seed, i) >= p else 0 (i the flat index), out = x * mask; returns (out, mask)."""
+    """mask = 1/(1-p) where bits(seed, i) >= p * 2**32 else 0 (i the flat index), out = x * mask; returns
+    (out, mask)."""
     fn = "dropout_forward"
     x = float_input(fn, "x", x)
     p = float_arg(fn, "p", p)
@@ -38,7 +42,7 @@ def dropout_forward(x, p, seed, out=None, mask=None):
     no_overlap(fn, "mask", mask, "x", x)
     no_overlap(fn, "mask", mask, "out", out)
     reject_nan(fn, "x", x)
-    keep = dropout_uniform(seed, x.size).reshape(x.shape) >= p
+    keep = dropout_bits(seed, x.size).reshape(x.shape) >= np.uint64(math.ceil(p * 2.0 ** 32))
     mask[...] = np.where(keep, x.dtype.type(1.0 / (1.0 - p)), 0)
     out[...] = x * mask
     return out, mask

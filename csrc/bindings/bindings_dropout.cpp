@@ -60,8 +60,9 @@ PYDL_BINDINGS(bind_dropout) {
   const auto none = py::none();
   m.def("dropout_forward", &dropout_forward_py, arg("x"), arg("p"), arg("seed"), arg("out") = none,
         arg("mask") = none,
-        "Inverted dropout: mask = 1/(1-p) where u(seed, i) >= p else 0 (u: a counter-based uniform of the seed\n"
-        "and the element's index, 0 <= seed < 2**63), out = x * mask. 0 <= p < 1. Returns (out, mask).");
+        "Inverted dropout: mask = 1/(1-p) where bits(seed, i) >= p * 2**32 else 0 (bits: 32 counter-based random\n"
+        "bits of the seed and the element's flat index, 0 <= seed < 2**63), out = x * mask. 0 <= p < 1.\n"
+        "Returns (out, mask).");
   m.def("dropout_backward", &dropout_backward_py, arg("dy"), arg("mask"), arg("out") = none,
         "dx = dy * mask, mask from dropout_forward. Returns out (may be dy itself).");
 }
