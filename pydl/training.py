@@ -307,13 +307,21 @@ def guarded_step(net, x, t, where, epoch=None, batch=None, seed=None):
     before the update and the parameters after it; on failure the step is undone and DivergenceError
     (``where`` leading its message) raised. ``seed``: the step's seed for random layers (None: drawn).
     Returns (loss, output)."""
+    dev = net._dev
+    buffers = [(a, dev.copy(a)) for _, a in net.named_buffers()]  # the forward moves running statistics
+
+    def diverged(text):
+        for live, saved in buffers:
+            dev.copy_(live, saved)
+        return DivergenceError(f"{where}: {text}; {_KEPT}", epoch, batch)
+
     try:
         out = net._forward(x, seed)
         loss = net.loss(out, t)
     except ValueError as error:  # a kernel refusing an activation that overflowed to NaN
-        raise DivergenceError(f"{where}: {error}; {_KEPT}", epoch, batch) from None
+        raise diverged(str(error)) from None
     if not math.isfinite(loss):
-        raise DivergenceError(f"{where}: the loss is {loss}; {_KEPT}", epoch, batch)
+        raise diverged(f"the loss is {loss}")
     net._backward(net.loss.backward())
     undo = _Snapshot(net, None, [])
     try:

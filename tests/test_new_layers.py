@@ -272,3 +272,16 @@ def test_a_dd2424_style_network_with_batch_norm_trains_in_the_plan():
     assert pydl.plan.TrainingPlan.for_network(net) is not None
     assert history["loss"][-1] < 0.5 * history["loss"][0]
     assert net.evaluate(x, y)["accuracy"] > 0.9
+
+
+def test_a_diverging_step_leaves_the_running_statistics_of_the_last_finite_step():
+    net = pydl.Network([nn.Dense(2, 3), nn.BatchNorm1d(3), nn.Dense(3, 1)], loss="mse", optimizer="sgd", dtype=F64,
+                       seed=0)
+    x, y = _x((4, 2)), np.ones(4)
+    net.train_step(x, y)
+    kept = [a.copy() for _, a in net.named_buffers()]
+    net.layers[2].params["W"][...] = 1e200  # the next loss overflows, after batch norm's forward ran
+    with pytest.raises(pydl.training.DivergenceError, match="the loss is inf"):
+        net.train_step(x, y)
+    for (name, a), b in zip(net.named_buffers(), kept):
+        np.testing.assert_array_equal(a, b, err_msg=name)
