@@ -6,9 +6,20 @@
 namespace pydl {
 namespace {
 
+double slope_arg(const char* fn, const py::handle& obj, const py::array& like) {
+  const double slope = float_arg(fn, "negative_slope", obj);
+  // A negative slope would make the output's sign ambiguous, and backward works from the output.
+  if (!(slope >= 0)) value_error(std::string(fn) + ": negative_slope must be >= 0, got " + std::to_string(slope));
+  fits_dtype(fn, "negative_slope", slope, like);
+  return slope;
+}
+
+// slope_obj: LeakyReLU's negative_slope (act is then ignored); null for the other activations.
 py::array unary(const char* fn, Activation act, const py::object& x_obj, const py::object& out_obj,
-                double clip = 0) {
+                double clip = 0, const py::object* slope_obj = nullptr) {
   py::array x = float_input(fn, "x", x_obj);
+  const bool leaky = slope_obj != nullptr;
+  const double slope = leaky ? slope_arg(fn, *slope_obj, x) : 0.0;
   py::array out = float_output(fn, "out", out_obj, shape_vec(x), x);
   no_overlap(fn, "out", out, "x", x, /*allow_same=*/true);
   // A given out must stay untouched when x holds NaN; a fresh one may be dropped after the fused check.
@@ -18,6 +29,7 @@ py::array unary(const char* fn, Activation act, const py::object& x_obj, const p
     py::gil_scoped_release nogil;
     nan = by_dtype(x, [&](auto zero) {
       using T = decltype(zero);
+      if (leaky) return leaky_relu_forward<T>(cptr<T>(x), ptr<T>(out), x.size(), slope);
       const bool met = activation_forward<T>(act, cptr<T>(x), ptr<T>(out), x.size());
       if (clip > 0) clip_probabilities<T>(ptr<T>(out), x.size(), clip);
       return met;
@@ -25,14 +37,6 @@ py::array unary(const char* fn, Activation act, const py::object& x_obj, const p
   }
   if (nan) value_error(std::string(fn) + ": x with shape " + shape_of(x) + " contains NaN");
   return out;
-}
-
-double slope_arg(const char* fn, const py::handle& obj, const py::array& like) {
-  const double slope = float_arg(fn, "negative_slope", obj);
-  // A negative slope would make the output's sign ambiguous, and backward works from the output.
-  if (!(slope >= 0)) value_error(std::string(fn) + ": negative_slope must be >= 0, got " + std::to_string(slope));
-  fits_dtype(fn, "negative_slope", slope, like);
-  return slope;
 }
 
 // slope_obj: LeakyReLU's negative_slope (act is then ignored); null for the other activations.
@@ -61,25 +65,6 @@ py::array backward(const char* fn, Activation act, const py::object& y_obj, cons
     });
   }
   if (nan) value_error(std::string(fn) + ": y or dy with shape " + shape_of(y) + " contains NaN");
-  return out;
-}
-
-py::array leaky_relu(const py::object& x_obj, const py::object& out_obj, const py::object& slope_obj) {
-  const char* fn = "leaky_relu";
-  py::array x = float_input(fn, "x", x_obj);
-  const double slope = slope_arg(fn, slope_obj, x);
-  py::array out = float_output(fn, "out", out_obj, shape_vec(x), x);
-  no_overlap(fn, "out", out, "x", x, /*allow_same=*/true);
-  if (!out_obj.is_none()) reject_nan(fn, "x", x);
-  bool nan;
-  {
-    py::gil_scoped_release nogil;
-    nan = by_dtype(x, [&](auto zero) {
-      using T = decltype(zero);
-      return leaky_relu_forward<T>(cptr<T>(x), ptr<T>(out), x.size(), slope);
-    });
-  }
-  if (nan) value_error(std::string(fn) + ": x with shape " + shape_of(x) + " contains NaN");
   return out;
 }
 
@@ -114,7 +99,12 @@ PYDL_BINDINGS(bind_activations) {
         return unary("relu", Activation::relu, x, out);
       },
       arg("x"), arg("out") = none, "max(x, 0). Returns out (allocated when None; may be x itself).");
-  m.def("leaky_relu", &leaky_relu, arg("x"), arg("out") = none, arg("negative_slope") = 0.01,
+  m.def(
+      "leaky_relu",
+      [](const py::object& x, const py::object& out, const py::object& slope) {
+        return unary("leaky_relu", Activation::none, x, out, 0, &slope);
+      },
+      arg("x"), arg("out") = none, arg("negative_slope") = 0.01,
         "x where x > 0, else negative_slope * x (negative_slope >= 0). Returns out (allocated when None; may be x).");
   m.def(
       "leaky_relu_backward",

@@ -432,7 +432,6 @@ def _regularized(device):
                         device=device)
 
 
-@ON_EVERY_DEVICE
 def test_dropout_batch_norm_and_adamw_train_save_and_load_alike_on_every_device(device, tmp_path):
     net, ref, (x, y) = _regularized(device), _regularized("numpy"), _data()
     kwargs = dict(epochs=3, batch_size=8, verbose=0)
