@@ -37,6 +37,8 @@ def _validation_loader(net, data, transforms, fn):
 def fit_loader(net, x, y, epochs, batch_size, shuffle, validation_data, validation_split, verbose, callbacks, seed,
                augment):
     from .data import DataLoader
+    # fit's generator: the seed of a loader built here, and the step seeds of random layers (Dropout).
+    rng = net._rng if seed is None else _random.spawn(_random.check_seed("fit", seed))
     if isinstance(x, DataLoader):
         if y is not None:
             raise ValueError("fit: y must be None when x is a DataLoader (it yields the targets)")
@@ -60,7 +62,6 @@ def fit_loader(net, x, y, epochs, batch_size, shuffle, validation_data, validati
                 raise ValueError(f"fit: validation_split={validation_split} of {x.shape[0]} samples leaves an "
                                  f"empty training or validation set")
             validation_data, x, y = (x[cut:], y[cut:]), x[:cut], y[:cut]
-        rng = net._rng if seed is None else _random.spawn(_random.check_seed("fit", seed))
         bs = _training.batch_size_for(batch_size, x.shape[0], "fit")
         loader = DataLoader(x, y, batch_size=bs, shuffle=shuffle, seed=int(rng.integers(2 ** 63)), transform=augment)
     t, labels = _prepared(net, loader, "fit")
@@ -71,4 +72,4 @@ def fit_loader(net, x, y, epochs, batch_size, shuffle, validation_data, validati
         val = (val_loader,) + tuple(_prepared(net, val_loader, "fit: validation_data"))
         net._last_input_shape = tuple(loader.sample_shape)
     callbacks = callback_list(callbacks, net, "fit")
-    return _training.fit(net, None, t, labels, epochs, batch_size, True, val, verbose, callbacks, None, loader)
+    return _training.fit(net, None, t, labels, epochs, batch_size, True, val, verbose, callbacks, rng, loader)

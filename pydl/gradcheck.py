@@ -56,7 +56,8 @@ def gradcheck(model, x, y=None, eps=1e-6, seed=0, check_input=True):
     (``"layer{i}.W"`` for a network, ``"W"`` for a layer) and ``"input"`` for d/dx.
 
     ``model`` is a Network, a Layer or a Loss, checked on a float64 copy (the original is untouched) on the
-    model's device. A network with a loss and ``y`` is checked on loss(net(x), y); a layer, or a network
+    model's device, in training mode (dropout with one fixed mask, batch normalization through the batch
+    statistics). A network with a loss and ``y`` is checked on loss(net(x), y); a layer, or a network
     without ``y``, on sum(out * R) with a fixed random R (seeded by ``seed``); a loss on loss(x, y) w.r.t. x.
     """
     eps = check_hyper("gradcheck", "eps", eps, minimum=0.0, maximum=1.0, above=True)
@@ -87,6 +88,10 @@ def gradcheck(model, x, y=None, eps=1e-6, seed=0, check_input=True):
     else:
         raise TypeError(f"gradcheck: model must be a Network, a Layer or a Loss, got {type(model).__name__}")
     xd = _on(dev, x)
+    for i, layer in enumerate(layers):  # one dropout mask for every evaluation, all in training mode
+        layer.train()
+        if layer.uses_seed:
+            layer._seed = (seed + i) % 2**63
 
     def forward(inp):
         for layer in layers:
@@ -113,8 +118,6 @@ def gradcheck(model, x, y=None, eps=1e-6, seed=0, check_input=True):
         analytic[name] = dev.to_numpy(p.grad)
 
     result = {}
-    for layer in layers:
-        layer.eval()
     for name, p in named:
         result[name] = rel_error(analytic[name], _numeric(objective, p.data, eps, dev))
     if check_input:

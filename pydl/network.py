@@ -220,6 +220,16 @@ class Network:
     def num_params(self):
         return sum(layer.num_params() for layer in self.layers)
 
+    def named_buffers(self):
+        """(``"layer{i}.{name}"``, array) pairs of the layers' persistent buffers (BatchNorm's running
+        statistics): saved and loaded with the network, never trained."""
+        return [(f"layer{i}.{name}", a) for i, layer in enumerate(self.layers) for name, a in layer.buffers.items()]
+
+    @property
+    def _random(self):
+        """True when a layer draws random numbers in training (Dropout): each training step then takes a seed."""
+        return any(layer.uses_seed for layer in self.layers)
+
     def train(self, mode=True):
         for layer in self.layers:
             layer.train(mode)
@@ -335,9 +345,23 @@ class Network:
             raise RuntimeError(f"{fn}: no optimizer; pass optimizer= to Network or call compile(optimizer=...)")
 
     # ---- computation -----------------------------------------------------------------------------
-    def _forward(self, x):
-        for layer in self.layers:
-            x = layer.forward(x)
+    def _forward(self, x, seed=None):
+        """The layers' forward; in training, the random layers get ``seed`` (None: one drawn from the
+        network's generator) plus their index, as the plan's steps do."""
+        seeded = self.training and self._random
+        if seeded:
+            if seed is None:
+                seed = int(_training.draw_seeds(self._rng, 1)[0])
+            for i, layer in enumerate(self.layers):
+                if layer.uses_seed:
+                    layer._seed = (int(seed) + i) % 2**63
+        try:
+            for layer in self.layers:
+                x = layer.forward(x)
+        finally:
+            if seeded:
+                for layer in self.layers:
+                    layer._seed = None
         return x
 
     def _backward(self, dy, need_dx=False):
@@ -347,8 +371,8 @@ class Network:
                 break
         return dy
 
-    def _train_step(self, x, t):
-        out = self._forward(x)
+    def _train_step(self, x, t, seed=None):
+        out = self._forward(x, seed)
         loss = self.loss(out, t)
         self._backward(self.loss.backward())
         self.optimizer.step()

@@ -1,7 +1,7 @@
 """Optimizers (PyTorch names, defaults and update formulas) and learning-rate schedules.
 
 An optimizer updates :class:`pydl.nn.Parameter` objects in place through the kernels ``sgd_step``,
-``rmsprop_step`` and ``adam_step``. Build it PyTorch style, ``SGD(net.parameters(), lr=0.1)``, or Keras
+``rmsprop_step`` and ``adam_step`` (AdamW: its decoupled weight decay). Build it PyTorch style, ``SGD(net.parameters(), lr=0.1)``, or Keras
 style, ``SGD(lr=0.1)``, and let ``Network``/``compile`` bind it to the network's parameters. State
 (momentum buffers, moment estimates) is per parameter, created at the first step in the parameter's
 dtype on the optimizer's backend (``to(device)`` moves it). ``weight_decay`` is PyTorch's (added to the
@@ -19,7 +19,7 @@ from ._args import check_hyper, check_int
 from .callbacks import Callback
 from .nn.base import Parameter
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "get", "LRScheduler", "StepDecay", "ExponentialDecay", "CyclicLR"]
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "get", "LRScheduler", "StepDecay", "ExponentialDecay", "CyclicLR"]
 
 
 class Optimizer(_backends.OnBackend):
@@ -169,29 +169,46 @@ class Adam(Optimizer):
     p -= lr·m̂/(√v̂+eps)."""
 
     def __init__(self, params=None, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, backend=None):
+        name = type(self).__name__
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise TypeError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = tuple(check_hyper("Adam", f"betas[{i}]", b, minimum=0.0, maximum=1.0, below=True)
+            raise TypeError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = tuple(check_hyper(name, f"betas[{i}]", b, minimum=0.0, maximum=1.0, below=True)
                            for i, b in enumerate(betas))
-        self.eps = check_hyper("Adam", "eps", eps, minimum=0.0)
-        self.weight_decay = check_hyper("Adam", "weight_decay", weight_decay, minimum=0.0)
+        self.eps = check_hyper(name, "eps", eps, minimum=0.0)
+        self.weight_decay = check_hyper(name, "weight_decay", weight_decay, minimum=0.0)
         super().__init__(params, lr, backend)
 
     def _new_state(self, data):
         zeros = self._dev.zeros
         return {"exp_avg": zeros(data.shape, data.dtype), "exp_avg_sq": zeros(data.shape, data.dtype)}
 
+    def _decays(self, p):
+        """(weight decay added to p's gradient, decoupled weight decay) for the adam_step kernel."""
+        return self.weight_decay + 2.0 * p.l2, 0.0
+
     def _step(self, k):
         beta1, beta2 = self.betas
         for p, s in zip(self.params, self._state):
+            coupled, decoupled = self._decays(p)
             k.adam_step(p.data, p.grad, s["exp_avg"], s["exp_avg_sq"], step=self.steps, lr=self.lr, beta1=beta1,
-                        beta2=beta2, eps=self.eps, weight_decay=self.weight_decay + 2.0 * p.l2)
+                        beta2=beta2, eps=self.eps, weight_decay=coupled, decoupled_weight_decay=decoupled)
 
     def get_config(self):
         return {"lr": self.lr, "betas": list(self.betas), "eps": self.eps, "weight_decay": self.weight_decay}
 
 
-_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}
+class AdamW(Adam):
+    """PyTorch AdamW: Adam with decoupled weight decay, p ← p·(1 - lr·weight_decay) before the Adam step
+    (the network's L2 term, a loss term, still adds 2λ·W to the gradient)."""
+
+    def __init__(self, params=None, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, backend=None):
+        super().__init__(params, lr, betas, eps, weight_decay, backend)
+
+    def _decays(self, p):
+        return 2.0 * p.l2, self.weight_decay
+
+
+_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW}
 
 
 def get(optimizer):

@@ -15,14 +15,14 @@ import numpy as np
 from . import _core
 from . import backend as _backend
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, MultiBCELoss
-from .optim import SGD, Adam, RMSprop
+from .optim import SGD, Adam, AdamW, RMSprop
 
 __all__ = ["TrainingPlan"]
 
 _LOSSES = (MSELoss, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MultiBCELoss)
 # The state arrays of each optimizer in the order its update kernel takes them, and its settings.
 _STATE_NAMES = {SGD: ("momentum_buffer",), RMSprop: ("square_avg", "momentum_buffer", "grad_avg"),
-                Adam: ("exp_avg", "exp_avg_sq")}
+                Adam: ("exp_avg", "exp_avg_sq"), AdamW: ("exp_avg", "exp_avg_sq")}
 
 
 def _settings(opt):
@@ -30,7 +30,8 @@ def _settings(opt):
         return {"momentum": opt.momentum, "dampening": opt.dampening, "nesterov": opt.nesterov}
     if type(opt) is RMSprop:
         return {"alpha": opt.alpha, "eps": opt.eps, "momentum": opt.momentum, "centered": opt.centered}
-    return {"beta1": opt.betas[0], "beta2": opt.betas[1], "eps": opt.eps}
+    return {"beta1": opt.betas[0], "beta2": opt.betas[1], "eps": opt.eps,
+            "decoupled_weight_decay": opt.weight_decay if type(opt) is AdamW else 0.0}
 
 
 def _defined_in(cls, name):
@@ -76,22 +77,26 @@ class TrainingPlan:
             return None
         shape = tuple(net._last_input_shape)
         steps = []
-        for layer in net.layers:
+        for index, layer in enumerate(net.layers):
             step = layer.plan_step() if _step_is_current(layer) else None
             if step is None:
                 return None
             out_shape = tuple(layer.output_shape(shape))
             if step != "identity":
                 kind, numbers = step
+                if layer.uses_seed:  # the step's seed plus the layer's index, as Network._forward gives it
+                    numbers = dict(numbers, seed_offset=index)
                 params = layer.parameters()
-                steps.append((kind, [p.data for p in params], [p.grad for p in params], numbers, shape, out_shape))
+                steps.append((kind, [p.data for p in params], [p.grad for p in params], numbers, shape, out_shape,
+                              list(layer.buffers.values())))
             shape = out_shape
         if not steps or len(shape) != 1:
             return None  # the accuracy count and the class losses read (N, C) outputs
         if opt._state is None:  # what Optimizer.step does on its first call
             opt._state = [opt._new_state(p.data) for p in opt.params]
         names = _STATE_NAMES[type(opt)]
-        params = [(p.data, p.grad, tuple(s.get(name) for name in names), opt.weight_decay + 2.0 * p.l2)
+        params = [(p.data, p.grad, tuple(s.get(name) for name in names),
+                   opt._decays(p)[0] if isinstance(opt, Adam) else opt.weight_decay + 2.0 * p.l2)
                   for p, s in zip(opt.params, opt._state)]
         loss_spec = (loss.name, getattr(loss, "eps", 1e-7), loss.label_threshold)
         return steps, loss_spec, (type(opt).__name__.lower(), _settings(opt), params)
@@ -101,7 +106,8 @@ class TrainingPlan:
         settings, L2, layers, input shape. Returns False when the network has no plan. Called before every
         run, so it compares identities and a few numbers first."""
         net, opt = self.net, self.net.optimizer
-        live = [net.loss, opt, opt._state, *net.layers, *(a for p in net.parameters() for a in (p.data, p.grad))]
+        live = [net.loss, opt, opt._state, *net.layers, *(a for p in net.parameters() for a in (p.data, p.grad)),
+                *(a for _, a in net.named_buffers())]
         if opt is not None and opt._state is not None:
             live += [a for state in opt._state for a in state.values()]
         key = (net._last_input_shape, net.dtype.str, net.l2, tuple(p.l2 for p in net.parameters()),
@@ -120,14 +126,14 @@ class TrainingPlan:
         self._plan = _core._TrainingPlan(net.dtype.name, steps, loss, optimizer)
         # The optimizer state may have been created by _describe: compare against the arrays now live.
         live = [net.loss, opt, opt._state, *net.layers, *(a for p in net.parameters() for a in (p.data, p.grad)),
-                *(a for state in opt._state for a in state.values())]
+                *(a for _, a in net.named_buffers()), *(a for state in opt._state for a in state.values())]
         self._key, self._objects = key, live
         return True
 
-    def run(self, x, t, labels, epochs=1, perms=None, batch_size=None, lrs=None):
+    def run(self, x, t, labels, epochs=1, perms=None, batch_size=None, lrs=None, seeds=None):
         """Train ``epochs`` epochs on prepared data in batches of ``batch_size`` rows (``perms[e]`` orders
         epoch e; rows in order without perms), the learning rate of step k being ``lrs[k]`` (the
-        optimizer's lr without lrs). Returns (losses, accuracies) of the epochs that ran: fewer than asked
+        optimizer's lr without lrs) and its seed for random layers ``seeds[k]``. Returns (losses, accuracies) of the epochs that ran: fewer than asked
         when a loss became non-finite or an update met NaN (the caller restores and replays)."""
         if not self._ensure():
             raise RuntimeError("TrainingPlan: the network changed into one the plan cannot train")
@@ -135,5 +141,5 @@ class TrainingPlan:
         n = x.shape[0]
         losses, correct, done, opt.steps = self._plan.run(
             x, t, labels, epochs=epochs, batch_size=n if batch_size is None else batch_size, perms=perms, lrs=lrs,
-            lr=opt.lr, step=opt.steps)
+            lr=opt.lr, step=opt.steps, seeds=seeds)
         return losses[:done].tolist(), (correct[:done] / n).tolist()

@@ -1,7 +1,8 @@
 """Save and load networks: one .npz holding the architecture as JSON and every parameter array.
 
 The file loads with ``np.load(allow_pickle=False)``: the architecture is a plain unicode array, the
-weights plain float arrays named ``layer{i}.{name}``. The optimizer's hyper-parameters are always saved;
+weights and the layers' persistent buffers (BatchNorm's running statistics) plain float arrays named
+``layer{i}.{name}``. The optimizer's hyper-parameters are always saved;
 ``save(path, include_optimizer=True)`` also keeps its state arrays (``optimizer.{k}.{name}`` for the k-th
 parameter), its step count and the network's generator state, so training resumes exactly where it
 stopped. Users' layer classes load once registered (:func:`pydl.register_layer`).
@@ -93,6 +94,8 @@ def to_arrays(net, include_optimizer=False):
     dev = net._dev
     for name, p in net.named_parameters():
         arrays[name] = dev.to_numpy(p.data, copy=False)
+    for name, a in net.named_buffers():
+        arrays[name] = dev.to_numpy(a, copy=False)
     opt = net.optimizer
     if include_optimizer and opt is not None and opt._state is not None:
         for k, state in enumerate(opt._state):
@@ -187,6 +190,20 @@ def _layer_params(cls, config, what):
         if config.get("clip") is not None and not _is_number(config["clip"]):
             raise ValueError(f"{what}: clip must be a finite number, got {config['clip']!r:.60}")
         return {}
+    if cls in ("BatchNorm1d", "BatchNorm2d"):
+        _check_keys(config, ("num_features", "eps", "momentum"), what)
+        c = _int_in(config.get("num_features"), 1, MAX_FEATURES, f"{what}: num_features")
+        for key in ("eps", "momentum"):
+            if key in config and not _is_number(config[key]):
+                raise ValueError(f"{what}: {key} must be a finite number, got {config[key]!r:.60}")
+        # Parameters, then the persistent buffers: every member the layer reads from the file.
+        return {"gamma": (c,), "beta": (c,), "running_mean": (c,), "running_var": (c,)}
+    if cls in ("LeakyReLU", "Dropout"):
+        key = {"LeakyReLU": "negative_slope", "Dropout": "p"}[cls]
+        _check_keys(config, (key,), what)
+        if key in config and not _is_number(config[key]):
+            raise ValueError(f"{what}: {key} must be a finite number, got {config[key]!r:.60}")
+        return {}
     if cls in LAYERS:
         _check_keys(config, (), what)
         return {}
@@ -218,7 +235,8 @@ def _check_hyper(config, allowed_bools, what):
 _LOSS_KEYS = {"bce": ("eps",)}
 _OPTIMIZER_KEYS = {"sgd": ("lr", "momentum", "dampening", "weight_decay", "nesterov"),
                    "rmsprop": ("lr", "alpha", "eps", "weight_decay", "momentum", "centered"),
-                   "adam": ("lr", "betas", "eps", "weight_decay")}
+                   "adam": ("lr", "betas", "eps", "weight_decay"),
+                   "adamw": ("lr", "betas", "eps", "weight_decay")}
 
 
 def _parse_architecture(text):
@@ -272,7 +290,7 @@ def _parse_architecture(text):
     if opt is not None:
         if (not isinstance(opt, dict) or set(opt) != {"class", "config"} or not isinstance(opt["class"], str)
                 or opt["class"].lower() not in _OPTIMIZER_KEYS):
-            raise ValueError(f"optimizer must be one of SGD, RMSprop, Adam, got {opt!r:.80}")
+            raise ValueError(f"optimizer must be one of SGD, RMSprop, Adam, AdamW, got {opt!r:.80}")
         what = f"optimizer {opt['class']}"
         _check_keys(opt["config"], _OPTIMIZER_KEYS[opt["class"].lower()], what)
         _check_hyper(opt["config"], ("nesterov", "centered"), what)
@@ -334,13 +352,21 @@ def _build(arch, shapes, dtype, device):
         raise ValueError(f"the architecture is invalid ({type(e).__name__}: {e})") from None
     net.seed = arch.get("seed")
     for i, layer in enumerate(net.layers):
-        if shapes[i] is None:  # a user's layer: its parameters as built, within the layers' limit
-            shapes[i] = _within_limit({p.name: p.shape for p in layer.parameters()}, f"layer {i} ({arch['layers'][i]['class']})")
-    names = [name for name, _ in net.named_parameters()]
+        if shapes[i] is None:  # a user's layer: its parameters and buffers as built, within the layers' limit
+            shapes[i] = _within_limit({**{p.name: p.shape for p in layer.parameters()},
+                                       **{k: tuple(a.shape) for k, a in layer.buffers.items()}},
+                                      f"layer {i} ({arch['layers'][i]['class']})")
+    names = [name for name, _ in _members(net)]
     expected = [f"layer{i}.{p}" for i, s in enumerate(shapes) for p in s]
-    if names != expected:  # the layers' own parameters must be exactly those checked before building
+    if names != expected:  # the layers' own parameters and buffers must be exactly those checked before building
         raise ValueError(f"the layers hold parameters {names}, the architecture implies {expected}")
     return net
+
+
+def _members(net):
+    """(name, array) of every layer member a file holds: each layer's parameters, then its buffers."""
+    return [(f"layer{i}.{name}", a) for i, layer in enumerate(net.layers)
+            for name, a in [(p.name, p.data) for p in layer.parameters()] + list(layer.buffers.items())]
 
 
 def _make_layer(spec, dtype):
@@ -382,10 +408,10 @@ def _check_param_header(name, shape, dtype, expected):
         raise ValueError(f"parameter {name!r} has shape {tuple(shape)}, the architecture needs {tuple(expected)}")
 
 
-def _assign(net, name, p, values, finite=True):
+def _assign(net, name, target, values, finite=True):
     if finite and not np.all(np.isfinite(values)):
         raise ValueError(f"parameter {name!r} holds NaN or infinite values")
-    net._dev.copy_(p.data, values)
+    net._dev.copy_(target, values)
 
 
 def from_arrays(arrays, dtype=None, device=None):
@@ -416,8 +442,8 @@ def from_arrays(arrays, dtype=None, device=None):
     for i, params in enumerate(shapes):
         for pname, shape in params.items() if not known[i] else ():
             member(f"layer{i}.{pname}", shape)
-    for name, p in net.named_parameters():
-        _assign(net, name, p, arrays[name], finite=False)
+    for name, target in _members(net):
+        _assign(net, name, target, arrays[name], finite=False)
     if arch.get("training_state") is not None:
         _restore_training(net, arch["training_state"], member)
     return net
@@ -546,9 +572,9 @@ def _load_npz(npz, dtype, device):
     for i, params in enumerate(shapes):
         for pname, shape in params.items() if not known[i] else ():
             check_header(f"layer{i}.{pname}", shape)
-    for name, p in net.named_parameters():
+    for name, target in _members(net):
         f, shape, fortran, dt, nbytes = npz.open(name)
-        _assign(net, name, p, npz.read_data(f, name, shape, fortran, dt, nbytes))
+        _assign(net, name, target, npz.read_data(f, name, shape, fortran, dt, nbytes))
     if arch.get("training_state") is not None:
         _restore_training(net, arch["training_state"], read)
     return net

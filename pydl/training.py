@@ -16,7 +16,7 @@ from .optim import LRScheduler
 from .plan import TrainingPlan
 from .progress import Progress
 
-__all__ = ["History", "DivergenceError", "FULL_BATCH", "DEFAULT_BATCH_SIZE", "batch_size_for", "fit"]
+__all__ = ["History", "DivergenceError", "FULL_BATCH", "DEFAULT_BATCH_SIZE", "batch_size_for", "draw_seeds", "fit"]
 
 FULL_BATCH = "full"
 DEFAULT_BATCH_SIZE = 32  # Keras' default
@@ -91,6 +91,19 @@ class History:
         return fig
 
 
+def draw_seeds(rng, count):
+    """The seeds of ``count`` training steps of a network with random layers (Dropout): int64 in
+    [0, 2**63). Every path draws an epoch's seeds right after its permutation, so plan chunks, parts and
+    Python epochs consume the generator alike."""
+    return rng.integers(0, 2**63, size=count, dtype=np.int64)
+
+
+def _epoch_draws(net, rng, n, batches, shuffle):
+    """(permutation or None, step seeds or None) of one epoch, in the order every path draws them."""
+    perm = rng.permutation(n) if shuffle else None
+    return perm, draw_seeds(rng, batches) if net._random else None
+
+
 def batch_size_for(batch_size, n, fn):
     """The number of samples per batch: ``None`` is Keras' 32, ``"full"`` all ``n``, an integer >= 1 itself
     (at most ``n``)."""
@@ -134,6 +147,7 @@ class _Snapshot:
         self.net, self.rng, self.callbacks = net, rng, callbacks
         self.loader, self.loader_epoch = loader, None if loader is None else loader.epoch
         self.params = [dev.copy(p.data) for p in net.parameters()]
+        self.buffers = [dev.copy(a) for _, a in net.named_buffers()]
         self.state = None if opt._state is None else [{k: dev.copy(v) for k, v in s.items()} for s in opt._state]
         self.steps, self.lr = opt.steps, opt.lr
         self.rng_state = None if rng is None else rng.bit_generator.state
@@ -143,6 +157,8 @@ class _Snapshot:
         opt, dev = self.net.optimizer, self.net._dev
         for p, saved in zip(self.net.parameters(), self.params):
             dev.copy_(p.data, saved)
+        for (_, live), saved in zip(self.net.named_buffers(), self.buffers):
+            dev.copy_(live, saved)
         if self.state is None:
             opt._state = None
         else:
@@ -156,6 +172,18 @@ class _Snapshot:
             cb.t = t
         if self.loader is not None:  # its epoch counter picks the order and the random transforms
             self.loader.epoch = self.loader_epoch
+
+
+def _check_batches(net, rows):
+    """Let layers that need batch statistics (BatchNorm) refuse the smallest training batch, before training."""
+    shape = tuple(net._last_input_shape)
+    for layer in net.layers:
+        if hasattr(layer, "check_batch"):
+            try:
+                layer.check_batch(rows, shape)
+            except ValueError as e:
+                raise ValueError(f"fit: {e}") from None
+        shape = tuple(layer.output_shape(shape))
 
 
 def _non_finite_parameter(net):
@@ -185,6 +213,7 @@ def fit(net, x, t, labels, epochs, batch_size, shuffle, val, verbose, callbacks,
     """
     n = loader.n if loader is not None else x.shape[0]
     bs = loader.batch_size if loader is not None else batch_size_for(batch_size, n, "fit")
+    _check_batches(net, bs if loader is not None and loader.drop_last else min(bs, n % bs or bs))
     shuffle = shuffle and bs < n
     batch_hooks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
     # Schedules stepped every batch run inside the plan as per-step rates; any other batch hook needs Python.
@@ -204,7 +233,7 @@ def fit(net, x, t, labels, epochs, batch_size, shuffle, val, verbose, callbacks,
     chunked = plan is not None and not (callbacks or val is not None or net.l2) and loader is None
     if loader is not None:
         trainer = _LoaderEpochs(net, plan, loader, t, labels, schedules, () if plan else batch_hooks,
-                                progress)
+                                progress, rng)
     elif plan is not None:
         trainer = _PlanEpochs(plan, x, t, labels, bs, shuffle, rng, schedules, progress)
     else:
@@ -229,7 +258,7 @@ def fit(net, x, t, labels, epochs, batch_size, shuffle, val, verbose, callbacks,
                 chunk_start.restore()
                 try:
                     results = _replay(net, x, t, labels, bs, shuffle, rng, epoch, count, batch_hooks) \
-                        if loader is None else _replay_loader(net, loader, t, labels, epoch, batch_hooks)
+                        if loader is None else _replay_loader(net, loader, t, labels, epoch, batch_hooks, rng)
                 except DivergenceError as error:
                     raise error from cause
                 if cause is not None:  # the replay did not diverge: the kernel's complaint was something else
@@ -273,17 +302,26 @@ _KEPT = ("the network keeps the weights and optimizer state of the last finite s
          "(or inputs of a smaller scale)")
 
 
-def guarded_step(net, x, t, where, epoch=None, batch=None):
+def guarded_step(net, x, t, where, epoch=None, batch=None, seed=None):
     """One training step on a prepared batch that never leaves non-finite values behind: the loss is checked
     before the update and the parameters after it; on failure the step is undone and DivergenceError
-    (``where`` leading its message) raised. Returns (loss, output)."""
+    (``where`` leading its message) raised. ``seed``: the step's seed for random layers (None: drawn).
+    Returns (loss, output)."""
+    dev = net._dev
+    buffers = [(a, dev.copy(a)) for _, a in net.named_buffers()]  # the forward moves running statistics
+
+    def diverged(text):
+        for live, saved in buffers:
+            dev.copy_(live, saved)
+        return DivergenceError(f"{where}: {text}; {_KEPT}", epoch, batch)
+
     try:
-        out = net._forward(x)
+        out = net._forward(x, seed)
         loss = net.loss(out, t)
     except ValueError as error:  # a kernel refusing an activation that overflowed to NaN
-        raise DivergenceError(f"{where}: {error}; {_KEPT}", epoch, batch) from None
+        raise diverged(str(error)) from None
     if not math.isfinite(loss):
-        raise DivergenceError(f"{where}: the loss is {loss}; {_KEPT}", epoch, batch)
+        raise diverged(f"the loss is {loss}")
     net._backward(net.loss.backward())
     undo = _Snapshot(net, None, [])
     try:
@@ -304,13 +342,15 @@ def _replay(net, x, t, labels, bs, shuffle, rng, first_epoch, count, batch_hooks
     batches = -(-n // bs)
     results = []
     for epoch in range(first_epoch, first_epoch + count):
-        order = rng.permutation(n) if shuffle else np.arange(n)
+        order, seeds = _epoch_draws(net, rng, n, batches, shuffle)
+        order = np.arange(n) if order is None else order
         loss_sum, correct = 0.0, 0
         for b, s in enumerate(range(0, n, bs)):
             rows = order[s:s + bs]
             where = f"fit: training diverged at epoch {epoch + 1}, batch {b + 1} of {batches}"
             on_device = dev.from_numpy(rows)
-            loss, out = guarded_step(net, dev.gather_rows(x, on_device), dev.gather_rows(t, on_device), where, epoch, b)
+            loss, out = guarded_step(net, dev.gather_rows(x, on_device), dev.gather_rows(t, on_device), where, epoch, b,
+                                     None if seeds is None else seeds[b])
             loss_sum += loss * out.shape[0]
             correct += net.loss.count_correct(out, labels[rows])
             for cb in batch_hooks:
@@ -352,14 +392,16 @@ class _PlanEpochs:
         return step_rates(self.plan.net.optimizer, self.schedules, steps)
 
     def run(self, count):
-        n = self.x.shape[0]
+        n, net = self.x.shape[0], self.plan.net
         t0 = time.perf_counter()
+        draws = [_epoch_draws(net, self.rng, n, self.batches, self.shuffle) for _ in range(count)]
+        perms = np.stack([d[0] for d in draws]) if self.shuffle else None
+        seeds = np.concatenate([d[1] for d in draws]) if net._random else None
         if count == 1 and self.parts > 1:
-            results = self._run_in_parts(self.rng.permutation(n) if self.shuffle else None)
+            results = self._run_in_parts(None if perms is None else perms[0], seeds)
         else:
-            perms = np.stack([self.rng.permutation(n) for _ in range(count)]) if self.shuffle else None
             losses, accuracies = self.plan.run(self.x, self.t, self.labels, count, perms, self.bs,
-                                               self._rates(count * self.batches))
+                                               self._rates(count * self.batches), seeds)
             results = list(zip(losses, accuracies))
         seconds = time.perf_counter() - t0
         if seconds < _CHUNK_SECONDS:
@@ -370,7 +412,7 @@ class _PlanEpochs:
         results += [(math.nan, math.nan)] * (count - len(results))
         return [{"loss": loss, "accuracy": accuracy} for loss, accuracy in results]
 
-    def _run_in_parts(self, perm):
+    def _run_in_parts(self, perm, seeds):
         """One epoch as consecutive plan calls on whole batches (the same steps as one call), gathering
         each part's shuffled rows first; returns [(mean loss, accuracy)] over the epoch, or [] when a step
         diverged."""
@@ -385,7 +427,8 @@ class _PlanEpochs:
                 index = perm[a:b]
                 xp, tp, lp = k.gather_rows(self.x, index), k.gather_rows(self.t, index), \
                     k.gather_rows(self.labels, index)
-            losses, accuracies = self.plan.run(xp, tp, lp, 1, None, bs, self._rates(-(-(b - a) // bs)))
+            part_seeds = None if seeds is None else seeds[a // bs:-(-b // bs)]
+            losses, accuracies = self.plan.run(xp, tp, lp, 1, None, bs, self._rates(-(-(b - a) // bs)), part_seeds)
             if not losses:
                 return []
             loss_sum += losses[0] * (b - a)
@@ -413,8 +456,8 @@ class _PythonEpochs:
     def run(self, count):
         net, n, bs = self.net, self.x.shape[0], self.bs
         dev = self.dev
+        perm, seeds = _epoch_draws(net, self.rng, n, -(-n // bs), self.shuffle)
         if self.shuffle:
-            perm = self.rng.permutation(n)
             on_device = dev.from_numpy(perm)
             dev.gather_rows(self.x, on_device, out=self.xs)
             dev.gather_rows(self.t, on_device, out=self.ts)
@@ -422,7 +465,7 @@ class _PythonEpochs:
         loss_sum, correct = 0.0, 0
         for b, s in enumerate(range(0, n, bs)):
             e = min(s + bs, n)
-            loss, out = net._train_step(dev.rows(self.xs, s, e), dev.rows(self.ts, s, e))
+            loss, out = net._train_step(dev.rows(self.xs, s, e), dev.rows(self.ts, s, e), None if seeds is None else seeds[b])
             loss_sum += loss * out.shape[0]
             correct += net.loss.count_correct(out, self.ls[s:e])
             for cb in self.batch_hooks:
@@ -450,14 +493,22 @@ def evaluate_loader(net, loader, t, labels):
     return net._scores(loss_sum, correct, seen)
 
 
-def _replay_loader(net, loader, t, labels, epoch, batch_hooks):
+def _loader_seeds(net, rng, loader):
+    """The step seeds of one loader epoch for random layers (None without them), from fit's generator: the
+    loader's own generator orders and augments."""
+    return draw_seeds(rng, len(loader)) if net._random else None
+
+
+def _replay_loader(net, loader, t, labels, epoch, batch_hooks, rng):
     """The loader's ``epoch`` again, step by step with :func:`guarded_step` (see :func:`_replay`)."""
     dev = net._dev
     loader.epoch = epoch + 1
+    seeds = _loader_seeds(net, rng, loader)
     loss_sum, correct, seen = 0.0, 0, 0
     for b, (xb, rows) in enumerate(loader._epoch(epoch, net.dtype, True)):
         where = f"fit: training diverged at epoch {epoch + 1}, batch {b + 1} of {len(loader)}"
-        loss, out = guarded_step(net, net._on_device(xb), dev.gather_rows(t, dev.from_numpy(rows)), where, epoch, b)
+        loss, out = guarded_step(net, net._on_device(xb), dev.gather_rows(t, dev.from_numpy(rows)), where, epoch, b,
+                                 None if seeds is None else seeds[b])
         loss_sum += loss * out.shape[0]
         correct += net.loss.count_correct(out, labels[rows])
         seen += out.shape[0]
@@ -471,9 +522,9 @@ class _LoaderEpochs:
     plan call (an epoch of one batch, so the same kernels and optimizer steps as a whole-epoch call), or
     the layers' Python forward/backward without a plan."""
 
-    def __init__(self, net, plan, loader, t, labels, schedules, batch_hooks, progress):
+    def __init__(self, net, plan, loader, t, labels, schedules, batch_hooks, progress, rng):
         self.net, self.plan, self.loader, self.t, self.labels = net, plan, loader, t, labels
-        self.schedules, self.batch_hooks, self.progress = schedules, batch_hooks, progress
+        self.schedules, self.batch_hooks, self.progress, self.rng = schedules, batch_hooks, progress, rng
 
     def next_chunk(self, left):
         return 1
@@ -482,17 +533,20 @@ class _LoaderEpochs:
         net, dev, loader = self.net, self.net._dev, self.loader
         epoch = loader.epoch
         loader.epoch += 1
+        seeds = _loader_seeds(net, self.rng, loader)
         loss_sum, correct, seen = 0.0, 0, 0
         for b, (xb, rows) in enumerate(loader._epoch(epoch, net.dtype, True)):
             size = len(rows)
+            seed = None if seeds is None else seeds[b:b + 1]
             if self.plan is not None:
                 losses, accuracies = self.plan.run(xb, dev.gather_rows(self.t, rows), self.labels[rows], 1, None, size,
-                                                   step_rates(net.optimizer, self.schedules, 1))
+                                                   step_rates(net.optimizer, self.schedules, 1), seed)
                 if not losses:  # a step met NaN: fit restores the epoch's start and replays it
                     return [{"loss": math.nan, "accuracy": math.nan}]
                 loss, right = losses[0], round(accuracies[0] * size)
             else:
-                loss, out = net._train_step(net._on_device(xb), dev.gather_rows(self.t, dev.from_numpy(rows)))
+                loss, out = net._train_step(net._on_device(xb), dev.gather_rows(self.t, dev.from_numpy(rows)),
+                                            None if seed is None else seed[0])
                 right = net.loss.count_correct(out, self.labels[rows])
             loss_sum += loss * size
             correct += right

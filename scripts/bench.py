@@ -6,7 +6,7 @@ backend, a plain NumPy loop of the kind a student writes, and PyTorch (when inst
 Workloads: the seed reports' toy classifiers (000: 2->1, 2->1->1, 2->3->1, sigmoid + BCE, SGD lr 5,
 1000 full-batch epochs of 1000 samples; 001: 2->3->1 with Adam lr 0.01 and MSE at batch sizes 1, 32,
 128, 1000), one epoch of a 784-256-128-64-10 ReLU MLP on MNIST (--data DIR, else
-/work/shared/data/mnist, else synthetic data of that shape) at batch sizes 50 and 100, one epoch of a
+/work/shared/data/mnist, else synthetic data of that shape) at batch sizes 50 and 100 (also with BatchNorm1d and Dropout(0.2) after each hidden layer), one epoch of a
 small CNN on 10k MNIST images (conv 16 and 32 channels, max pooling, Adam, batch 64), sigmoid on 10M
 floats, the MLP's GEMM shapes, conv2d forward + backward at the three shapes of
 scripts/bench_conv.py (which also times the forward alone, with GFLOP/s), and 2x2 max pooling forward +
@@ -61,7 +61,9 @@ def mnist(data_dir, n):
 # ---- contenders ---------------------------------------------------------------------------------
 # Each builder returns run(epochs) for one workload; the harness times it.
 
-def pydl_net(sizes, hidden, last, loss, opt, backend=None, seed=0):
+def pydl_net(sizes, hidden, last, loss, opt, backend=None, seed=0, batch_norm=False, dropout=0.0):
+    """Dense layers with activations; batch_norm puts a BatchNorm1d after each hidden Dense, dropout a
+    Dropout(dropout) after each hidden activation."""
     import pydl
     from pydl import nn
 
@@ -69,9 +71,14 @@ def pydl_net(sizes, hidden, last, loss, opt, backend=None, seed=0):
     layers = []
     for i in range(len(sizes) - 1):
         layers.append(nn.Dense(sizes[i], sizes[i + 1]))
-        act = last if i == len(sizes) - 2 else hidden
+        hidden_layer = i < len(sizes) - 2
+        if batch_norm and hidden_layer:
+            layers.append(nn.BatchNorm1d(sizes[i + 1]))
+        act = last if not hidden_layer else hidden
         if act:
             layers.append(acts[act]())
+        if dropout and hidden_layer:
+            layers.append(nn.Dropout(dropout))
     return pydl.Network(layers, loss=loss, optimizer=opt, backend=backend, seed=seed)
 
 
@@ -79,6 +86,7 @@ def pydl_native(net, x, y, batch_size, seed=0):
     """What Network.fit does with the training plan: one call per epoch, or one call for all epochs
     when a full batch in order leaves nothing for Python to do between epochs."""
     from pydl.plan import TrainingPlan
+    from pydl.training import draw_seeds
 
     x = np.ascontiguousarray(x, dtype=net.dtype)
     net._last_input_shape = x.shape[1:]
@@ -90,9 +98,12 @@ def pydl_native(net, x, y, batch_size, seed=0):
     if batch_size is None or batch_size >= n:
         return lambda epochs: plan.run(x, t, labels, epochs)
 
+    batches = -(-n // batch_size)
+
     def run(epochs):
         for _ in range(epochs):
-            plan.run(x, t, labels, 1, rng.permutation(n)[None], batch_size)
+            perm = rng.permutation(n)[None]
+            plan.run(x, t, labels, 1, perm, batch_size, seeds=draw_seeds(rng, batches) if net._random else None)
     return run
 
 
@@ -289,8 +300,13 @@ def mlp_workload(batch_size, n, data_dir):
     def net(backend=None):
         return pydl_net(MLP, "relu", None, "cross_entropy", optim.SGD(lr=0.1), backend)
 
+    def regularized():
+        return pydl_net(MLP, "relu", None, "cross_entropy", optim.SGD(lr=0.1), batch_norm=True, dropout=0.2)
+
     return 1, {
         "pydl native": lambda: pydl_native(net(), *data(), batch_size),
+        "pydl native, BatchNorm1d + Dropout(0.2) after each hidden layer": lambda: pydl_native(regularized(), *data(),
+                                                                                             batch_size),
         "pydl fit (Python loop)": lambda: pydl_fit(net(), *data(), batch_size),
         "pydl NumPy backend": lambda: pydl_fit(net("numpy"), *data(), batch_size),
         "NumPy student": lambda: student_mlp(MLP, *data(), lr=0.1, batch_size=batch_size),

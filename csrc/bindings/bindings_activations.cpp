@@ -6,9 +6,20 @@
 namespace pydl {
 namespace {
 
+double slope_arg(const char* fn, const py::handle& obj, const py::array& like) {
+  const double slope = float_arg(fn, "negative_slope", obj);
+  // A negative slope would make the output's sign ambiguous, and backward works from the output.
+  if (!(slope >= 0)) value_error(std::string(fn) + ": negative_slope must be >= 0, got " + std::to_string(slope));
+  fits_dtype(fn, "negative_slope", slope, like);
+  return slope;
+}
+
+// slope_obj: LeakyReLU's negative_slope (act is then ignored); null for the other activations.
 py::array unary(const char* fn, Activation act, const py::object& x_obj, const py::object& out_obj,
-                double clip = 0) {
+                double clip = 0, const py::object* slope_obj = nullptr) {
   py::array x = float_input(fn, "x", x_obj);
+  const bool leaky = slope_obj != nullptr;
+  const double slope = leaky ? slope_arg(fn, *slope_obj, x) : 0.0;
   py::array out = float_output(fn, "out", out_obj, shape_vec(x), x);
   no_overlap(fn, "out", out, "x", x, /*allow_same=*/true);
   // A given out must stay untouched when x holds NaN; a fresh one may be dropped after the fused check.
@@ -18,6 +29,7 @@ py::array unary(const char* fn, Activation act, const py::object& x_obj, const p
     py::gil_scoped_release nogil;
     nan = by_dtype(x, [&](auto zero) {
       using T = decltype(zero);
+      if (leaky) return leaky_relu_forward<T>(cptr<T>(x), ptr<T>(out), x.size(), slope);
       const bool met = activation_forward<T>(act, cptr<T>(x), ptr<T>(out), x.size());
       if (clip > 0) clip_probabilities<T>(ptr<T>(out), x.size(), clip);
       return met;
@@ -27,12 +39,15 @@ py::array unary(const char* fn, Activation act, const py::object& x_obj, const p
   return out;
 }
 
+// slope_obj: LeakyReLU's negative_slope (act is then ignored); null for the other activations.
 py::array backward(const char* fn, Activation act, const py::object& y_obj, const py::object& dy_obj,
-                   const py::object& out_obj) {
+                   const py::object& out_obj, const py::object* slope_obj = nullptr) {
   py::array y = float_input(fn, "y", y_obj);
   py::array dy = float_input(fn, "dy", dy_obj);
   same_dtype(fn, "dy", dy, "y", y);
   same_shape(fn, "dy", dy, shape_vec(y));
+  const bool leaky = slope_obj != nullptr;
+  const double slope = leaky ? slope_arg(fn, *slope_obj, y) : 0.0;
   py::array out = float_output(fn, "out", out_obj, shape_vec(y), y);
   no_overlap(fn, "out", out, "y", y, /*allow_same=*/true);
   no_overlap(fn, "out", out, "dy", dy, /*allow_same=*/true);
@@ -45,6 +60,7 @@ py::array backward(const char* fn, Activation act, const py::object& y_obj, cons
     py::gil_scoped_release nogil;
     nan = by_dtype(y, [&](auto zero) {
       using T = decltype(zero);
+      if (leaky) return leaky_relu_backward<T>(cptr<T>(y), cptr<T>(dy), ptr<T>(out), y.size(), slope);
       return activation_backward<T>(act, cptr<T>(y), cptr<T>(dy), ptr<T>(out), y.size());
     });
   }
@@ -83,6 +99,20 @@ PYDL_BINDINGS(bind_activations) {
         return unary("relu", Activation::relu, x, out);
       },
       arg("x"), arg("out") = none, "max(x, 0). Returns out (allocated when None; may be x itself).");
+  m.def(
+      "leaky_relu",
+      [](const py::object& x, const py::object& out, const py::object& slope) {
+        return unary("leaky_relu", Activation::none, x, out, 0, &slope);
+      },
+      arg("x"), arg("out") = none, arg("negative_slope") = 0.01,
+        "x where x > 0, else negative_slope * x (negative_slope >= 0). Returns out (allocated when None; may be x).");
+  m.def(
+      "leaky_relu_backward",
+      [](const py::object& y, const py::object& dy, const py::object& out, const py::object& slope) {
+        return backward("leaky_relu_backward", Activation::none, y, dy, out, &slope);
+      },
+      arg("y"), arg("dy"), arg("out") = none, arg("negative_slope") = 0.01,
+        "dx = dy where y > 0, else negative_slope * dy, from the forward output y = leaky_relu(x).");
   m.def(
       "sigmoid_backward",
       [](const py::object& y, const py::object& dy, const py::object& out) {

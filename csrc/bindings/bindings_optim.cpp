@@ -150,7 +150,7 @@ PYDL_BINDINGS(bind_optim) {
       "adam_step",
       [](const py::object& param_obj, const py::object& grad_obj, const py::object& m_obj, const py::object& v_obj,
          const py::object& step_obj, const py::object& lr, const py::object& beta1_obj, const py::object& beta2_obj,
-         const py::object& eps_obj, const py::object& wd) {
+         const py::object& eps_obj, const py::object& wd, const py::object& dwd_obj) {
         const char* fn = "adam_step";
         Checked c = param_and_grad(fn, param_obj, grad_obj, lr, wd);
         const int64_t step = int_arg(fn, "step", step_obj);
@@ -162,9 +162,12 @@ PYDL_BINDINGS(bind_optim) {
         if (!(beta1 >= 0 && beta1 < 1)) value_error("adam_step: beta1 must lie in [0, 1), got " + std::to_string(beta1));
         if (!(beta2 >= 0 && beta2 < 1)) value_error("adam_step: beta2 must lie in [0, 1), got " + std::to_string(beta2));
         if (!(eps >= 0)) value_error("adam_step: eps must be >= 0, got " + std::to_string(eps));
+        const double dwd = float_arg(fn, "decoupled_weight_decay", dwd_obj);
+        fits_dtype(fn, "decoupled_weight_decay", dwd, c.param);
+        if (!(dwd >= 0)) value_error("adam_step: decoupled_weight_decay must be >= 0, got " + std::to_string(dwd));
         py::array m1 = state(fn, "exp_avg", m_obj, c.param), m2 = state(fn, "exp_avg_sq", v_obj, c.param);
         no_overlap_finite(fn, {{"param", c.param}, {"grad", c.grad}, {"exp_avg", m1}, {"exp_avg_sq", m2}});
-        AdamConfig cfg{c.lr, beta1, beta2, eps, c.weight_decay, step};
+        AdamConfig cfg{c.lr, beta1, beta2, eps, c.weight_decay, step, dwd};
         py::gil_scoped_release nogil;
         if (is_f32(c.param)) {
           adam_update(ptr<float>(c.param), cptr<float>(c.grad), ptr<float>(m1), ptr<float>(m2), c.param.size(), cfg);
@@ -175,7 +178,10 @@ PYDL_BINDINGS(bind_optim) {
       },
       arg("param"), arg("grad"), arg("exp_avg"), arg("exp_avg_sq"), py::kw_only(), arg("step"), arg("lr") = 0.001,
       arg("beta1") = 0.9, arg("beta2") = 0.999, arg("eps") = 1e-8, arg("weight_decay") = 0.0,
+      arg("decoupled_weight_decay") = 0.0,
       "Adam as torch.optim.Adam: param -= lr/(1-beta1^step) * m / (sqrt(v)/sqrt(1-beta2^step) + eps).\n"
+      "weight_decay is added to the gradient (Adam's L2); decoupled_weight_decay first scales param by\n"
+      "1 - lr * decoupled_weight_decay (torch.optim.AdamW's weight_decay).\n"
       "step counts from 1 and includes this update. Updates param, exp_avg, exp_avg_sq in place.\n"
       "NaN or inf in param, grad or a state array raises ValueError before anything is written.");
 }

@@ -64,6 +64,16 @@ class PyPlan {
         s.params.push_back(p.mutable_data());
         s.grads.push_back(g.mutable_data());
       }
+      if (t.size() > 6) {
+        for (const py::handle& b : py::reinterpret_borrow<py::list>(t[6])) {
+          py::array a = live_array("a layer buffer", b, like_);
+          keep_.push_back(a);
+          s.buffers.push_back(a.mutable_data());
+        }
+      }
+      if (s.kind == "batch_norm" && (s.params.size() != 2 || s.buffers.size() != 2)) {
+        value_error(std::string(kFn) + ": a batch_norm step needs gamma, beta and two running statistics");
+      }
       for (const auto& kv : py::reinterpret_borrow<py::dict>(t[3])) {
         s.numbers[str_arg(kFn, "a number's name", kv.first)] = float_arg(kFn, "a step number", kv.second);
       }
@@ -88,7 +98,8 @@ class PyPlan {
     labels_loss_ = ls.kind == PlanLoss::cross_entropy || ls.kind == PlanLoss::multi_bce;
 
     static const std::map<std::string, PlanOptim> optims = {
-        {"sgd", PlanOptim::sgd}, {"rmsprop", PlanOptim::rmsprop}, {"adam", PlanOptim::adam}};
+        {"sgd", PlanOptim::sgd}, {"rmsprop", PlanOptim::rmsprop}, {"adam", PlanOptim::adam},
+        {"adamw", PlanOptim::adam}};
     const std::string opt_name = str_arg(kFn, "optimizer", optim[0]);
     if (!optims.count(opt_name)) value_error(std::string(kFn) + ": unknown optimizer '" + opt_name + "'");
     OptimSpec os;
@@ -103,6 +114,7 @@ class PyPlan {
     os.eps = num("eps", 1e-8);
     os.beta1 = num("beta1", 0.9);
     os.beta2 = num("beta2", 0.999);
+    os.decoupled_weight_decay = num("decoupled_weight_decay", 0);
     os.nesterov = h.contains("nesterov") && bool_arg(kFn, "nesterov", h["nesterov"]);
     os.centered = h.contains("centered") && bool_arg(kFn, "centered", h["centered"]);
     for (const py::handle& item : py::reinterpret_borrow<py::list>(optim[2])) {
@@ -129,7 +141,7 @@ class PyPlan {
 
   py::tuple run(const py::object& x_obj, const py::object& t_obj, const py::object& labels_obj, const py::object& epochs_obj,
                 const py::object& batch_obj, const py::object& perms_obj, const py::object& lrs_obj,
-                const py::object& lr_obj, const py::object& step_obj) {
+                const py::object& lr_obj, const py::object& step_obj, const py::object& seeds_obj) {
     const int64_t epochs = int_arg(kFn, "epochs", epochs_obj);
     const int64_t batch = int_arg(kFn, "batch_size", batch_obj);
     const double lr = float_arg(kFn, "lr", lr_obj);
@@ -170,13 +182,24 @@ class PyPlan {
         value_error(std::string(kFn) + ": lrs must hold one rate per step (" + std::to_string(epochs * batches) + ")");
       }
     }
+    py::array seeds;
+    const bool random = f32_ ? f32_plan_->random() : f64_plan_->random();
+    if (random) {
+      if (seeds_obj.is_none()) value_error(std::string(kFn) + ": a plan with dropout needs seeds, one per step");
+      seeds = int_input(kFn, "seeds", seeds_obj, {checked_mul(kFn, "seeds", epochs, batches)});
+      const int64_t* sp = static_cast<const int64_t*>(seeds.data());
+      for (int64_t i = 0; i < seeds.size(); ++i) {
+        if (sp[i] < 0) value_error(std::string(kFn) + ": seeds must be >= 0, got " + std::to_string(sp[i]));
+      }
+    }
     py::array_t<double> losses(epochs);
     py::array_t<int64_t> correct(epochs);
     int64_t done;
     {
       py::gil_scoped_release nogil;
       EpochSchedule s{epochs, batch, has_perms ? static_cast<const int64_t*>(perms.data()) : nullptr,
-                      has_lrs ? static_cast<const double*>(lrs.data()) : nullptr, lr};
+                      has_lrs ? static_cast<const double*>(lrs.data()) : nullptr, lr,
+                      random ? static_cast<const int64_t*>(seeds.data()) : nullptr};
       const int64_t* tl = has_labels_target ? static_cast<const int64_t*>(target_labels.data()) : nullptr;
       const int64_t* lab = static_cast<const int64_t*>(labels.data());
       done = by_dtype(x, [&](auto zero) {
@@ -223,7 +246,7 @@ PYDL_BINDINGS(bind_plan) {
            py::arg("steps"), py::arg("loss"), py::arg("optimizer"))
       .def("run", &PyPlan::run, py::arg("x"), py::arg("target"), py::arg("labels"), py::kw_only(),
            py::arg("epochs"), py::arg("batch_size"), py::arg("perms") = py::none(), py::arg("lrs") = py::none(),
-           py::arg("lr"), py::arg("step"),
+           py::arg("lr"), py::arg("step"), py::arg("seeds") = py::none(),
            "Trains `epochs` epochs; returns (losses, correct, epochs_done, step).")
       .def_property_readonly("feature_major", &PyPlan::feature_major,
                              "Whether activations are stored feature-major (a network of narrow dense layers).");

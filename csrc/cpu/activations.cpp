@@ -117,6 +117,38 @@ bool activation_backward(Activation act, const T* y, const T* dy, T* dx, int64_t
 }
 
 template <typename T>
+bool leaky_relu_forward(const T* x, T* y, int64_t n, double slope) {
+  const T a = T(slope);
+  std::atomic<int> nan{0};
+  parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+    int bad = 0;
+    for (int64_t i = b; i < e; ++i) {
+      const T v = x[i];
+      bad |= v != v;
+      y[i] = v > T(0) ? v : v * a;
+    }
+    if (bad) nan.fetch_or(1);
+  });
+  return nan.load() != 0;
+}
+
+template <typename T>
+bool leaky_relu_backward(const T* y, const T* dy, T* dx, int64_t n, double slope) {
+  const T a = T(slope);
+  std::atomic<int> nan{0};
+  parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+    int bad = 0;
+    for (int64_t i = b; i < e; ++i) {
+      bad |= (y[i] != y[i]) | (dy[i] != dy[i]);
+      // With slope >= 0, y > 0 exactly where x > 0 (PyTorch's test, on the input).
+      dx[i] = y[i] > T(0) ? dy[i] : dy[i] * a;
+    }
+    if (bad) nan.fetch_or(1);
+  });
+  return nan.load() != 0;
+}
+
+template <typename T>
 void clip_probabilities(T* y, int64_t n, double clip) {
   const T lo = T(clip), hi = T(1.0 - clip);
   for (int64_t i = 0; i < n; ++i) y[i] = y[i] < lo ? lo : (y[i] > hi ? hi : y[i]);
@@ -148,6 +180,8 @@ void softmax_backward(const T* y, const T* dy, T* dx, int64_t rows, int64_t cols
   template bool activation_forward<T>(Activation, const T*, T*, int64_t);                        \
   template bool activation_backward<T>(Activation, const T*, const T*, T*, int64_t);             \
   template void clip_probabilities<T>(T*, int64_t, double);                                      \
+  template bool leaky_relu_forward<T>(const T*, T*, int64_t, double);                            \
+  template bool leaky_relu_backward<T>(const T*, const T*, T*, int64_t, double);                 \
   template bool softmax_forward<T>(const T*, T*, int64_t, int64_t);                              \
   template void softmax_backward<T>(const T*, const T*, T*, int64_t, int64_t);
 PYDL_INSTANTIATE(float)

@@ -24,6 +24,9 @@ template <typename T> bool activation_forward(Activation act, const T* x, T* y, 
 template <typename T> bool activation_backward(Activation act, const T* y, const T* dy, T* dx, int64_t n);
 // y clipped to [T(clip), T(1 - clip)] as np.clip does (NaN stays NaN): the clipped sigmoid of report 004.
 template <typename T> void clip_probabilities(T* y, int64_t n, double clip);
+// LeakyReLU (slope >= 0): y = x > 0 ? x : slope * x; dx = dy where y > 0, else slope * dy. Return true on NaN.
+template <typename T> bool leaky_relu_forward(const T* x, T* y, int64_t n, double slope);
+template <typename T> bool leaky_relu_backward(const T* y, const T* dy, T* dx, int64_t n, double slope);
 
 template <typename T> bool softmax_forward(const T* x, T* y, int64_t rows, int64_t cols);
 // dx = y * (dy - sum(dy * y, row)).

@@ -16,6 +16,7 @@ struct RmspropConfig {
 struct AdamConfig {
   double lr, beta1, beta2, eps, weight_decay;
   int64_t step;
+  double decoupled_weight_decay = 0;  // AdamW: param *= 1 - lr * this before the Adam step
 };
 
 template <typename T> bool sgd_update(T* param, const T* grad, T* momentum_buf, int64_t n, const SgdConfig& c);

@@ -55,6 +55,7 @@ template <typename T>
 static bool adam_loop(T* p, const T* grad, T* m, T* v, int64_t n, const AdamConfig& c, T step_size,
                       T inv_sqrt_bc2) {
   const T b1 = T(c.beta1), b2 = T(c.beta2), eps = T(c.eps), wd = T(c.weight_decay);
+  const T shrink = T(1 - c.lr * c.decoupled_weight_decay);  // 1 for Adam: p * 1 is exactly p
   int nan = 0;
   for (int64_t i = 0; i < n; ++i) {
     T g = grad[i];
@@ -62,7 +63,7 @@ static bool adam_loop(T* p, const T* grad, T* m, T* v, int64_t n, const AdamConf
     g += wd * p[i];
     m[i] = b1 * m[i] + (T(1) - b1) * g;
     v[i] = b2 * v[i] + (T(1) - b2) * g * g;
-    p[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+    p[i] = p[i] * shrink - step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
   }
   return nan != 0;
 }

@@ -5,6 +5,8 @@
 #include "activations.h"
 #include "conv.h"
 #include "dense.h"
+#include "dropout.h"
+#include "normalization.h"
 #include "plan/step.h"
 
 namespace pydl {
@@ -167,6 +169,87 @@ class ElementwiseStep : public Step<T> {
   int64_t size_;
 };
 PYDL_PLAN_STEP("activation", ElementwiseStep);
+
+// LeakyReLU, nn.LeakyReLU: backward from the output, as the layer does.
+template <typename T>
+class LeakyReluStep : public Step<T> {
+ public:
+  explicit LeakyReluStep(const StepSpec& s) : slope_(s.number("negative_slope")), size_(s.in_size()) {}
+
+  void forward(const T* x, T* y, int64_t rows) override { leaky_relu_forward(x, y, rows * size_, slope_); }
+
+  void backward(const T* x, const T* y, const T* dy, T* dx, int64_t rows) override {
+    if (dx) leaky_relu_backward(y, dy, dx, rows * size_, slope_);
+  }
+
+ private:
+  double slope_;
+  int64_t size_;
+};
+PYDL_PLAN_STEP("leaky_relu", LeakyReluStep);
+
+// Dropout in training mode, nn.Dropout: the mask of the step's seed plus the layer's index in the network,
+// as Network._forward gives the layer.
+template <typename T>
+class DropoutStep : public Step<T> {
+ public:
+  explicit DropoutStep(const StepSpec& s)
+      : p_(s.number("p")), offset_(uint64_t(s.number("seed_offset"))), size_(s.in_size()) {}
+
+  bool random() const override { return true; }
+  void set_seed(uint64_t seed) override { seed_ = (seed + offset_) & kSeedMask; }
+
+  void forward(const T* x, T* y, int64_t rows) override {
+    mask_.resize(rows * size_);
+    dropout_forward(x, y, mask_.data(), rows * size_, p_, seed_);
+  }
+
+  void backward(const T* x, const T* y, const T* dy, T* dx, int64_t rows) override {
+    if (dx) dropout_backward(dy, mask_.data(), dx, rows * size_);
+  }
+
+ private:
+  static constexpr uint64_t kSeedMask = (uint64_t(1) << 63) - 1;  // seeds are int64 >= 0: (seed + i) mod 2^63
+  double p_;
+  uint64_t offset_, seed_ = 0;
+  int64_t size_;
+  std::vector<T> mask_;
+};
+PYDL_PLAN_STEP("dropout", DropoutStep);
+
+// BatchNorm1d/2d in training mode, nn.BatchNorm*: batch statistics, running statistics updated in the
+// layer's own buffers (running_mean, running_var).
+template <typename T>
+class BatchNormStep : public Step<T> {
+ public:
+  explicit BatchNormStep(const StepSpec& s)
+      : gamma_(static_cast<T*>(s.params[0])), beta_(static_cast<T*>(s.params[1])),
+        dgamma_(static_cast<T*>(s.grads[0])), dbeta_(static_cast<T*>(s.grads[1])),
+        running_mean_(static_cast<T*>(s.buffers[0])), running_var_(static_cast<T*>(s.buffers[1])),
+        momentum_(s.number("momentum")), eps_(s.number("eps")), c_(s.in_shape[0]), l_(s.in_size() / c_),
+        mean_(c_), invstd_(c_) {}
+
+  void forward(const T* x, T* y, int64_t rows) override {
+    batch_norm_train(NormShape{rows, c_, l_}, x, gamma_, beta_, running_mean_, running_var_, y, mean_.data(),
+                     invstd_.data(), momentum_, eps_);
+  }
+
+  void backward(const T* x, const T* y, const T* dy, T* dx, int64_t rows) override {
+    batch_norm_backward(NormShape{rows, c_, l_}, x, gamma_, dy, mean_.data(), invstd_.data(), dx, dgamma_, dbeta_);
+  }
+
+ private:
+  const T* gamma_;
+  const T* beta_;
+  T* dgamma_;
+  T* dbeta_;
+  T* running_mean_;
+  T* running_var_;
+  double momentum_, eps_;
+  int64_t c_, l_;
+  std::vector<T> mean_, invstd_;  // the batch's, saved for backward
+};
+PYDL_PLAN_STEP("batch_norm", BatchNormStep);
 
 template <typename T>
 class SoftmaxStep : public Step<T> {

@@ -47,6 +47,7 @@ Plan<T>::Plan(const std::vector<StepSpec>& layer_steps, const LossSpec& loss, co
   bool params_before = false;
   for (const StepSpec& spec : steps) {
     steps_.push_back(make_step<T>(spec));
+    random_ = random_ || steps_.back()->random();
     size_.push_back(spec.in_size());
     need_dx_.push_back(params_before);
     params_before = params_before || !spec.params.empty();
@@ -110,7 +111,8 @@ bool Plan<T>::update(double lr, int64_t step) {
         break;
       case PlanOptim::adam:
         nan |= adam_update(data, grad, s0, s1, p.size,
-                           AdamConfig{lr, optim_.beta1, optim_.beta2, optim_.eps, p.weight_decay, step});
+                           AdamConfig{lr, optim_.beta1, optim_.beta2, optim_.eps, p.weight_decay, step,
+                                      optim_.decoupled_weight_decay});
         break;
     }
   }
@@ -202,6 +204,9 @@ int64_t Plan<T>::run(const EpochData<T>& d, const EpochSchedule& s, int64_t& ste
       }
       bool nan_update = false;
       const double lr = s.lrs ? s.lrs[k] : s.lr;
+      if (s.seeds) {
+        for (auto& st : steps_) st->set_seed(uint64_t(s.seeds[k]));
+      }
       const double batch_loss = train_batch(x, t, tl, lab, rows, lr, ++step, right, nan_update);
       ++k;
       if (timed) threads_.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

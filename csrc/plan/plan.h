@@ -31,6 +31,7 @@ struct OptimSpec {
   };
   PlanOptim kind;
   double momentum = 0, dampening = 0, alpha = 0.99, eps = 1e-8, beta1 = 0.9, beta2 = 0.999;
+  double decoupled_weight_decay = 0;  // AdamW's (PlanOptim::adam)
   bool nesterov = false, centered = false;
   std::vector<Param> params;
 };
@@ -47,12 +48,14 @@ struct EpochData {
 };
 
 // epochs epochs in batches perms[e * n + i ...] (rows in order without perms) of batch_size, the last one
-// smaller; the learning rate of step k of the call is lrs[k], or lr without lrs.
+// smaller; the learning rate of step k of the call is lrs[k], or lr without lrs; seeds[k] is step k's seed
+// for the random steps (null when none is random).
 struct EpochSchedule {
   int64_t epochs, batch_size;
   const int64_t* perms;
   const double* lrs;
   double lr;
+  const int64_t* seeds = nullptr;
 };
 
 template <typename T>
@@ -67,6 +70,8 @@ class Plan {
   // fewer when a loss was not finite or an update met NaN, after which the caller restores and replays.
   int64_t run(const EpochData<T>& data, const EpochSchedule& schedule, int64_t& step, double* losses,
               int64_t* correct);
+  // True when a step draws random numbers: run then needs schedule.seeds.
+  bool random() const { return random_; }
 
  private:
   void reserve(int64_t rows);
@@ -78,6 +83,7 @@ class Plan {
   std::vector<std::unique_ptr<Step<T>>> steps_;
   std::vector<int64_t> size_;  // size_[i]: per-sample size of step i's input; size_.back() the output's
   std::vector<bool> need_dx_;  // step i must produce dL/dx: an earlier step has parameters
+  bool random_ = false;
   LossSpec loss_;
   OptimSpec optim_;
   int64_t capacity_ = 0;  // rows the buffers hold

@@ -17,6 +17,7 @@ namespace pydl {
 struct StepSpec {
   std::string kind;
   std::vector<void*> params, grads;  // the layer's parameter arrays and their gradients, in its order
+  std::vector<void*> buffers;  // the layer's persistent buffers (BatchNorm's running statistics), in its order
   std::map<std::string, double> numbers;
   std::vector<int64_t> in_shape, out_shape;  // per sample
 
@@ -31,6 +32,9 @@ class Step {
   virtual ~Step() = default;
   virtual void forward(const T* x, T* y, int64_t rows) = 0;
   virtual void backward(const T* x, const T* y, const T* dy, T* dx, int64_t rows) = 0;
+  // A step that draws random numbers (Dropout) says so, and gets each training step's seed before forward.
+  virtual bool random() const { return false; }
+  virtual void set_seed(uint64_t) {}
 };
 
 template <typename T>

@@ -1,13 +1,15 @@
-"""Layers: ``Dense``/``Linear``, ``Conv2D``, ``MaxPool2D``, ``AvgPool2D``, ``Flatten`` and the activations
-``Sigmoid``, ``ReLU``, ``Tanh``, ``Softmax``. See :class:`Layer` for the protocol they share."""
-from .activations import ReLU, Sigmoid, Softmax, Tanh
+"""Layers: ``Dense``/``Linear``, ``Conv2D``, ``MaxPool2D``, ``AvgPool2D``, ``Flatten``, ``Dropout``, ``BatchNorm1d``/``BatchNorm2d`` and the activations
+``Sigmoid``, ``ReLU``, ``LeakyReLU``, ``Tanh``, ``Softmax``. See :class:`Layer` for the protocol they share."""
+from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .base import Layer, Parameter
+from .dropout import Dropout
 from .layers import AvgPool2D, Conv2D, Dense, Flatten, Linear, MaxPool2D
+from .normalization import BatchNorm1d, BatchNorm2d
 
-__all__ = ["AvgPool2D", "Conv2D", "Dense", "Flatten", "Layer", "Linear", "MaxPool2D", "Parameter", "ReLU",
+__all__ = ["AvgPool2D", "BatchNorm1d", "BatchNorm2d", "Conv2D", "Dense", "Dropout", "Flatten", "Layer", "LeakyReLU", "Linear", "MaxPool2D", "Parameter", "ReLU",
            "Sigmoid", "Softmax", "Tanh", "register_layer"]
 
-LAYERS = {cls.__name__: cls for cls in (AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sigmoid, Softmax, Tanh)}
+LAYERS = {cls.__name__: cls for cls in (AvgPool2D, BatchNorm1d, BatchNorm2d, Conv2D, Dense, Dropout, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Softmax, Tanh)}
 
 # Users' layer classes that pydl.load may build, by class name (see register_layer).
 REGISTERED = {}

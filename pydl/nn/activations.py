@@ -10,8 +10,12 @@ class _Activation(Layer):
         super().__init__(dtype, backend)
         self._y = None
 
+    def _kernel_args(self, backward):
+        """Keyword arguments of the forward (backward: False) or backward kernel beyond the arrays."""
+        return {}
+
     def forward(self, x):
-        y = getattr(self.kernels, self._kernel)(x, out=self._buffer("y", x.shape))
+        y = getattr(self.kernels, self._kernel)(x, out=self._buffer("y", x.shape), **self._kernel_args(False))
         if self.training:
             self._y = y
         return y
@@ -21,7 +25,8 @@ class _Activation(Layer):
             raise self._missing_cache()
         if not need_dx:
             return None
-        return getattr(self.kernels, self._kernel + "_backward")(self._y, dy, out=self._buffer("dx", dy.shape))
+        return getattr(self.kernels, self._kernel + "_backward")(self._y, dy, out=self._buffer("dx", dy.shape),
+                                                                 **self._kernel_args(True))
 
     def plan_step(self):
         return "activation", {"activation": ("none", "relu", "sigmoid", "tanh").index(self._kernel)}
@@ -38,11 +43,8 @@ class Sigmoid(_Activation):
         super().__init__(dtype, backend)
         self.clip = None if clip is None else check_hyper("Sigmoid", "clip", clip, 0.0, 0.5, above=True, below=True)
 
-    def forward(self, x):
-        y = self.kernels.sigmoid(x, out=self._buffer("y", x.shape), clip=self.clip)
-        if self.training:
-            self._y = y
-        return y
+    def _kernel_args(self, backward):
+        return {} if backward else {"clip": self.clip}
 
     def plan_step(self):
         return "activation", {"activation": 2, "clip": 0.0 if self.clip is None else self.clip}
@@ -54,6 +56,26 @@ class Sigmoid(_Activation):
 class ReLU(_Activation):
     _kernel = "relu"
     output_kind = "real"
+
+
+class LeakyReLU(_Activation):
+    """x where x > 0, else negative_slope·x (PyTorch's LeakyReLU; negative_slope >= 0)."""
+
+    _kernel = "leaky_relu"
+    output_kind = "real"
+
+    def __init__(self, negative_slope=0.01, dtype="float32", backend=None):
+        super().__init__(dtype, backend)
+        self.negative_slope = check_hyper("LeakyReLU", "negative_slope", negative_slope, 0.0)
+
+    def _kernel_args(self, backward):
+        return {"negative_slope": self.negative_slope}
+
+    def plan_step(self):
+        return "leaky_relu", {"negative_slope": self.negative_slope}
+
+    def get_config(self):
+        return {"negative_slope": self.negative_slope}
 
 
 class Tanh(_Activation):

@@ -68,13 +68,18 @@ class Layer(_backends.OnBackend):
     # "probability" (each in [0, 1]), "distribution" (rows summing to 1), "same" (as its input's) or
     # "unknown" (a user's layer: never refused).
     output_kind = "unknown"
+    # True for a layer that draws random numbers in training (Dropout): the network then gives it a seed
+    # before each training forward (``_seed``), the same in the plan and step by step.
+    uses_seed = False
 
     def __init__(self, dtype="float32", backend=None):
         self.dtype = as_float_dtype(dtype)
         self._device = None if backend is None else _backends.get(backend)
         self.training = True
         self._parameters = {}
+        self._persistent = {}  # name -> array the kernels update and save/load keep, not trained (running stats)
         self._buffers = {}
+        self._seed = None
 
     # ---- device ----------------------------------------------------------------------------------
     def _backend_changing(self, new):
@@ -89,6 +94,7 @@ class Layer(_backends.OnBackend):
         dst, src = _backends.get(device), self._dev
         for p in self._parameters.values():
             p.data, p.grad = _backends.move(p.data, src, dst), _backends.move(p.grad, src, dst)
+        self._persistent = {k: _backends.move(v, src, dst) for k, v in self._persistent.items()}
         if not src.same_memory(dst):
             self._buffers.clear()
         self._device = dst
@@ -98,6 +104,18 @@ class Layer(_backends.OnBackend):
     def _add_parameter(self, name, shape, regularizable):
         dev = self._dev
         self._parameters[name] = Parameter(name, dev.zeros(shape, self.dtype), regularizable, dev)
+
+    def _add_persistent(self, name, shape, value):
+        """A persistent buffer of the layer's dtype on its backend, filled with ``value``."""
+        a = self._dev.empty(shape, self.dtype)
+        self._dev.fill_(a, value)
+        self._persistent[name] = a
+
+    @property
+    def buffers(self):
+        """name -> persistent buffer (state the layer updates and saves but never trains, e.g. BatchNorm's
+        running statistics): the live arrays."""
+        return dict(self._persistent)
 
     def _fill(self, name, init, fan_in, fan_out, rng):
         p = self._parameters[name]
@@ -133,6 +151,8 @@ class Layer(_backends.OnBackend):
             for p in self._parameters.values():
                 p.data = dev.from_numpy(dev.to_numpy(p.data, copy=False).astype(dt))
                 p.grad = dev.zeros(p.data.shape, dt)
+            self._persistent = {k: dev.from_numpy(dev.to_numpy(v, copy=False).astype(dt))
+                                for k, v in self._persistent.items()}
             self.dtype = dt
             self._buffers.clear()
         return self

@@ -6,8 +6,10 @@ from .activations import *  # noqa: F401,F403
 from .batch import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .dense import *  # noqa: F401,F403
+from .dropout import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
+from .normalization import *  # noqa: F401,F403
 from .optim import *  # noqa: F401,F403
-from . import activations, batch, conv, dense, losses, optim
+from . import activations, batch, conv, dense, dropout, losses, normalization, optim
 
-__all__ = sorted(activations.__all__ + batch.__all__ + conv.__all__ + dense.__all__ + losses.__all__ + optim.__all__)
+__all__ = sorted(activations.__all__ + batch.__all__ + conv.__all__ + dense.__all__ + dropout.__all__ + losses.__all__ + normalization.__all__ + optim.__all__)

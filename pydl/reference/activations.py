@@ -1,9 +1,10 @@
 """Activations and their backward passes (backward from the saved forward output)."""
 import numpy as np
 
-from ._checks import float_arg, float_input, no_overlap, output, reject_nan, reject_nonfinite, same_dtype, same_shape
+from ._checks import (fits_dtype, float_arg, float_input, no_overlap, output, reject_nan, reject_nonfinite, same_dtype,
+                      same_shape)
 
-__all__ = ["relu", "relu_backward", "sigmoid", "sigmoid_backward", "softmax", "softmax_backward",
+__all__ = ["leaky_relu", "leaky_relu_backward", "relu", "relu_backward", "sigmoid", "sigmoid_backward", "softmax", "softmax_backward",
            "tanh", "tanh_backward"]
 
 
@@ -62,6 +63,43 @@ def relu_backward(y, dy, out=None):
     """dx = dy where y > 0, else 0 (y = relu(x); the gradient at x = 0 is taken as 0, as PyTorch does)."""
     y, dy, out = _backward("relu_backward", y, dy, out)
     out[...] = np.where(y > 0, dy, 0)
+    return out
+
+
+def _slope(fn, slope, like):
+    slope = float_arg(fn, "negative_slope", slope)
+    if not slope >= 0:
+        raise ValueError(f"{fn}: negative_slope must be >= 0, got {slope}")
+    fits_dtype(fn, "negative_slope", slope, like)
+    return slope
+
+
+def leaky_relu(x, out=None, negative_slope=0.01):
+    """x where x > 0, else negative_slope * x (negative_slope >= 0, so backward can work from the output)."""
+    fn = "leaky_relu"
+    x = float_input(fn, "x", x)
+    slope = _slope(fn, negative_slope, x)
+    out = output(fn, "out", out, x.shape, x)
+    no_overlap(fn, "out", out, "x", x, allow_same=True)
+    reject_nan(fn, "x", x)
+    out[...] = np.where(x > 0, x, x * x.dtype.type(slope))
+    return out
+
+
+def leaky_relu_backward(y, dy, out=None, negative_slope=0.01):
+    """dx = dy where y > 0, else negative_slope * dy (y = leaky_relu(x); at x = 0 the slope, as PyTorch)."""
+    fn = "leaky_relu_backward"
+    y = float_input(fn, "y", y)
+    dy = float_input(fn, "dy", dy)
+    same_dtype(fn, "dy", dy, "y", y)
+    same_shape(fn, "dy", dy, y.shape)
+    slope = _slope(fn, negative_slope, y)
+    out = output(fn, "out", out, y.shape, y)
+    no_overlap(fn, "out", out, "y", y, allow_same=True)
+    no_overlap(fn, "out", out, "dy", dy, allow_same=True)
+    reject_nan(fn, "y", y)
+    reject_nan(fn, "dy", dy)
+    out[...] = np.where(y > 0, dy, dy * y.dtype.type(slope))
     return out
 
 

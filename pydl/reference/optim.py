@@ -121,9 +121,10 @@ def rmsprop_step(param, grad, square_avg, *, lr=0.01, alpha=0.99, eps=1e-8, weig
 
 
 def adam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8,
-              weight_decay=0.0):
+              weight_decay=0.0, decoupled_weight_decay=0.0):
     """m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
-    param -= lr/(1-b1^step) * m / (sqrt(v)/sqrt(1-b2^step) + eps). `step` counts from 1."""
+    param -= lr/(1-b1^step) * m / (sqrt(v)/sqrt(1-b2^step) + eps). `step` counts from 1. weight_decay is
+    added to g (Adam's L2); decoupled_weight_decay first scales param by 1 - lr*it (AdamW)."""
     fn = "adam_step"
     param, grad, lr, weight_decay = _param_grad(fn, param, grad, lr, weight_decay)
     step = int_arg(fn, "step", step)
@@ -136,6 +137,10 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr=0.001, beta1=0.9, be
             raise ValueError(f"{fn}: {name} must lie in [0, 1), got {beta}")
     if not eps >= 0:
         raise ValueError(f"{fn}: eps must be >= 0, got {eps}")
+    decoupled = float_arg(fn, "decoupled_weight_decay", decoupled_weight_decay)
+    fits_dtype(fn, "decoupled_weight_decay", decoupled, param)
+    if not decoupled >= 0:
+        raise ValueError(f"{fn}: decoupled_weight_decay must be >= 0, got {decoupled}")
     exp_avg = _state(fn, "exp_avg", exp_avg, param)
     exp_avg_sq = _state(fn, "exp_avg_sq", exp_avg_sq, param)
     _no_overlap_finite(fn, [("param", param), ("grad", grad), ("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq)])
@@ -147,4 +152,6 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr=0.001, beta1=0.9, be
     bias_correction1 = 1 - beta1 ** float(step)
     bias_correction2 = 1 - beta2 ** float(step)
     denom = np.sqrt(exp_avg_sq) / np.sqrt(bias_correction2) + eps
+    if decoupled:
+        param *= param.dtype.type(1 - lr * decoupled)
     param -= (lr / bias_correction1) * exp_avg / denom

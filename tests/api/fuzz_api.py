@@ -58,11 +58,17 @@ def layers_and_shape(draw):
             specs.append(("Dense", (features, out), {"activation": act}))
             features = out
             if draw(st.booleans()):
-                specs.append((draw(st.sampled_from(["ReLU", "Tanh", "Sigmoid", "Softmax"])), (), {}))
+                name = draw(st.sampled_from(["ReLU", "Tanh", "Sigmoid", "Softmax", "LeakyReLU", "Dropout",
+                                             "BatchNorm1d"]))
+                args = (out,) if name == "BatchNorm1d" else ()
+                kwargs = {"p": draw(number(0, 0.9))} if name == "Dropout" else {}
+                specs.append((name, args, kwargs))
         return specs, shape
     channels, size = draw(st.integers(1, 2)), draw(st.integers(3, 7))
     out, k, stride, pad = draw(st.integers(1, 3)), draw(count(1, 3)), draw(count(1, 3)), draw(count(0, 2))
     specs = [("Conv2D", (channels, out, k), {"stride": stride, "padding": pad}), ("ReLU", (), {})]
+    if draw(st.booleans()):
+        specs.insert(1, ("BatchNorm2d", (out,), {}))
     valid = all(type(v) is int and v >= 0 for v in (k, stride, pad)) and k > 0 and stride > 0
     side = max((size + 2 * pad - k) // stride + 1, 1) if valid else 1
     if draw(st.booleans()):
@@ -80,6 +86,8 @@ OPTIMIZERS = {
                           nesterov=d(st.booleans())),
     "Adam": lambda d: dict(lr=d(number(1e-4, 1.0)), betas=(d(number(0, 0.99)), d(number(0, 0.999))),
                            eps=d(number(1e-10, 1e-6)), weight_decay=d(number(0, 0.1))),
+    "AdamW": lambda d: dict(lr=d(number(1e-4, 1.0)), betas=(d(number(0, 0.99)), d(number(0, 0.999))),
+                            eps=d(number(1e-10, 1e-6)), weight_decay=d(number(0, 0.1))),
     "RMSprop": lambda d: dict(lr=d(number(1e-4, 1.0)), alpha=d(number(0.5, 0.999)), momentum=d(number(0, 0.9)),
                               centered=d(st.booleans()), weight_decay=d(number(0, 0.1))),
 }

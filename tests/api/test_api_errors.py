@@ -101,8 +101,8 @@ def test_unknown_loss_name():
 
 
 def test_unknown_optimizer_name():
-    with pytest.raises(ValueError, match="unknown optimizer 'adamw'; known: adam, rmsprop, sgd"):
-        pydl.Network([nn.Dense(2, 1)], optimizer="adamw")
+    with pytest.raises(ValueError, match="unknown optimizer 'adamx'; known: adam, adamw, rmsprop, sgd"):
+        pydl.Network([nn.Dense(2, 1)], optimizer="adamx")
 
 
 def test_fit_without_an_optimizer():

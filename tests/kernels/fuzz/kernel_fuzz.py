@@ -182,8 +182,51 @@ def _t_count_correct(c, name):
 def _t_backward(c, name):
     dt = c.choice(FLOAT_DTYPES)
     shape = _dims(c, c.int(1, 3))
-    yfill = "unit" if name != "relu_backward" else "normal"
+    yfill = "normal" if name in ("relu_backward", "leaky_relu_backward") else "unit"
     return {0: arr(dt, shape, yfill), 1: arr(dt, shape), "out": _out(c, dt, shape, c.choice([0, 1]))}
+
+
+def _t_leaky_relu(c, name):
+    case = _t_unary(c, name) if name == "leaky_relu" else _t_backward(c, name)
+    if c.chance(0.7):
+        case["negative_slope"] = val(c.choice([0.01, 0.0, 0.2, 1.0]))
+    return case
+
+
+def _t_dropout(c, name):
+    dt = c.choice(FLOAT_DTYPES)
+    shape = _dims(c, c.int(1, 3))
+    if name == "dropout_backward":
+        return {0: arr(dt, shape), 1: arr(dt, shape, "binary"), "out": _out(c, dt, shape, c.choice([0, 1]))}
+    case = {0: arr(dt, shape), 1: val(c.choice([0.5, 0.0, 0.2, 0.9])), 2: val(c.choice([0, 1, 12345, 2**63 - 1])),
+            "out": _out(c, dt, shape, 0)}
+    if c.chance(0.3):
+        case["mask"] = arr(dt, shape)
+    return case
+
+
+def _t_batch_norm(c, name):
+    dt = c.choice(FLOAT_DTYPES)
+    shape = (c.int(1, 4), c.int(1, 3)) + _dims(c, c.int(0, 2), 1, 3)
+    ch = (shape[1],)
+    if name == "batch_norm_backward":
+        need_dx = c.chance(0.8)
+        case = {0: arr(dt, shape), 1: arr(dt, ch), 2: arr(dt, shape), 3: arr(dt, ch, "small"), 4: arr(dt, ch, "ge1"),
+                "need_dx": val(need_dx)}
+        for key, sh, wanted in (("dx", shape, need_dx), ("dgamma", ch, True), ("dbeta", ch, True)):
+            if wanted and c.chance(0.3):
+                case[key] = _out(c, dt, sh, 2 if key == "dx" else 1)
+        return case
+    case = {0: arr(dt, shape), 1: arr(dt, ch), 2: arr(dt, ch), 3: arr(dt, ch, "small"), 4: arr(dt, ch, "ge1"),
+            "eps": val(c.choice([1e-5, 1e-3, 0.5]))}
+    if name == "batch_norm_forward":
+        case["momentum"] = val(c.choice([0.1, 0.0, 1.0, 0.5]))
+        for key, sh in (("out", shape), ("mean", ch), ("invstd", ch)):
+            if c.chance(0.3):
+                case[key] = _out(c, dt, sh, 0)
+    else:
+        case["out"] = _out(c, dt, shape, 0)
+    return case
 
 
 def _t_softmax(c, name):
@@ -299,7 +342,8 @@ def _t_adam(c, name):
     return {0: arr(dt, shape), 1: arr(dt, shape), 2: arr(dt, shape, "small"), 3: arr(dt, shape, "ge1"),
             "step": val(c.choice([1, 2, 10, 1000])), "lr": val(c.choice([1e-3, 0.1])),
             "beta1": val(c.choice([0.9, 0.0, 0.5])), "beta2": val(c.choice([0.999, 0.9])),
-            "eps": val(c.choice([1e-8, 1e-4])), "weight_decay": val(c.choice([0.0, 1e-2]))}
+            "eps": val(c.choice([1e-8, 1e-4])), "weight_decay": val(c.choice([0.0, 1e-2])),
+            "decoupled_weight_decay": val(c.choice([0.0, 0.0, 1e-2, 0.5]))}
 
 
 def _geometry(c, h, w, k):
@@ -358,6 +402,7 @@ def _t_pool(c, name):
 TEMPLATES = {
     "sigmoid": _t_sigmoid, "tanh": _t_unary, "relu": _t_unary,
     "sigmoid_backward": _t_backward, "tanh_backward": _t_backward, "relu_backward": _t_backward,
+    "leaky_relu": _t_leaky_relu, "leaky_relu_backward": _t_leaky_relu,
     "softmax": _t_softmax, "softmax_backward": _t_softmax,
     "matmul": _t_matmul, "dense_forward": _t_dense_forward, "dense_backward": _t_dense_backward,
     "dense_forward_fm": _t_dense_forward_fm, "dense_backward_fm": _t_dense_backward_fm,
@@ -368,6 +413,8 @@ TEMPLATES = {
     "max_pool2d_forward": _t_pool, "avg_pool2d_forward": _t_pool,
     "max_pool2d_backward": _t_pool, "avg_pool2d_backward": _t_pool,
     "gather_rows": _t_gather, "count_correct": _t_count_correct,
+    "dropout_forward": _t_dropout, "dropout_backward": _t_dropout,
+    "batch_norm_forward": _t_batch_norm, "batch_norm_inference": _t_batch_norm, "batch_norm_backward": _t_batch_norm,
 }
 
 
