@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "activations.h"
 #include "conv.h"
 #include "conv_direct.h"
 #include "cpu.h"
@@ -332,7 +333,7 @@ const int64_t* direct_offsets(const ConvGeom& g) {
 }
 
 template <typename T>
-bool forward_direct(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
+bool forward_direct(const ConvGeom& g, const T* x, const T* w, const T* b, bool relu, T* y) {
   const DirectConvKernels<T>* dk = direct_kernels<T>(g);
   if (!dk) return false;
   const int64_t K = g.c_in * g.kh * g.kw, P = g.ho * g.wo, mr = dk->mr;
@@ -347,7 +348,7 @@ bool forward_direct(const ConvGeom& g, const T* x, const T* w, const T* b, T* y)
     std::fill(xs, xs + size, T(0));
     for (int64_t n = n0; n < n1; ++n) {
       stage_sample(g, x + n * g.c_in * g.h * g.w, xs);
-      dk->forward(d, wp, b, xs, y + n * g.c_out * P);
+      dk->forward(d, wp, b, relu, xs, y + n * g.c_out * P);
     }
   });
   return true;
@@ -424,11 +425,18 @@ void bias_grad(const ConvGeom& g, const T* dy, T* db) {
   reduce_plane_sums(acc, 1, g.c_out, db);
 }
 
+// The fused ReLU of the GEMM paths: `rows` planes of y (P apart), `cols` outputs each, right after the
+// product wrote them (still in cache).
+template <typename T>
+void relu_planes(T* y, int64_t rows, int64_t cols, int64_t P) {
+  for (int64_t r = 0; r < rows; ++r) pydl::relu(y + r * P, y + r * P, cols);
+}
+
 }  // namespace
 
 template <typename T>
-void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
-  if (forward_direct(g, x, w, b, y)) return;
+void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, bool relu, T* y) {
+  if (forward_direct(g, x, w, b, relu, y)) return;
   const int64_t K = g.c_in * g.kh * g.kw, P = g.ho * g.wo;
   if (is_pointwise(g)) {
     const Tiling t = make_tiling(g, K, sizeof(T), g.c_out * K);
@@ -439,6 +447,7 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y)
           for (int64_t co = 0; co < g.c_out; ++co) std::fill(yn + co * P, yn + (co + 1) * P, b[co]);
         }
         gemm(false, false, g.c_out, P, K, T(1), w, K, x + n * K * P, P, b ? T(1) : T(0), yn, P);
+        if (relu) relu_planes(yn, g.c_out, P, P);
       }
     });
     return;
@@ -483,10 +492,12 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y)
         T* yb = y + n0 * g.c_out * P + oh0 * g.wo;
         if (nb == 1) {
           packed.multiply(g.c_out, N, kk, T(1), wp, col, T(0), yb, P);
+          if (relu) relu_planes(yb, g.c_out, N, P);
           continue;
         }
         // The product is (c_out, nb * P), y holds the block as (nb, c_out, P): one copy per output plane.
         packed.multiply(g.c_out, N, kk, T(1), wp, col, T(0), rows, N);
+        if (relu) relu_planes(rows, g.c_out, N, N);
         for (int64_t s = 0; s < nb; ++s) {
           for (int64_t co = 0; co < g.c_out; ++co) {
             std::copy_n(rows + co * N + s * P, P, yb + (s * g.c_out + co) * P);
@@ -578,8 +589,8 @@ void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* 
   if (db) bias_grad(g, dy, db);
 }
 
-template void conv2d_forward<float>(const ConvGeom&, const float*, const float*, const float*, float*);
-template void conv2d_forward<double>(const ConvGeom&, const double*, const double*, const double*, double*);
+template void conv2d_forward<float>(const ConvGeom&, const float*, const float*, const float*, bool, float*);
+template void conv2d_forward<double>(const ConvGeom&, const double*, const double*, const double*, bool, double*);
 template void conv2d_backward<float>(const ConvGeom&, const float*, const float*, const float*, float*, float*,
                                      float*);
 template void conv2d_backward<double>(const ConvGeom&, const double*, const double*, const double*, double*,

@@ -22,9 +22,9 @@ struct DirectConvKernels {
   int lanes;  // elements of one vector
   int mr;     // output channels of a forward micro-tile: wp's panel height
   int mk;     // taps of a dx micro-tile: wtp's panel height
-  // y (c_out planes of ho * wo) = W * x (+ bias); wp: W in panels of mr channels, wp[(co / mr) * mr * K +
-  // k * mr + co % mr]; bias may be null.
-  void (*forward)(const DirectConv<T>& d, const T* wp, const T* bias, const T* xs, T* y);
+  // y (c_out planes of ho * wo) = W * x (+ bias), then max(y, 0) when relu; wp: W in panels of mr channels,
+  // wp[(co / mr) * mr * K + k * mr + co % mr]; bias may be null.
+  void (*forward)(const DirectConv<T>& d, const T* wp, const T* bias, bool relu, const T* xs, T* y);
   // gacc[(co * K + k) * lanes + l] += lane l's share of sum_pixels dy[co][pixel] * x[tap k of pixel], over
   // `samples` consecutive samples (dy's c_out * ho * wo apart, the staged ones xs_stride apart).
   void (*grad_w)(const DirectConv<T>& d, const T* dy, const T* xs, T* gacc, int64_t samples, int64_t xs_stride);

@@ -1,5 +1,5 @@
 // Direct-convolution micro-kernels (see conv_direct.h), written once against a vector interface V
-// (T, R, W lanes, zero/load/set1/fma/add, load_part (zeroing the other lanes)/store_part on the first n
+// (T, R, W lanes, zero/load/set1/fma/add/relu, load_part (zeroing the other lanes)/store_part on the first n
 // lanes) and included by each conv_direct_<isa>.cpp inside its own namespace, after <array> and <utility>.
 
 // The pixel vectors of a sample, row by row: vector v covers output row v / per_row, columns
@@ -32,11 +32,11 @@ template <class V, int MR>
 struct Fwd {
   using T = typename V::T;
   using R = typename V::R;
-  using Fn = void (*)(const DirectConv<T>&, const T*, const T*, const T*, const int64_t*, const int64_t*,
+  using Fn = void (*)(const DirectConv<T>&, const T*, const T*, bool, const T*, const int64_t*, const int64_t*,
                       const int*, T*, int64_t);
   template <int M, int N>
   struct Tile {
-    static void run(const DirectConv<T>& d, const T* a, const T* bias, const T* xs, const int64_t* in,
+    static void run(const DirectConv<T>& d, const T* a, const T* bias, bool relu, const T* xs, const int64_t* in,
                     const int64_t* out, const int* n, T* y, int64_t P) {
       R acc[M][N];
 #pragma GCC unroll 16
@@ -66,8 +66,9 @@ struct Fwd {
 #pragma GCC unroll 4
         for (int j = 0; j < N; ++j) {
           T* dst = y + i * P + out[j];
-          if (n[j] == V::W) V::store(dst, acc[i][j]);
-          else V::store_part(dst, acc[i][j], n[j]);
+          const R v = relu ? V::relu(acc[i][j]) : acc[i][j];
+          if (n[j] == V::W) V::store(dst, v);
+          else V::store_part(dst, v, n[j]);
         }
       }
     }
@@ -76,7 +77,7 @@ struct Fwd {
 
 template <class V, int MR, int NV>
 static void forward(const DirectConv<typename V::T>& d, const typename V::T* wp, const typename V::T* bias,
-                    const typename V::T* xs, typename V::T* y) {
+                    bool relu, const typename V::T* xs, typename V::T* y) {
   using F = Fwd<V, MR>;
   using Table = TileTable<typename F::Fn, MR, NV, F::template Tile>;
   constexpr int W = V::W;
@@ -90,7 +91,7 @@ static void forward(const DirectConv<typename V::T>& d, const typename V::T* wp,
       int64_t in[NV], out[NV];
       int n[NV];
       for (int j = 0; j < nv; ++j) pv.at(v + j, in[j], out[j], n[j]);
-      Table::get(m, nv)(d, a, bias ? bias + co : nullptr, xs, in, out, n, y + co * P, P);
+      Table::get(m, nv)(d, a, bias ? bias + co : nullptr, relu, xs, in, out, n, y + co * P, P);
     }
   }
 }

@@ -15,6 +15,7 @@ struct F32 {
   static R fma(R a, R b, R c) { return _mm512_fmadd_ps(a, b, c); }
   static R mul(R a, R b) { return _mm512_mul_ps(a, b); }
   static R add(R a, R b) { return _mm512_add_ps(a, b); }
+  static R relu(R a) { return _mm512_max_ps(a, zero()); }  // NaN -> 0, as relu()
   static R load_part(const T* p, int n) { return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p); }
   static void store_part(T* p, R v, int n) { _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1), v); }
 };
@@ -30,6 +31,7 @@ struct F64 {
   static R fma(R a, R b, R c) { return _mm512_fmadd_pd(a, b, c); }
   static R mul(R a, R b) { return _mm512_mul_pd(a, b); }
   static R add(R a, R b) { return _mm512_add_pd(a, b); }
+  static R relu(R a) { return _mm512_max_pd(a, zero()); }  // NaN -> 0, as relu()
   static R load_part(const T* p, int n) { return _mm512_maskz_loadu_pd((__mmask8)((1u << n) - 1), p); }
   static void store_part(T* p, R v, int n) { _mm512_mask_storeu_pd(p, (__mmask8)((1u << n) - 1), v); }
 };
@@ -45,6 +47,7 @@ struct F32x8 {
   static R fma(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }
   static R mul(R a, R b) { return _mm256_mul_ps(a, b); }
   static R add(R a, R b) { return _mm256_add_ps(a, b); }
+  static R relu(R a) { return _mm256_max_ps(a, zero()); }  // NaN -> 0, as relu()
   static R load_part(const T* p, int n) { return _mm256_maskz_loadu_ps((__mmask8)((1u << n) - 1), p); }
   static void store_part(T* p, R v, int n) { _mm256_mask_storeu_ps(p, (__mmask8)((1u << n) - 1), v); }
 };
@@ -60,6 +63,7 @@ struct F64x4 {
   static R fma(R a, R b, R c) { return _mm256_fmadd_pd(a, b, c); }
   static R mul(R a, R b) { return _mm256_mul_pd(a, b); }
   static R add(R a, R b) { return _mm256_add_pd(a, b); }
+  static R relu(R a) { return _mm256_max_pd(a, zero()); }  // NaN -> 0, as relu()
   static R load_part(const T* p, int n) { return _mm256_maskz_loadu_pd((__mmask8)((1u << n) - 1), p); }
   static void store_part(T* p, R v, int n) { _mm256_mask_storeu_pd(p, (__mmask8)((1u << n) - 1), v); }
 };
