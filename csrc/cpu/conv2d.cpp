@@ -15,6 +15,7 @@
 // 56) -> 64 3x3: 19.6 -> 19.1 / 48.8 -> 41.0; (4, 128, 28, 28) -> 128 3x3: equal). Without AVX-512
 // every shape stays on im2col + GEMM.
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -42,19 +43,23 @@ constexpr int64_t kMinMacsPerThread = int64_t(1) << 19;
 constexpr int64_t kTileCols = 512;
 // Largest im2col tile of one thread (a band of output rows of one sample when a sample exceeds it).
 constexpr int64_t kColTileBytes = int64_t(1) << 21;
-// Staged samples the direct backward's dW runs over at once (a quarter of a Zen 4 L2).
+// Staged samples and their packed dy the direct backward's dW runs over at once (a quarter of a Zen 4 L2).
 constexpr int64_t kDirectBlockBytes = int64_t(1) << 18;
 
 // Workspace areas of the calling thread, grown when needed and kept for later calls. Within a
 // parallel_for the calling thread is also a worker, so the areas it holds across the loop (kCaller)
 // are separate from those the loop body uses.
 enum Area { kStaged, kCol, kRows, kCaller, kCallerPacked, kAreas };
+// Areas start on a cache line: a vector load across two lines costs two loads, and the direct dW kernel
+// is bound by its loads.
 template <typename T>
 T* workspace(Area area, int64_t n) {
+  constexpr int64_t line = 64 / sizeof(T);
   thread_local std::vector<T> bufs[kAreas];
   std::vector<T>& buf = bufs[area];
-  if (buf.size() < size_t(n)) buf.resize(size_t(n));
-  return buf.data();
+  if (buf.size() < size_t(n + line)) buf.resize(size_t(n + line));
+  const uintptr_t at = reinterpret_cast<uintptr_t>(buf.data());
+  return buf.data() + (-at % 64) / sizeof(T);
 }
 
 // im2col reads a "staged" sample: zero-padded, and with every row split into sw phases, column c of
@@ -366,9 +371,9 @@ bool backward_direct(const ConvGeom& g, const T* x, const T* w, const T* dy, T* 
   const DirectConv<T> d{K, direct_offsets(g), g.c_out, g.ho, g.wo, g.sh * staged_row(g)};
   const int64_t per_thread =
       std::max<int64_t>(1, kMinMacsPerThread / std::max<int64_t>(1, g.c_out * K * P * (dx ? 2 : 1)));
-  // Each chunk of samples sums dW lane-wise in its own area; the areas are added in a fixed order.
+  // Each chunk of samples sums dW in its own area; the areas are added in a fixed order.
   const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(kGradChunks, g.n / per_thread));
-  const int64_t gsize = g.c_out * K * lanes;
+  const int64_t gsize = g.c_out * K;
   // db's lane sums follow, per chunk, while its dy is still in cache.
   T* partial = workspace<T>(kCaller, chunks * (gsize + g.c_out * kSumLanes));
   T* bsums = partial + chunks * gsize;
@@ -380,11 +385,13 @@ bool backward_direct(const ConvGeom& g, const T* x, const T* w, const T* dy, T* 
   // dW's tiles run over blocks of staged samples: with one sample of 8 x 8 outputs (shape 3 of
   // scripts/bench_conv.py) loading and storing a tile's sums cost as much as its multiply-adds.
   const int64_t size = direct_staged_size(g, dk->lanes);
-  const int64_t block = std::max<int64_t>(1, std::min<int64_t>((g.n + chunks - 1) / chunks,
-                                                               kDirectBlockBytes / (size * int64_t(sizeof(T)))));
+  const int64_t packed = (g.c_out + dk->mc - 1) / dk->mc * dk->mc * g.ho * ((g.wo + lanes - 1) / lanes) * lanes;
+  const int64_t block = std::max<int64_t>(
+      1, std::min<int64_t>((g.n + chunks - 1) / chunks, kDirectBlockBytes / ((size + packed) * int64_t(sizeof(T)))));
   parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
-    T* xs = workspace<T>(kStaged, (block + 1) * size);
+    T* xs = workspace<T>(kStaged, (block + 1) * size + block * packed);
     T* dxs = xs + block * size;
+    T* dyp = dxs + size;
     std::fill(xs, xs + block * size, T(0));  // the padding, which stage_sample leaves alone
     for (int64_t c = c0; c < c1; ++c) {
       T* gacc = partial + c * gsize;
@@ -394,8 +401,11 @@ bool backward_direct(const ConvGeom& g, const T* x, const T* w, const T* dy, T* 
       const int64_t last = g.n * (c + 1) / chunks;
       for (int64_t n0 = g.n * c / chunks; n0 < last; n0 += block) {
         const int64_t nb = std::min(block, last - n0);
-        for (int64_t s = 0; s < nb; ++s) stage_sample(g, x + (n0 + s) * g.c_in * g.h * g.w, xs + s * size);
-        dk->grad_w(d, dy + n0 * g.c_out * P, xs, gacc, nb, size);
+        for (int64_t s = 0; s < nb; ++s) {
+          stage_sample(g, x + (n0 + s) * g.c_in * g.h * g.w, xs + s * size);
+          dk->pack_dy(d, dk->mc, dy + (n0 + s) * g.c_out * P, dyp + s * packed);
+        }
+        dk->grad_w(d, dyp, packed, xs, size, gacc, nb);
         for (int64_t n = n0; n < n0 + nb; ++n) {
           const T* dyn = dy + n * g.c_out * P;
           if (db) add_plane_sums(dyn, g.c_out, P, bs);
@@ -407,12 +417,9 @@ bool backward_direct(const ConvGeom& g, const T* x, const T* w, const T* dy, T* 
       }
     }
   });
-  for (int64_t i = 0; i < g.c_out * K; ++i) {
-    T s = T(0);
-    for (int64_t c = 0; c < chunks; ++c)
-      for (int64_t l = 0; l < lanes; ++l) s += partial[c * gsize + i * lanes + l];
-    dw[i] = s;
-  }
+  std::copy_n(partial, gsize, dw);
+  for (int64_t c = 1; c < chunks; ++c)
+    for (int64_t i = 0; i < gsize; ++i) dw[i] += partial[c * gsize + i];
   if (db) reduce_plane_sums(bsums, chunks, g.c_out, db);
   return true;
 }

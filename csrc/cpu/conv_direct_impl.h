@@ -96,69 +96,86 @@ static void forward(const DirectConv<typename V::T>& d, const typename V::T* wp,
   }
 }
 
-// dW: M output channels x N taps of lane-wise sums, over all pixel vectors of the sample.
+// dy of one sample as grad_w reads it (conv_direct.h: pack_dy).
+template <class V>
+static void pack_dy(const DirectConv<typename V::T>& d, int mc, const typename V::T* dy, typename V::T* dyp) {
+  constexpr int W = V::W;
+  const int64_t c_out = d.c_out, ho = d.ho, wo = d.wo, P = ho * wo;
+  for (int64_t c0 = 0; c0 < c_out; c0 += mc) {
+    const int64_t channels = c_out - c0 < mc ? c_out - c0 : mc;
+    for (int64_t oh = 0; oh < ho; ++oh) {
+      for (int64_t ow = 0; ow < wo; ow += W) {
+        const int n = int(wo - ow < W ? wo - ow : W);
+        const typename V::T* src = dy + c0 * P + oh * wo + ow;
+        for (int64_t c = 0; c < channels; ++c, dyp += W)
+          V::store(dyp, n == W ? V::load(src + c * P) : V::load_part(src + c * P, n));
+        for (int64_t c = channels; c < mc; ++c, dyp += W) V::store(dyp, V::zero());
+      }
+    }
+  }
+}
+
+// dW: M output channels x N taps, summed over all pixel vectors of the samples in registers, then over
+// the lanes. dy comes packed, so the M channels of a vector lie W apart from one pointer: with one pointer
+// per channel and a masked load for a row's last vector the loop's pointers and offsets no longer fitted
+// the registers and were reloaded from the stack on every vector.
 template <class V>
 struct GradW {
   using T = typename V::T;
   using R = typename V::R;
-  using Fn = void (*)(const DirectConv<T>&, const T*, const T*, const int64_t*, T*, int64_t, int64_t, int64_t);
+  using Fn = void (*)(const DirectConv<T>&, const T*, int64_t, int, const T*, int64_t, const int64_t*, T*, int64_t);
   template <int M, int N>
   struct Tile {
-    static void run(const DirectConv<T>& d, const T* dy, const T* xs, const int64_t* off, T* g, int64_t samples,
-                    int64_t dy_stride, int64_t xs_stride) {
+    // dyp: the tile's first channel in its group of `group` packed channels; g: the tile's first sum, rows K apart.
+    static void run(const DirectConv<T>& d, const T* dyp, int64_t dyp_stride, int group, const T* xs,
+                    int64_t xs_stride, const int64_t* off, T* g, int64_t samples) {
       constexpr int W = V::W;
-      const int64_t P = d.ho * d.wo, ld = d.K * W;  // g's rows: one per output channel
       R acc[M][N];
 #pragma GCC unroll 8
       for (int i = 0; i < M; ++i)
 #pragma GCC unroll 8
-        for (int j = 0; j < N; ++j) acc[i][j] = V::load(g + i * ld + j * W);
-      int64_t o[N];
+        for (int j = 0; j < N; ++j) acc[i][j] = V::zero();
+      int64_t o[N];  // in registers, with one pointer to the pixel vector: N pointers did not fit
 #pragma GCC unroll 8
       for (int j = 0; j < N; ++j) o[j] = off[j];
-      // One pixel vector: dy of M channels at dp (the first n lanes when part) times N taps of x at xp.
-      const auto step = [&](const T* dp, const T* xp, int n, bool part) __attribute__((always_inline)) {
-        R dv[M];
-#pragma GCC unroll 8
-        for (int i = 0; i < M; ++i) dv[i] = part ? V::load_part(dp + i * P, n) : V::load(dp + i * P);
-#pragma GCC unroll 8
-        for (int j = 0; j < N; ++j) {
-          const R x = V::load(xp + o[j]);
-#pragma GCC unroll 8
-          for (int i = 0; i < M; ++i) acc[i][j] = V::fma(dv[i], x, acc[i][j]);
-        }
-      };
-      // Row pointers stepped, not recomputed: index arithmetic per vector took as many instructions as
-      // the multiply-adds (shape 3 of scripts/bench_conv.py, 256-bit vectors).
-      const int64_t wo = d.wo, full = wo / W * W, rs = d.row_step;
-      for (int64_t smp = 0; smp < samples; ++smp, dy += dy_stride, xs += xs_stride) {
-        const T* dr = dy;
+      const int64_t per_row = (d.wo + W - 1) / W, rs = d.row_step, vstep = group * W;
+      for (int64_t smp = 0; smp < samples; ++smp, xs += xs_stride, dyp += dyp_stride - d.ho * per_row * vstep) {
         const T* xr = xs;
-        for (int64_t oh = 0; oh < d.ho; ++oh, dr += wo, xr += rs) {
-          for (int64_t ow = 0; ow < full; ow += W) step(dr + ow, xr + ow, W, false);
-          if (full < wo) step(dr + full, xr + full, int(wo - full), true);
+        for (int64_t oh = 0; oh < d.ho; ++oh, xr += rs) {
+          for (int64_t ow = 0; ow < d.wo; ow += W, dyp += vstep) {
+            R dv[M];
+#pragma GCC unroll 8
+            for (int i = 0; i < M; ++i) dv[i] = V::load(dyp + i * W);
+#pragma GCC unroll 8
+            for (int j = 0; j < N; ++j) {
+              const R xv = V::load(xr + ow + o[j]);
+#pragma GCC unroll 8
+              for (int i = 0; i < M; ++i) acc[i][j] = V::fma(dv[i], xv, acc[i][j]);
+            }
+          }
         }
       }
 #pragma GCC unroll 8
       for (int i = 0; i < M; ++i)
 #pragma GCC unroll 8
-        for (int j = 0; j < N; ++j) V::store(g + i * ld + j * W, acc[i][j]);
+        for (int j = 0; j < N; ++j) g[i * d.K + j] += V::sum(acc[i][j]);
     }
   };
 };
 
 template <class V, int MC, int KT>
-static void grad_w(const DirectConv<typename V::T>& d, const typename V::T* dy, const typename V::T* xs,
-                   typename V::T* gacc, int64_t samples, int64_t xs_stride) {
+static void grad_w(const DirectConv<typename V::T>& d, const typename V::T* dyp, int64_t dyp_stride,
+                   const typename V::T* xs, int64_t xs_stride, typename V::T* gsum, int64_t samples) {
   using G = GradW<V>;
   using Table = TileTable<typename G::Fn, MC, KT, G::template Tile>;
   constexpr int W = V::W;
-  const int64_t P = d.ho * d.wo;
+  const int64_t group = d.ho * ((d.wo + W - 1) / W) * MC * W;  // packed values of one group of MC channels
   for (int64_t co = 0; co < d.c_out; co += MC) {
     const int m = int(d.c_out - co < MC ? d.c_out - co : MC);
     for (int64_t k = 0; k < d.K; k += KT) {
       const int kt = int(d.K - k < KT ? d.K - k : KT);
-      Table::get(m, kt)(d, dy + co * P, xs, d.off + k, gacc + (co * d.K + k) * W, samples, d.c_out * P, xs_stride);
+      Table::get(m, kt)(d, dyp + co / MC * group, dyp_stride, MC, xs, xs_stride, d.off + k, gsum + co * d.K + k,
+                        samples);
     }
   }
 }
@@ -234,5 +251,5 @@ static void grad_x(const DirectConv<typename V::T>& d, const typename V::T* wtp,
 
 template <class V, int MR, int NV, int MC, int KT, int MK, int NVX>
 static constexpr DirectConvKernels<typename V::T> make_direct_kernels() {
-  return {V::W, MR, MK, forward<V, MR, NV>, grad_w<V, MC, KT>, grad_x<V, MK, NVX>};
+  return {V::W, MR, MC, MK, forward<V, MR, NV>, pack_dy<V>, grad_w<V, MC, KT>, grad_x<V, MK, NVX>};
 }
