@@ -377,15 +377,17 @@ bool backward_direct(const ConvGeom& g, const T* x, const T* w, const T* dy, T* 
   // db's lane sums follow, per chunk, while its dy is still in cache.
   T* partial = workspace<T>(kCaller, chunks * (gsize + g.c_out * kSumLanes));
   T* bsums = partial + chunks * gsize;
-  T* wtp = workspace<T>(kCallerPacked, dx ? (K + mk - 1) / mk * mk * g.c_out : 0);
+  const int64_t channels = (g.c_out + dk->mc - 1) / dk->mc * dk->mc;  // pack_dy's, zeros past c_out
+  T* wtp = workspace<T>(kCallerPacked, dx ? (K + mk - 1) / mk * mk * channels : 0);
   if (dx) {
+    std::fill(wtp, wtp + (K + mk - 1) / mk * mk * channels, T(0));
     for (int64_t co = 0; co < g.c_out; ++co)
-      for (int64_t k = 0; k < K; ++k) wtp[k / mk * mk * g.c_out + co * mk + k % mk] = w[co * K + k];
+      for (int64_t k = 0; k < K; ++k) wtp[k / mk * mk * channels + co * mk + k % mk] = w[co * K + k];
   }
   // dW's tiles run over blocks of staged samples: with one sample of 8 x 8 outputs (shape 3 of
   // scripts/bench_conv.py) loading and storing a tile's sums cost as much as its multiply-adds.
   const int64_t size = direct_staged_size(g, dk->lanes);
-  const int64_t packed = (g.c_out + dk->mc - 1) / dk->mc * dk->mc * g.ho * ((g.wo + lanes - 1) / lanes) * lanes;
+  const int64_t packed = channels * g.ho * ((g.wo + lanes - 1) / lanes) * lanes;
   const int64_t block = std::max<int64_t>(
       1, std::min<int64_t>((g.n + chunks - 1) / chunks, kDirectBlockBytes / ((size + packed) * int64_t(sizeof(T)))));
   parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
@@ -407,11 +409,10 @@ bool backward_direct(const ConvGeom& g, const T* x, const T* w, const T* dy, T* 
         }
         dk->grad_w(d, dyp, packed, xs, size, gacc, nb);
         for (int64_t n = n0; n < n0 + nb; ++n) {
-          const T* dyn = dy + n * g.c_out * P;
-          if (db) add_plane_sums(dyn, g.c_out, P, bs);
+          if (db) add_plane_sums(dy + n * g.c_out * P, g.c_out, P, bs);
           if (!dx) continue;
           std::fill(dxs, dxs + size, T(0));
-          dk->grad_x(d, wtp, dyn, dxs);
+          dk->grad_x(d, wtp, dyp + (n - n0) * packed, dxs);
           unstage_sample(g, dxs, dx + n * g.c_in * g.h * g.w);
         }
       }

@@ -37,9 +37,10 @@ struct DirectConvKernels {
   // pixels, then over the lanes.
   void (*grad_w)(const DirectConv<T>& d, const T* dyp, int64_t dyp_stride, const T* xs, int64_t xs_stride, T* gsum,
                  int64_t samples);
-  // dxs[tap k of pixel] += sum_co W[co][k] * dy[co][pixel]; wtp: W^T in panels of mk taps,
-  // wtp[(k / mk) * mk * c_out + co * mk + k % mk].
-  void (*grad_x)(const DirectConv<T>& d, const T* wtp, const T* dy, T* dxs);
+  // dxs[tap k of pixel] += sum_co W[co][k] * dy[co][pixel], dy packed by pack_dy; wtp: W^T in panels of mk
+  // taps, its channels padded with zeros to whole groups of mc (C of them), wtp[(k / mk) * mk * C + co * mk +
+  // k % mk].
+  void (*grad_x)(const DirectConv<T>& d, const T* wtp, const T* dyp, T* dxs);
 };
 
 #ifdef PYDL_X86

@@ -180,38 +180,38 @@ static void grad_w(const DirectConv<typename V::T>& d, const typename V::T* dyp,
   }
 }
 
-// dx: M taps x N pixel vectors, summed over output channels, added into the staged gradient.
-template <class V, int MK>
+// dx: M taps x N pixel vectors, summed over output channels, added into the staged gradient. dy comes
+// packed as for grad_w (groups of MC channels), W^T with its channels padded to whole groups (zeros): a
+// vector's channels are W apart from one pointer and need no masked loads.
+template <class V, int MK, int MC>
 struct GradX {
   using T = typename V::T;
   using R = typename V::R;
-  using Fn = void (*)(const DirectConv<T>&, const T*, const T*, const int64_t*, const int64_t*, const int64_t*,
-                      const int*, T*);
+  using Fn = void (*)(const DirectConv<T>&, const T*, const T*, int64_t, const int64_t*, const int64_t*, const int*,
+                      T*);
   template <int M, int N>
   struct Tile {
-    static void run(const DirectConv<T>& d, const T* a, const T* dy, const int64_t* off, const int64_t* in,
-                    const int64_t* out, const int* n, T* dxs) {
-      const int64_t P = d.ho * d.wo;
+    // dyp: the packed dy of the tile's first vector in the first group; group: values of one group.
+    static void run(const DirectConv<T>& d, const T* a, const T* dyp, int64_t group, const int64_t* off,
+                    const int64_t* in, const int* n, T* dxs) {
+      constexpr int W = V::W;
       R acc[M][N];
 #pragma GCC unroll 8
       for (int i = 0; i < M; ++i)
 #pragma GCC unroll 8
         for (int j = 0; j < N; ++j) acc[i][j] = V::zero();
-      const T* s[N];
+      for (int64_t c0 = 0; c0 < d.c_out; c0 += MC, dyp += group) {
 #pragma GCC unroll 8
-      for (int j = 0; j < N; ++j) s[j] = dy + out[j];
-      for (int64_t co = 0; co < d.c_out; ++co, a += MK) {
-        R g[N];
+        for (int c = 0; c < MC; ++c, a += MK) {
+          R g[N];
 #pragma GCC unroll 8
-        for (int j = 0; j < N; ++j) {
-          // A row's last vector may be partial, and dy's very last one may end at the array's end.
-          g[j] = n[j] == V::W ? V::load(s[j] + co * P) : V::load_part(s[j] + co * P, n[j]);
-        }
+          for (int j = 0; j < N; ++j) g[j] = V::load(dyp + (j * MC + c) * W);
 #pragma GCC unroll 8
-        for (int i = 0; i < M; ++i) {
-          const R w = V::set1(a[i]);
+          for (int i = 0; i < M; ++i) {
+            const R w = V::set1(a[i]);
 #pragma GCC unroll 8
-          for (int j = 0; j < N; ++j) acc[i][j] = V::fma(w, g[j], acc[i][j]);
+            for (int j = 0; j < N; ++j) acc[i][j] = V::fma(w, g[j], acc[i][j]);
+          }
         }
       }
       // Taps and vectors of one tile may touch the same element: add them one by one.
@@ -228,14 +228,14 @@ struct GradX {
   };
 };
 
-template <class V, int MK, int NV>
-static void grad_x(const DirectConv<typename V::T>& d, const typename V::T* wtp, const typename V::T* dy,
+template <class V, int MK, int NV, int MC>
+static void grad_x(const DirectConv<typename V::T>& d, const typename V::T* wtp, const typename V::T* dyp,
                    typename V::T* dxs) {
-  using G = GradX<V, MK>;
+  using G = GradX<V, MK, MC>;
   using Table = TileTable<typename G::Fn, MK, NV, G::template Tile>;
   constexpr int W = V::W;
   const PixelVectors<W> pv{(d.wo + W - 1) / W, d.wo, d.row_step};
-  const int64_t nvec = d.ho * pv.per_row;
+  const int64_t nvec = d.ho * pv.per_row, group = nvec * MC * W, channels = (d.c_out + MC - 1) / MC * MC;
   // Pixel vectors outside, taps inside: dy of the vectors stays in L1 across all taps.
   for (int64_t v = 0; v < nvec; v += NV) {
     const int nv = int(nvec - v < NV ? nvec - v : NV);
@@ -244,12 +244,12 @@ static void grad_x(const DirectConv<typename V::T>& d, const typename V::T* wtp,
     for (int j = 0; j < nv; ++j) pv.at(v + j, in[j], out[j], n[j]);
     for (int64_t k = 0; k < d.K; k += MK) {
       const int mk = int(d.K - k < MK ? d.K - k : MK);
-      Table::get(mk, nv)(d, wtp + k * d.c_out, dy, d.off + k, in, out, n, dxs);
+      Table::get(mk, nv)(d, wtp + k * channels, dyp + v * MC * W, group, d.off + k, in, n, dxs);
     }
   }
 }
 
 template <class V, int MR, int NV, int MC, int KT, int MK, int NVX>
 static constexpr DirectConvKernels<typename V::T> make_direct_kernels() {
-  return {V::W, MR, MC, MK, forward<V, MR, NV>, pack_dy<V>, grad_w<V, MC, KT>, grad_x<V, MK, NVX>};
+  return {V::W, MR, MC, MK, forward<V, MR, NV>, pack_dy<V>, grad_w<V, MC, KT>, grad_x<V, MK, NVX, MC>};
 }
