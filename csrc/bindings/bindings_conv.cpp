@@ -132,7 +132,7 @@ py::tuple conv2d_backward_py(const py::object& x_obj, const py::object& w_obj, c
     py::gil_scoped_release nogil;
     by_dtype(x, [&](auto zero) {
       using T = decltype(zero);
-      conv2d_backward<T>(g, cptr<T>(x), cptr<T>(w), cptr<T>(dy), need_dx ? ptr<T>(dx) : nullptr, ptr<T>(dw),
+      conv2d_backward<T>(g, cptr<T>(x), cptr<T>(w), cptr<T>(dy), nullptr, need_dx ? ptr<T>(dx) : nullptr, ptr<T>(dw),
                          has_bias ? ptr<T>(db) : nullptr);
     });
   }

@@ -35,9 +35,11 @@ inline ConvGeom conv_geometry(int64_t n, int64_t c_in, int64_t h, int64_t w, int
 template <typename T>
 void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, bool relu, T* y);
 
-// Gradients of y = conv(x, w) + b given dy: dw always, dx and db when non-null (all overwritten).
+// Gradients of y = conv(x, w) + b given dy: dw always, dx and db when non-null (all overwritten). With relu_y
+// (the output of a ReLU on y) dy is the gradient after that ReLU: it counts where relu_y > 0 and is zero
+// elsewhere, exactly as relu_backward(relu_y, dy) would give it, but is masked while read.
 template <typename T>
-void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db);
+void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, const T* relu_y, T* dx, T* dw, T* db);
 
 struct PoolGeom {
   int64_t planes, h, w;  // input (n * c) planes of h x w

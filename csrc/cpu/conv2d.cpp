@@ -49,7 +49,7 @@ constexpr int64_t kDirectBlockBytes = int64_t(1) << 18;
 // Workspace areas of the calling thread, grown when needed and kept for later calls. Within a
 // parallel_for the calling thread is also a worker, so the areas it holds across the loop (kCaller)
 // are separate from those the loop body uses.
-enum Area { kStaged, kCol, kRows, kCaller, kCallerPacked, kAreas };
+enum Area { kStaged, kCol, kRows, kCaller, kCallerPacked, kCallerDy, kAreas };
 // Areas start on a cache line: a vector load across two lines costs two loads, and the direct dW kernel
 // is bound by its loads.
 template <typename T>
@@ -265,20 +265,23 @@ Tiling make_tiling(const ConvGeom& g, int64_t kk, size_t elem, int64_t macs_per_
 }
 
 // acc[co * kSumLanes + l] += the sum of every kSumLanes-th element of dy's plane co from l on, for
-// `planes` planes of P. Independent lanes let the compiler vectorise without reordering any sum: the
-// plain running sum per plane was one dependent add per element, 0.6 ms of shape 1's backward
-// (scripts/bench_conv.py, one Zen 4 thread), more than dW and dx together.
+// `planes` planes of P; with kRelu, of dy where relu_y > 0 and of zeros elsewhere. Independent lanes
+// let the compiler vectorise without reordering any sum: the plain running sum per plane was one
+// dependent add per element, 0.6 ms of shape 1's backward (scripts/bench_conv.py, one Zen 4 thread),
+// more than dW and dx together.
 constexpr int64_t kSumLanes = 16;
-template <typename T>
-void add_plane_sums(const T* dy, int64_t planes, int64_t P, T* acc) {
+template <bool kRelu, typename T>
+void add_plane_sums(const T* dy, const T* relu_y, int64_t planes, int64_t P, T* acc) {
   for (int64_t co = 0; co < planes; ++co, acc += kSumLanes) {
     const T* d = dy + co * P;
+    const T* r = kRelu ? relu_y + co * P : nullptr;
+    const auto at = [&](int64_t i) { return kRelu ? (r[i] > T(0) ? d[i] : T(0)) : d[i]; };
     T a[kSumLanes];  // a local copy, which no store through d can alias
     std::copy_n(acc, kSumLanes, a);
     int64_t p = 0;
     for (; p + kSumLanes <= P; p += kSumLanes)
-      for (int64_t l = 0; l < kSumLanes; ++l) a[l] += d[p + l];
-    for (int64_t l = 0; p + l < P; ++l) a[l] += d[p + l];
+      for (int64_t l = 0; l < kSumLanes; ++l) a[l] += at(p + l);
+    for (int64_t l = 0; p + l < P; ++l) a[l] += at(p + l);
     std::copy_n(a, kSumLanes, acc);
   }
 }
@@ -364,7 +367,7 @@ bool forward_direct(const ConvGeom& g, const T* x, const T* w, const T* b, bool 
 constexpr int64_t kGradChunks = 8;
 
 template <typename T>
-bool backward_direct(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
+bool backward_direct(const ConvGeom& g, const T* x, const T* w, const T* dy, const T* relu_y, T* dx, T* dw, T* db) {
   const DirectConvKernels<T>* dk = direct_kernels<T>(g);
   if (!dk) return false;
   const int64_t K = g.c_in * g.kh * g.kw, P = g.ho * g.wo, mk = dk->mk, lanes = dk->lanes;
@@ -405,11 +408,13 @@ bool backward_direct(const ConvGeom& g, const T* x, const T* w, const T* dy, T* 
         const int64_t nb = std::min(block, last - n0);
         for (int64_t s = 0; s < nb; ++s) {
           stage_sample(g, x + (n0 + s) * g.c_in * g.h * g.w, xs + s * size);
-          dk->pack_dy(d, dk->mc, dy + (n0 + s) * g.c_out * P, dyp + s * packed);
+          const int64_t at = (n0 + s) * g.c_out * P;
+          dk->pack_dy(d, dk->mc, dy + at, relu_y ? relu_y + at : nullptr, dyp + s * packed);
         }
         dk->grad_w(d, dyp, packed, xs, size, gacc, nb);
         for (int64_t n = n0; n < n0 + nb; ++n) {
-          if (db) add_plane_sums(dy + n * g.c_out * P, g.c_out, P, bs);
+          if (db && relu_y) add_plane_sums<true>(dy + n * g.c_out * P, relu_y + n * g.c_out * P, g.c_out, P, bs);
+          else if (db) add_plane_sums<false>(dy + n * g.c_out * P, relu_y, g.c_out, P, bs);
           if (!dx) continue;
           std::fill(dxs, dxs + size, T(0));
           dk->grad_x(d, wtp, dyp + (n - n0) * packed, dxs);
@@ -429,7 +434,9 @@ template <typename T>
 void bias_grad(const ConvGeom& g, const T* dy, T* db) {
   T* acc = workspace<T>(kCaller, g.c_out * kSumLanes);
   std::fill(acc, acc + g.c_out * kSumLanes, T(0));
-  for (int64_t n = 0; n < g.n; ++n) add_plane_sums(dy + n * g.c_out * g.ho * g.wo, g.c_out, g.ho * g.wo, acc);
+  for (int64_t n = 0; n < g.n; ++n) {
+    add_plane_sums<false>(dy + n * g.c_out * g.ho * g.wo, static_cast<const T*>(nullptr), g.c_out, g.ho * g.wo, acc);
+  }
   reduce_plane_sums(acc, 1, g.c_out, db);
 }
 
@@ -517,8 +524,14 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, bool 
 }
 
 template <typename T>
-void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
-  if (backward_direct(g, x, w, dy, dx, dw, db)) return;
+void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, const T* relu_y, T* dx, T* dw, T* db) {
+  if (backward_direct(g, x, w, dy, relu_y, dx, dw, db)) return;
+  if (relu_y) {  // the GEMM paths read dy more than once: mask it once
+    const int64_t n = g.n * g.c_out * g.ho * g.wo;
+    T* dz = workspace<T>(kCallerDy, n);
+    activation_backward(Activation::relu, relu_y, dy, dz, n);
+    dy = dz;
+  }
   const int64_t K = g.c_in * g.kh * g.kw, P = g.ho * g.wo;
   const bool pointwise = is_pointwise(g);
   const Tiling t = make_tiling(g, K, sizeof(T), g.c_out * K * (dx ? 2 : 1));
@@ -599,9 +612,11 @@ void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* 
 
 template void conv2d_forward<float>(const ConvGeom&, const float*, const float*, const float*, bool, float*);
 template void conv2d_forward<double>(const ConvGeom&, const double*, const double*, const double*, bool, double*);
-template void conv2d_backward<float>(const ConvGeom&, const float*, const float*, const float*, float*, float*,
+template void conv2d_backward<float>(const ConvGeom&, const float*, const float*, const float*, const float*, float*,
+                                     float*,
                                      float*);
-template void conv2d_backward<double>(const ConvGeom&, const double*, const double*, const double*, double*,
+template void conv2d_backward<double>(const ConvGeom&, const double*, const double*, const double*, const double*,
+                                      double*,
                                       double*, double*);
 
 }  // namespace pydl

@@ -31,7 +31,8 @@ struct DirectConvKernels {
   // values, a row's last vector padded with zeros: ceil(c_out / mc) * mc * ho * ceil(wo / lanes) * lanes
   // values. A group's vectors lie together: with channels outermost, a tile's loads were c_out * lanes
   // apart and missed L1 (its sets repeat every 4 KB).
-  void (*pack_dy)(const DirectConv<T>& d, int mc, const T* dy, T* dyp);
+  // With relu_y (non-null), dy where relu_y > 0, else 0.
+  void (*pack_dy)(const DirectConv<T>& d, int mc, const T* dy, const T* relu_y, T* dyp);
   // gsum[co * K + k] += sum_pixels dy[co][pixel] * x[tap k of pixel] over `samples` consecutive samples (the
   // staged ones xs_stride apart, their packed dy dyp_stride apart), in a fixed order: lane-wise over the
   // pixels, then over the lanes.

@@ -98,7 +98,8 @@ static void forward(const DirectConv<typename V::T>& d, const typename V::T* wp,
 
 // dy of one sample as grad_w reads it (conv_direct.h: pack_dy).
 template <class V>
-static void pack_dy(const DirectConv<typename V::T>& d, int mc, const typename V::T* dy, typename V::T* dyp) {
+static void pack_dy(const DirectConv<typename V::T>& d, int mc, const typename V::T* dy, const typename V::T* relu_y,
+                    typename V::T* dyp) {
   constexpr int W = V::W;
   const int64_t c_out = d.c_out, ho = d.ho, wo = d.wo, P = ho * wo;
   for (int64_t c0 = 0; c0 < c_out; c0 += mc) {
@@ -106,9 +107,12 @@ static void pack_dy(const DirectConv<typename V::T>& d, int mc, const typename V
     for (int64_t oh = 0; oh < ho; ++oh) {
       for (int64_t ow = 0; ow < wo; ow += W) {
         const int n = int(wo - ow < W ? wo - ow : W);
-        const typename V::T* src = dy + c0 * P + oh * wo + ow;
-        for (int64_t c = 0; c < channels; ++c, dyp += W)
-          V::store(dyp, n == W ? V::load(src + c * P) : V::load_part(src + c * P, n));
+        const int64_t at = c0 * P + oh * wo + ow;
+        for (int64_t c = 0; c < channels; ++c, dyp += W) {
+          const int64_t i = at + c * P;
+          const auto g = n == W ? V::load(dy + i) : V::load_part(dy + i, n);
+          V::store(dyp, relu_y ? V::where_positive(n == W ? V::load(relu_y + i) : V::load_part(relu_y + i, n), g) : g);
+        }
         for (int64_t c = channels; c < mc; ++c, dyp += W) V::store(dyp, V::zero());
       }
     }

@@ -85,13 +85,10 @@ class Conv2DStep : public Step<T> {
 
   void forward(const T* x, T* y, int64_t rows) override { conv2d_forward(geometry(rows), x, w_, b_, relu_, y); }
 
+  // The ReLU's backward is the kernel's masked read of dy: the same values as relu_backward's, without
+  // writing and re-reading them (a pass over the first conv's 64 x 16 x 28 x 28 outputs, 7% of a step).
   void backward(const T* x, const T* y, const T* dy, T* dx, int64_t rows) override {
-    if (relu_) {
-      dz_.resize(rows * spec_.out_size());
-      activation_backward(Activation::relu, y, dy, dz_.data(), rows * spec_.out_size());
-      dy = dz_.data();
-    }
-    conv2d_backward(geometry(rows), x, w_, dy, dx, dw_, db_);
+    conv2d_backward(geometry(rows), x, w_, dy, relu_ ? y : nullptr, dx, dw_, db_);
   }
 
  private:
@@ -108,7 +105,6 @@ class Conv2DStep : public Step<T> {
   T* db_;
   bool relu_;
   StepSpec spec_;
-  std::vector<T> dz_;  // dL/d(pre-activation)
 };
 PYDL_PLAN_STEP("conv2d", Conv2DStep);
 

@@ -163,6 +163,26 @@ def test_a_relu_layer_runs_fused_into_the_conv2d_or_dense_step_before_it():
     assert [step[0] for step in TrainingPlan(not_fused)._describe()[0]] == ["dense", "activation"] * 2 + ["dense"]
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_mnist_cnn_trains_bit_for_bit_as_step_by_step(dtype, plan_calls):
+    # The issue-12 network at its own shapes: the plan fuses both ReLUs into the convolutions and masks
+    # dy inside their backward kernel; the Python path runs ReLU layers and relu_backward.
+    def network():
+        return pydl.Network([nn.Conv2D(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2D(2),
+                             nn.Conv2D(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2D(2), nn.Flatten(),
+                             nn.Dense(1568, 32), nn.ReLU(), nn.Dense(32, 10)],
+                            loss="cross_entropy", optimizer=optim.Adam(lr=1e-3), dtype=dtype, seed=0)
+    r = np.random.default_rng(0)
+    x, y = r.random((96, 1, 28, 28)), r.integers(0, 10, 96)
+    planned, stepped = network(), network()
+    stepped.native = False
+    planned.fit(x, y, epochs=2, batch_size=32, verbose=0, seed=1)
+    assert plan_calls
+    stepped.fit(x, y, epochs=2, batch_size=32, verbose=0, seed=1)
+    for pa, pb in zip(planned.parameters(), stepped.parameters()):
+        np.testing.assert_array_equal(pa.data, pb.data)
+
+
 def test_plan_and_python_epochs_alternate_on_one_network(plan_calls):
     x, y = _data("cnn", "cross_entropy")
     reference = _network("cnn", "cross_entropy", "adam")
