@@ -265,23 +265,21 @@ Tiling make_tiling(const ConvGeom& g, int64_t kk, size_t elem, int64_t macs_per_
 }
 
 // acc[co * kSumLanes + l] += the sum of every kSumLanes-th element of dy's plane co from l on, for
-// `planes` planes of P; with kRelu, of dy where relu_y > 0 and of zeros elsewhere. Independent lanes
-// let the compiler vectorise without reordering any sum: the plain running sum per plane was one
-// dependent add per element, 0.6 ms of shape 1's backward (scripts/bench_conv.py, one Zen 4 thread),
-// more than dW and dx together.
+// `planes` planes of P. Independent lanes let the compiler vectorise without reordering any sum: the
+// plain running sum per plane was one dependent add per element, 0.6 ms of shape 1's backward
+// (scripts/bench_conv.py, one Zen 4 thread), more than dW and dx together. (The direct path sums db
+// from its packed dy instead, in the lanes of its vectors: pack_dy.)
 constexpr int64_t kSumLanes = 16;
-template <bool kRelu, typename T>
-void add_plane_sums(const T* dy, const T* relu_y, int64_t planes, int64_t P, T* acc) {
+template <typename T>
+void add_plane_sums(const T* dy, int64_t planes, int64_t P, T* acc) {
   for (int64_t co = 0; co < planes; ++co, acc += kSumLanes) {
     const T* d = dy + co * P;
-    const T* r = kRelu ? relu_y + co * P : nullptr;
-    const auto at = [&](int64_t i) { return kRelu ? (r[i] > T(0) ? d[i] : T(0)) : d[i]; };
     T a[kSumLanes];  // a local copy, which no store through d can alias
     std::copy_n(acc, kSumLanes, a);
     int64_t p = 0;
     for (; p + kSumLanes <= P; p += kSumLanes)
-      for (int64_t l = 0; l < kSumLanes; ++l) a[l] += at(p + l);
-    for (int64_t l = 0; p + l < P; ++l) a[l] += at(p + l);
+      for (int64_t l = 0; l < kSumLanes; ++l) a[l] += d[p + l];
+    for (int64_t l = 0; p + l < P; ++l) a[l] += d[p + l];
     std::copy_n(a, kSumLanes, acc);
   }
 }
@@ -409,12 +407,11 @@ bool backward_direct(const ConvGeom& g, const T* x, const T* w, const T* dy, con
         for (int64_t s = 0; s < nb; ++s) {
           stage_sample(g, x + (n0 + s) * g.c_in * g.h * g.w, xs + s * size);
           const int64_t at = (n0 + s) * g.c_out * P;
-          dk->pack_dy(d, dk->mc, dy + at, relu_y ? relu_y + at : nullptr, dyp + s * packed);
+          dk->pack_dy(d, dk->mc, dy + at, relu_y ? relu_y + at : nullptr, dyp + s * packed, db ? bs : nullptr,
+                      kSumLanes);
         }
         dk->grad_w(d, dyp, packed, xs, size, gacc, nb);
         for (int64_t n = n0; n < n0 + nb; ++n) {
-          if (db && relu_y) add_plane_sums<true>(dy + n * g.c_out * P, relu_y + n * g.c_out * P, g.c_out, P, bs);
-          else if (db) add_plane_sums<false>(dy + n * g.c_out * P, relu_y, g.c_out, P, bs);
           if (!dx) continue;
           std::fill(dxs, dxs + size, T(0));
           dk->grad_x(d, wtp, dyp + (n - n0) * packed, dxs);
@@ -434,9 +431,7 @@ template <typename T>
 void bias_grad(const ConvGeom& g, const T* dy, T* db) {
   T* acc = workspace<T>(kCaller, g.c_out * kSumLanes);
   std::fill(acc, acc + g.c_out * kSumLanes, T(0));
-  for (int64_t n = 0; n < g.n; ++n) {
-    add_plane_sums<false>(dy + n * g.c_out * g.ho * g.wo, static_cast<const T*>(nullptr), g.c_out, g.ho * g.wo, acc);
-  }
+  for (int64_t n = 0; n < g.n; ++n) add_plane_sums(dy + n * g.c_out * g.ho * g.wo, g.c_out, g.ho * g.wo, acc);
   reduce_plane_sums(acc, 1, g.c_out, db);
 }
 

@@ -31,8 +31,9 @@ struct DirectConvKernels {
   // values, a row's last vector padded with zeros: ceil(c_out / mc) * mc * ho * ceil(wo / lanes) * lanes
   // values. A group's vectors lie together: with channels outermost, a tile's loads were c_out * lanes
   // apart and missed L1 (its sets repeat every 4 KB).
-  // With relu_y (non-null), dy where relu_y > 0, else 0.
-  void (*pack_dy)(const DirectConv<T>& d, int mc, const T* dy, const T* relu_y, T* dyp);
+  // With relu_y (non-null), dy where relu_y > 0, else 0. With sums (non-null), adds each packed vector of
+  // channel co into sums[co * sums_ld + l], l < lanes: db's lane sums, read while dy is loaded anyway.
+  void (*pack_dy)(const DirectConv<T>& d, int mc, const T* dy, const T* relu_y, T* dyp, T* sums, int64_t sums_ld);
   // gsum[co * K + k] += sum_pixels dy[co][pixel] * x[tap k of pixel] over `samples` consecutive samples (the
   // staged ones xs_stride apart, their packed dy dyp_stride apart), in a fixed order: lane-wise over the
   // pixels, then over the lanes.

@@ -99,7 +99,7 @@ static void forward(const DirectConv<typename V::T>& d, const typename V::T* wp,
 // dy of one sample as grad_w reads it (conv_direct.h: pack_dy).
 template <class V>
 static void pack_dy(const DirectConv<typename V::T>& d, int mc, const typename V::T* dy, const typename V::T* relu_y,
-                    typename V::T* dyp) {
+                    typename V::T* dyp, typename V::T* sums, int64_t sums_ld) {
   constexpr int W = V::W;
   const int64_t c_out = d.c_out, ho = d.ho, wo = d.wo, P = ho * wo;
   for (int64_t c0 = 0; c0 < c_out; c0 += mc) {
@@ -110,8 +110,10 @@ static void pack_dy(const DirectConv<typename V::T>& d, int mc, const typename V
         const int64_t at = c0 * P + oh * wo + ow;
         for (int64_t c = 0; c < channels; ++c, dyp += W) {
           const int64_t i = at + c * P;
-          const auto g = n == W ? V::load(dy + i) : V::load_part(dy + i, n);
-          V::store(dyp, relu_y ? V::where_positive(n == W ? V::load(relu_y + i) : V::load_part(relu_y + i, n), g) : g);
+          auto g = n == W ? V::load(dy + i) : V::load_part(dy + i, n);
+          if (relu_y) g = V::where_positive(n == W ? V::load(relu_y + i) : V::load_part(relu_y + i, n), g);
+          V::store(dyp, g);
+          if (sums) V::store(sums + (c0 + c) * sums_ld, V::add(V::load(sums + (c0 + c) * sums_ld), g));
         }
         for (int64_t c = channels; c < mc; ++c, dyp += W) V::store(dyp, V::zero());
       }
