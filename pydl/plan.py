@@ -4,7 +4,8 @@ Each layer states its step once (:meth:`pydl.nn.Layer.plan_step`: a kind, its pa
 the loss and the optimizer are named with their settings. :meth:`TrainingPlan.for_network` builds the
 plan, or returns None when a layer has no step (a user's layer, or one whose forward/backward a subclass
 changed), when the loss or optimizer is a user's own, or when the network is not on the "cpu" device; fit
-then trains through the layers' forward/backward, which call the same kernels in the same order. The
+then trains through the layers' forward/backward, which call the same kernels in the same order (a ReLU
+layer after a Conv2D or Dense runs fused into their step, with identical results). The
 plan trains the parameters' and the optimizer state's own arrays in place and keeps ``optimizer.steps``,
 so plan and Python epochs can alternate on one network and give the same result as Python alone.
 """
@@ -23,6 +24,12 @@ _LOSSES = (MSELoss, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MultiBCELoss)
 # The state arrays of each optimizer in the order its update kernel takes them, and its settings.
 _STATE_NAMES = {SGD: ("momentum_buffer",), RMSprop: ("square_avg", "momentum_buffer", "grad_avg"),
                 Adam: ("exp_avg", "exp_avg_sq"), AdamW: ("exp_avg", "exp_avg_sq")}
+
+
+# A ReLU layer's step, which the plan fuses into the Conv2D or Dense step right before it: their kernels
+# apply it in the same pass, and their backward applies relu_backward from the output as the ReLU layer's.
+_RELU = ("activation", {"activation": 1})
+_FUSES_RELU = ("conv2d", "dense")
 
 
 def _settings(opt):
@@ -77,18 +84,27 @@ class TrainingPlan:
             return None
         shape = tuple(net._last_input_shape)
         steps = []
+        fusable = False  # the last step is the previous layer's, a Conv2D or Dense without activation
         for index, layer in enumerate(net.layers):
             step = layer.plan_step() if _step_is_current(layer) else None
             if step is None:
                 return None
             out_shape = tuple(layer.output_shape(shape))
-            if step != "identity":
+            if fusable and step == _RELU:
+                kind, data, grads, numbers, in_shape, _, buffers = steps[-1]
+                steps[-1] = (kind, data, grads, {**numbers, "activation": _RELU[1]["activation"]}, in_shape, out_shape,
+                             buffers)
+                fusable = False
+            elif step != "identity":
                 kind, numbers = step
                 if layer.uses_seed:  # the step's seed plus the layer's index, as Network._forward gives it
                     numbers = dict(numbers, seed_offset=index)
                 params = layer.parameters()
                 steps.append((kind, [p.data for p in params], [p.grad for p in params], numbers, shape, out_shape,
                               list(layer.buffers.values())))
+                fusable = kind in _FUSES_RELU and numbers["activation"] == 0
+            else:
+                fusable = False
             shape = out_shape
         if not steps or len(shape) != 1:
             return None  # the accuracy count and the class losses read (N, C) outputs

@@ -153,6 +153,12 @@ def _within_limit(shapes, what):
     return shapes
 
 
+def _check_activation(config, what):
+    act = config.get("activation")
+    if act is not None and not isinstance(act, str):
+        raise ValueError(f"{what}: activation must be a name, got {act!r:.60}")
+
+
 def _layer_params(cls, config, what):
     """Check a layer config against fixed limits and return the parameter shapes it implies, before any
     constructor runs (a constructor allocates and initializes its weights)."""
@@ -162,13 +168,11 @@ def _layer_params(cls, config, what):
         n_out = _int_in(config.get("out_features"), 1, MAX_FEATURES, f"{what}: out_features")
         _check_bias(config, what)
         _check_init(config, what)
-        act = config.get("activation")
-        if act is not None and not isinstance(act, str):
-            raise ValueError(f"{what}: activation must be a name, got {act!r:.60}")
+        _check_activation(config, what)
         return _within_limit({"W": (n_in, n_out), **({"b": (n_out,)} if config.get("bias", True) else {})}, what)
     if cls == "Conv2D":
-        _check_keys(config, ("in_channels", "out_channels", "kernel_size", "stride", "padding", "bias", "init"),
-                    what)
+        _check_keys(config, ("in_channels", "out_channels", "kernel_size", "stride", "padding", "bias", "activation",
+                             "init"), what)
         c_in = _int_in(config.get("in_channels"), 1, MAX_FEATURES, f"{what}: in_channels")
         c_out = _int_in(config.get("out_channels"), 1, MAX_FEATURES, f"{what}: out_channels")
         kh, kw = _pair_in(config.get("kernel_size"), 1, MAX_GEOMETRY, f"{what}: kernel_size")
@@ -176,6 +180,7 @@ def _layer_params(cls, config, what):
         _pair_in(config.get("padding", 0), 0, MAX_GEOMETRY, f"{what}: padding")
         _check_bias(config, what)
         _check_init(config, what)
+        _check_activation(config, what)
         return _within_limit({"W": (c_out, c_in, kh, kw), **({"b": (c_out,)} if config.get("bias", True) else {})},
                              what)
     if cls in ("MaxPool2D", "AvgPool2D"):

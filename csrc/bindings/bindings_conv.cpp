@@ -65,8 +65,10 @@ ConvGeom conv_geom(const char* fn, const py::array& x, const py::array& w, const
 Shape conv_out_shape(const ConvGeom& g) { return {g.n, g.c_out, g.ho, g.wo}; }
 
 py::array conv2d_forward_py(const py::object& x_obj, const py::object& w_obj, const py::object& b_obj,
-                            const py::object& stride, const py::object& padding, const py::object& out_obj) {
+                            const py::object& stride, const py::object& padding, const py::object& activation_obj,
+                            const py::object& out_obj) {
   const char* fn = "conv2d_forward";
+  const std::string activation = str_arg(fn, "activation", activation_obj);
   py::array x = float_input(fn, "x", x_obj, 4);
   py::array w = float_input(fn, "w", w_obj, 4);
   same_dtype(fn, "w", w, "x", x);
@@ -78,6 +80,7 @@ py::array conv2d_forward_py(const py::object& x_obj, const py::object& w_obj, co
     same_shape(fn, "b", b, {w.shape(0)});
   }
   const ConvGeom g = conv_geom(fn, x, w, stride, padding);
+  const bool relu = activation_arg(fn, activation, 2) == Activation::relu;
   reject_nan(fn, "x", x);
   reject_nan(fn, "w", w);
   if (has_b) reject_nan(fn, "b", b);
@@ -87,9 +90,10 @@ py::array conv2d_forward_py(const py::object& x_obj, const py::object& w_obj, co
   if (has_b) no_overlap(fn, "out", y, "b", b);
   py::gil_scoped_release nogil;
   if (is_f32(x)) {
-    conv2d_forward<float>(g, cptr<float>(x), cptr<float>(w), has_b ? cptr<float>(b) : nullptr, ptr<float>(y));
+    conv2d_forward<float>(g, cptr<float>(x), cptr<float>(w), has_b ? cptr<float>(b) : nullptr, relu, ptr<float>(y));
   } else {
-    conv2d_forward<double>(g, cptr<double>(x), cptr<double>(w), has_b ? cptr<double>(b) : nullptr, ptr<double>(y));
+    conv2d_forward<double>(g, cptr<double>(x), cptr<double>(w), has_b ? cptr<double>(b) : nullptr, relu,
+                           ptr<double>(y));
   }
   return y;
 }
@@ -128,7 +132,7 @@ py::tuple conv2d_backward_py(const py::object& x_obj, const py::object& w_obj, c
     py::gil_scoped_release nogil;
     by_dtype(x, [&](auto zero) {
       using T = decltype(zero);
-      conv2d_backward<T>(g, cptr<T>(x), cptr<T>(w), cptr<T>(dy), need_dx ? ptr<T>(dx) : nullptr, ptr<T>(dw),
+      conv2d_backward<T>(g, cptr<T>(x), cptr<T>(w), cptr<T>(dy), nullptr, need_dx ? ptr<T>(dx) : nullptr, ptr<T>(dw),
                          has_bias ? ptr<T>(db) : nullptr);
     });
   }
@@ -275,11 +279,12 @@ py::array avg_pool2d_backward_py(const py::object& dy_obj, const py::object& x_s
 PYDL_BINDINGS(bind_conv) {
   using namespace pydl;
   m.def("conv2d_forward", &conv2d_forward_py, py::arg("x"), py::arg("w"), py::arg("b") = py::none(),
-        py::arg("stride") = 1, py::arg("padding") = 0, py::arg("out") = py::none(),
+        py::arg("stride") = 1, py::arg("padding") = 0, py::arg("activation") = "none", py::arg("out") = py::none(),
         R"doc(2-D convolution, exactly torch.nn.functional.conv2d with dilation=1, groups=1.
 
 x (N, C_in, H, W), w (C_out, C_in, kH, kW), b (C_out,) or None; stride and padding an int or an
-(h, w) pair (padding is zeros). Returns y (N, C_out, Ho, Wo) with Ho = floor((H + 2*pad_h - kH) / stride_h) + 1
+(h, w) pair (padding is zeros); activation 'none' or 'relu' (max(y, 0), fused into the same pass).
+Returns y (N, C_out, Ho, Wo) with Ho = floor((H + 2*pad_h - kH) / stride_h) + 1
 (rows/columns that do not fit are dropped), written into `out` when given. ValueError when Ho or Wo
 would be < 1, padding < 0, stride < 1, or x and w disagree on C_in.)doc");
   m.def("conv2d_backward", &conv2d_backward_py, py::arg("x"), py::arg("w"), py::arg("dy"), py::arg("stride") = 1,

@@ -16,14 +16,6 @@ std::string dim_and_any(int64_t d, bool first) {
   return first ? "(" + std::to_string(d) + ", ?)" : "(?, " + std::to_string(d) + ")";
 }
 
-Activation parse_activation(const char* fn, const std::string& name) {
-  if (name == "none") return Activation::none;
-  if (name == "relu") return Activation::relu;
-  if (name == "sigmoid") return Activation::sigmoid;
-  if (name == "tanh") return Activation::tanh;
-  value_error(std::string(fn) + ": activation must be 'none', 'relu', 'sigmoid' or 'tanh', got '" + name + "'");
-}
-
 py::array matmul_py(const py::object& a_obj, const py::object& b_obj, const py::object& out_obj, const py::object& ta_obj,
                     const py::object& tb_obj, const py::object& alpha_obj, const py::object& beta_obj) {
   const char* fn = "matmul";
@@ -90,7 +82,7 @@ py::array dense_forward_py(const py::object& x_obj, const py::object& w_obj, con
                   ", got " + shape_of(b));
     }
   }
-  const Activation act = parse_activation(fn, activation);
+  const Activation act = activation_arg(fn, activation, 4);
   py::array out = float_output(fn, "out", out_obj, {n, outf}, x);
   no_overlap(fn, "out", out, "x", x);
   no_overlap(fn, "out", out, "w", w);
@@ -207,7 +199,7 @@ py::array dense_forward_fm_py(const py::object& x_obj, const py::object& w_obj, 
                   ", got " + shape_of(b));
     }
   }
-  const Activation act = parse_activation(fn, activation);
+  const Activation act = activation_arg(fn, activation, 4);
   py::array out = float_output(fn, "out", out_obj, {outf, n}, x);
   no_overlap(fn, "out", out, "x", x);
   no_overlap(fn, "out", out, "w", w);
@@ -237,7 +229,7 @@ py::tuple dense_backward_fm_py(const py::object& x_obj, const py::object& w_obj,
   py::array w = float_input(fn, "w", w_obj, 2);
   const Shape d = fm_dims(fn, x, w);
   const int64_t n = d[0], in = d[1], outf = d[2];
-  const Activation act = parse_activation(fn, activation);
+  const Activation act = activation_arg(fn, activation, 4);
   py::array dy = float_input(fn, "dy", dy_obj, 2);
   same_dtype(fn, "dy", dy, "x", x);
   if (shape_vec(dy) != Shape{outf, n}) {

@@ -188,6 +188,16 @@ std::string str_arg(const char* fn, const char* name, const py::handle& obj) {
   return obj.cast<std::string>();
 }
 
+Activation activation_arg(const char* fn, const std::string& name, int count) {
+  static const char* const names[] = {"none", "relu", "sigmoid", "tanh"};
+  std::string allowed;
+  for (int i = 0; i < count; ++i) {
+    if (name == names[i]) return static_cast<Activation>(i);
+    allowed += std::string(i == 0 ? "" : i == count - 1 ? " or " : ", ") + "'" + names[i] + "'";
+  }
+  value_error(std::string(fn) + ": activation must be " + allowed + ", got '" + name + "'");
+}
+
 void geometry_range(const char* fn, const char* name, Pair p, int64_t lo) {
   if (p.first < lo || p.second < lo) {
     value_error(prefix(fn, name) + " must be >= " + std::to_string(lo) + ", got " + pair_str(p));

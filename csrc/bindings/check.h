@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "activations.h"
+
 namespace py = pybind11;
 
 namespace pydl {
@@ -43,6 +45,9 @@ Pair int_pair(const char* fn, const char* name, const py::handle& obj);
 Shape int_tuple(const char* fn, const char* name, const py::handle& obj, size_t n);
 // A str (TypeError otherwise).
 std::string str_arg(const char* fn, const char* name, const py::handle& obj);
+// The activation named by `name` (str_arg's result), one of the first `count` of "none", "relu", "sigmoid",
+// "tanh" (a kernel fuses those); ValueError listing them otherwise.
+Activation activation_arg(const char* fn, const std::string& name, int count);
 
 // Largest stride, padding or pooling kernel size accepted: larger ones only ever come from bugs or
 // hostile input, and this bound keeps every size computation far inside int64.

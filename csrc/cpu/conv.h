@@ -20,7 +20,6 @@ struct ConvGeom {
   int64_t ho, wo;  // output y (n, c_out, ho, wo)
 };
 
-// y = conv(x, w) + b; b may be null.
 // The geometry of a checked convolution. With one output row (column) a stride beyond the padded
 // input's span + 1 never takes effect; the smallest stride that still gives one row keeps the
 // stride-phased staging of conv2d.cpp as small as the input.
@@ -32,12 +31,15 @@ inline ConvGeom conv_geometry(int64_t n, int64_t c_in, int64_t h, int64_t w, int
   return {n, c_in, h, w, c_out, kh, kw, sh, sw, ph, pw, ho, wo};
 }
 
+// y = conv(x, w) + b, then max(y, 0) when relu (as relu() of activations.h: NaN becomes 0); b may be null.
 template <typename T>
-void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y);
+void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, bool relu, T* y);
 
-// Gradients of y = conv(x, w) + b given dy: dw always, dx and db when non-null (all overwritten).
+// Gradients of y = conv(x, w) + b given dy: dw always, dx and db when non-null (all overwritten). With relu_y
+// (the output of a ReLU on y) dy is the gradient after that ReLU: it counts where relu_y > 0 and is zero
+// elsewhere, exactly as relu_backward(relu_y, dy) would give it, but is masked while read.
 template <typename T>
-void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db);
+void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, const T* relu_y, T* dx, T* dw, T* db);
 
 struct PoolGeom {
   int64_t planes, h, w;  // input (n * c) planes of h x w

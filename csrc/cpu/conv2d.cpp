@@ -15,10 +15,12 @@
 // 56) -> 64 3x3: 19.6 -> 19.1 / 48.8 -> 41.0; (4, 128, 28, 28) -> 128 3x3: equal). Without AVX-512
 // every shape stays on im2col + GEMM.
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <type_traits>
 #include <vector>
 
+#include "activations.h"
 #include "conv.h"
 #include "conv_direct.h"
 #include "cpu.h"
@@ -41,19 +43,23 @@ constexpr int64_t kMinMacsPerThread = int64_t(1) << 19;
 constexpr int64_t kTileCols = 512;
 // Largest im2col tile of one thread (a band of output rows of one sample when a sample exceeds it).
 constexpr int64_t kColTileBytes = int64_t(1) << 21;
-// Staged samples the direct backward's dW runs over at once (a quarter of a Zen 4 L2).
+// Staged samples and their packed dy the direct backward's dW runs over at once (a quarter of a Zen 4 L2).
 constexpr int64_t kDirectBlockBytes = int64_t(1) << 18;
 
 // Workspace areas of the calling thread, grown when needed and kept for later calls. Within a
 // parallel_for the calling thread is also a worker, so the areas it holds across the loop (kCaller)
 // are separate from those the loop body uses.
-enum Area { kStaged, kCol, kRows, kCaller, kCallerPacked, kAreas };
+enum Area { kStaged, kCol, kRows, kCaller, kCallerPacked, kCallerDy, kAreas };
+// Areas start on a cache line: a vector load across two lines costs two loads, and the direct dW kernel
+// is bound by its loads.
 template <typename T>
 T* workspace(Area area, int64_t n) {
+  constexpr int64_t line = 64 / sizeof(T);
   thread_local std::vector<T> bufs[kAreas];
   std::vector<T>& buf = bufs[area];
-  if (buf.size() < size_t(n)) buf.resize(size_t(n));
-  return buf.data();
+  if (buf.size() < size_t(n + line)) buf.resize(size_t(n + line));
+  const uintptr_t at = reinterpret_cast<uintptr_t>(buf.data());
+  return buf.data() + (-at % 64) / sizeof(T);
 }
 
 // im2col reads a "staged" sample: zero-padded, and with every row split into sw phases, column c of
@@ -261,7 +267,8 @@ Tiling make_tiling(const ConvGeom& g, int64_t kk, size_t elem, int64_t macs_per_
 // acc[co * kSumLanes + l] += the sum of every kSumLanes-th element of dy's plane co from l on, for
 // `planes` planes of P. Independent lanes let the compiler vectorise without reordering any sum: the
 // plain running sum per plane was one dependent add per element, 0.6 ms of shape 1's backward
-// (scripts/bench_conv.py, one Zen 4 thread), more than dW and dx together.
+// (scripts/bench_conv.py, one Zen 4 thread), more than dW and dx together. (The direct path sums db
+// from its packed dy instead, in the lanes of its vectors: pack_dy.)
 constexpr int64_t kSumLanes = 16;
 template <typename T>
 void add_plane_sums(const T* dy, int64_t planes, int64_t P, T* acc) {
@@ -332,7 +339,7 @@ const int64_t* direct_offsets(const ConvGeom& g) {
 }
 
 template <typename T>
-bool forward_direct(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
+bool forward_direct(const ConvGeom& g, const T* x, const T* w, const T* b, bool relu, T* y) {
   const DirectConvKernels<T>* dk = direct_kernels<T>(g);
   if (!dk) return false;
   const int64_t K = g.c_in * g.kh * g.kw, P = g.ho * g.wo, mr = dk->mr;
@@ -347,7 +354,7 @@ bool forward_direct(const ConvGeom& g, const T* x, const T* w, const T* b, T* y)
     std::fill(xs, xs + size, T(0));
     for (int64_t n = n0; n < n1; ++n) {
       stage_sample(g, x + n * g.c_in * g.h * g.w, xs);
-      dk->forward(d, wp, b, xs, y + n * g.c_out * P);
+      dk->forward(d, wp, b, relu, xs, y + n * g.c_out * P);
     }
   });
   return true;
@@ -358,32 +365,36 @@ bool forward_direct(const ConvGeom& g, const T* x, const T* w, const T* b, T* y)
 constexpr int64_t kGradChunks = 8;
 
 template <typename T>
-bool backward_direct(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
+bool backward_direct(const ConvGeom& g, const T* x, const T* w, const T* dy, const T* relu_y, T* dx, T* dw, T* db) {
   const DirectConvKernels<T>* dk = direct_kernels<T>(g);
   if (!dk) return false;
   const int64_t K = g.c_in * g.kh * g.kw, P = g.ho * g.wo, mk = dk->mk, lanes = dk->lanes;
   const DirectConv<T> d{K, direct_offsets(g), g.c_out, g.ho, g.wo, g.sh * staged_row(g)};
   const int64_t per_thread =
       std::max<int64_t>(1, kMinMacsPerThread / std::max<int64_t>(1, g.c_out * K * P * (dx ? 2 : 1)));
-  // Each chunk of samples sums dW lane-wise in its own area; the areas are added in a fixed order.
+  // Each chunk of samples sums dW in its own area; the areas are added in a fixed order.
   const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(kGradChunks, g.n / per_thread));
-  const int64_t gsize = g.c_out * K * lanes;
+  const int64_t gsize = g.c_out * K;
   // db's lane sums follow, per chunk, while its dy is still in cache.
   T* partial = workspace<T>(kCaller, chunks * (gsize + g.c_out * kSumLanes));
   T* bsums = partial + chunks * gsize;
-  T* wtp = workspace<T>(kCallerPacked, dx ? (K + mk - 1) / mk * mk * g.c_out : 0);
+  const int64_t channels = (g.c_out + dk->mc - 1) / dk->mc * dk->mc;  // pack_dy's, zeros past c_out
+  T* wtp = workspace<T>(kCallerPacked, dx ? (K + mk - 1) / mk * mk * channels : 0);
   if (dx) {
+    std::fill(wtp, wtp + (K + mk - 1) / mk * mk * channels, T(0));
     for (int64_t co = 0; co < g.c_out; ++co)
-      for (int64_t k = 0; k < K; ++k) wtp[k / mk * mk * g.c_out + co * mk + k % mk] = w[co * K + k];
+      for (int64_t k = 0; k < K; ++k) wtp[k / mk * mk * channels + co * mk + k % mk] = w[co * K + k];
   }
   // dW's tiles run over blocks of staged samples: with one sample of 8 x 8 outputs (shape 3 of
   // scripts/bench_conv.py) loading and storing a tile's sums cost as much as its multiply-adds.
   const int64_t size = direct_staged_size(g, dk->lanes);
-  const int64_t block = std::max<int64_t>(1, std::min<int64_t>((g.n + chunks - 1) / chunks,
-                                                               kDirectBlockBytes / (size * int64_t(sizeof(T)))));
+  const int64_t packed = channels * g.ho * ((g.wo + lanes - 1) / lanes) * lanes;
+  const int64_t block = std::max<int64_t>(
+      1, std::min<int64_t>((g.n + chunks - 1) / chunks, kDirectBlockBytes / ((size + packed) * int64_t(sizeof(T)))));
   parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
-    T* xs = workspace<T>(kStaged, (block + 1) * size);
+    T* xs = workspace<T>(kStaged, (block + 1) * size + block * packed);
     T* dxs = xs + block * size;
+    T* dyp = dxs + size;
     std::fill(xs, xs + block * size, T(0));  // the padding, which stage_sample leaves alone
     for (int64_t c = c0; c < c1; ++c) {
       T* gacc = partial + c * gsize;
@@ -393,25 +404,25 @@ bool backward_direct(const ConvGeom& g, const T* x, const T* w, const T* dy, T* 
       const int64_t last = g.n * (c + 1) / chunks;
       for (int64_t n0 = g.n * c / chunks; n0 < last; n0 += block) {
         const int64_t nb = std::min(block, last - n0);
-        for (int64_t s = 0; s < nb; ++s) stage_sample(g, x + (n0 + s) * g.c_in * g.h * g.w, xs + s * size);
-        dk->grad_w(d, dy + n0 * g.c_out * P, xs, gacc, nb, size);
+        for (int64_t s = 0; s < nb; ++s) {
+          stage_sample(g, x + (n0 + s) * g.c_in * g.h * g.w, xs + s * size);
+          const int64_t at = (n0 + s) * g.c_out * P;
+          dk->pack_dy(d, dk->mc, dy + at, relu_y ? relu_y + at : nullptr, dyp + s * packed, db ? bs : nullptr,
+                      kSumLanes);
+        }
+        dk->grad_w(d, dyp, packed, xs, size, gacc, nb);
         for (int64_t n = n0; n < n0 + nb; ++n) {
-          const T* dyn = dy + n * g.c_out * P;
-          if (db) add_plane_sums(dyn, g.c_out, P, bs);
           if (!dx) continue;
           std::fill(dxs, dxs + size, T(0));
-          dk->grad_x(d, wtp, dyn, dxs);
+          dk->grad_x(d, wtp, dyp + (n - n0) * packed, dxs);
           unstage_sample(g, dxs, dx + n * g.c_in * g.h * g.w);
         }
       }
     }
   });
-  for (int64_t i = 0; i < g.c_out * K; ++i) {
-    T s = T(0);
-    for (int64_t c = 0; c < chunks; ++c)
-      for (int64_t l = 0; l < lanes; ++l) s += partial[c * gsize + i * lanes + l];
-    dw[i] = s;
-  }
+  std::copy_n(partial, gsize, dw);
+  for (int64_t c = 1; c < chunks; ++c)
+    for (int64_t i = 0; i < gsize; ++i) dw[i] += partial[c * gsize + i];
   if (db) reduce_plane_sums(bsums, chunks, g.c_out, db);
   return true;
 }
@@ -424,11 +435,18 @@ void bias_grad(const ConvGeom& g, const T* dy, T* db) {
   reduce_plane_sums(acc, 1, g.c_out, db);
 }
 
+// The fused ReLU of the GEMM paths: `rows` planes of y (P apart), `cols` outputs each, right after the
+// product wrote them (still in cache).
+template <typename T>
+void relu_planes(T* y, int64_t rows, int64_t cols, int64_t P) {
+  for (int64_t r = 0; r < rows; ++r) pydl::relu(y + r * P, y + r * P, cols);
+}
+
 }  // namespace
 
 template <typename T>
-void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
-  if (forward_direct(g, x, w, b, y)) return;
+void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, bool relu, T* y) {
+  if (forward_direct(g, x, w, b, relu, y)) return;
   const int64_t K = g.c_in * g.kh * g.kw, P = g.ho * g.wo;
   if (is_pointwise(g)) {
     const Tiling t = make_tiling(g, K, sizeof(T), g.c_out * K);
@@ -439,6 +457,7 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y)
           for (int64_t co = 0; co < g.c_out; ++co) std::fill(yn + co * P, yn + (co + 1) * P, b[co]);
         }
         gemm(false, false, g.c_out, P, K, T(1), w, K, x + n * K * P, P, b ? T(1) : T(0), yn, P);
+        if (relu) relu_planes(yn, g.c_out, P, P);
       }
     });
     return;
@@ -483,10 +502,12 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y)
         T* yb = y + n0 * g.c_out * P + oh0 * g.wo;
         if (nb == 1) {
           packed.multiply(g.c_out, N, kk, T(1), wp, col, T(0), yb, P);
+          if (relu) relu_planes(yb, g.c_out, N, P);
           continue;
         }
         // The product is (c_out, nb * P), y holds the block as (nb, c_out, P): one copy per output plane.
         packed.multiply(g.c_out, N, kk, T(1), wp, col, T(0), rows, N);
+        if (relu) relu_planes(rows, g.c_out, N, N);
         for (int64_t s = 0; s < nb; ++s) {
           for (int64_t co = 0; co < g.c_out; ++co) {
             std::copy_n(rows + co * N + s * P, P, yb + (s * g.c_out + co) * P);
@@ -498,8 +519,14 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y)
 }
 
 template <typename T>
-void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
-  if (backward_direct(g, x, w, dy, dx, dw, db)) return;
+void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, const T* relu_y, T* dx, T* dw, T* db) {
+  if (backward_direct(g, x, w, dy, relu_y, dx, dw, db)) return;
+  if (relu_y) {  // the GEMM paths read dy more than once: mask it once
+    const int64_t n = g.n * g.c_out * g.ho * g.wo;
+    T* dz = workspace<T>(kCallerDy, n);
+    activation_backward(Activation::relu, relu_y, dy, dz, n);
+    dy = dz;
+  }
   const int64_t K = g.c_in * g.kh * g.kw, P = g.ho * g.wo;
   const bool pointwise = is_pointwise(g);
   const Tiling t = make_tiling(g, K, sizeof(T), g.c_out * K * (dx ? 2 : 1));
@@ -578,11 +605,13 @@ void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* 
   if (db) bias_grad(g, dy, db);
 }
 
-template void conv2d_forward<float>(const ConvGeom&, const float*, const float*, const float*, float*);
-template void conv2d_forward<double>(const ConvGeom&, const double*, const double*, const double*, double*);
-template void conv2d_backward<float>(const ConvGeom&, const float*, const float*, const float*, float*, float*,
+template void conv2d_forward<float>(const ConvGeom&, const float*, const float*, const float*, bool, float*);
+template void conv2d_forward<double>(const ConvGeom&, const double*, const double*, const double*, bool, double*);
+template void conv2d_backward<float>(const ConvGeom&, const float*, const float*, const float*, const float*, float*,
+                                     float*,
                                      float*);
-template void conv2d_backward<double>(const ConvGeom&, const double*, const double*, const double*, double*,
+template void conv2d_backward<double>(const ConvGeom&, const double*, const double*, const double*, const double*,
+                                      double*,
                                       double*, double*);
 
 }  // namespace pydl

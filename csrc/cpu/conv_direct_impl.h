@@ -1,5 +1,5 @@
 // Direct-convolution micro-kernels (see conv_direct.h), written once against a vector interface V
-// (T, R, W lanes, zero/load/set1/fma/add, load_part (zeroing the other lanes)/store_part on the first n
+// (T, R, W lanes, zero/load/set1/fma/add/relu, load_part (zeroing the other lanes)/store_part on the first n
 // lanes) and included by each conv_direct_<isa>.cpp inside its own namespace, after <array> and <utility>.
 
 // The pixel vectors of a sample, row by row: vector v covers output row v / per_row, columns
@@ -32,11 +32,11 @@ template <class V, int MR>
 struct Fwd {
   using T = typename V::T;
   using R = typename V::R;
-  using Fn = void (*)(const DirectConv<T>&, const T*, const T*, const T*, const int64_t*, const int64_t*,
+  using Fn = void (*)(const DirectConv<T>&, const T*, const T*, bool, const T*, const int64_t*, const int64_t*,
                       const int*, T*, int64_t);
   template <int M, int N>
   struct Tile {
-    static void run(const DirectConv<T>& d, const T* a, const T* bias, const T* xs, const int64_t* in,
+    static void run(const DirectConv<T>& d, const T* a, const T* bias, bool relu, const T* xs, const int64_t* in,
                     const int64_t* out, const int* n, T* y, int64_t P) {
       R acc[M][N];
 #pragma GCC unroll 16
@@ -66,8 +66,9 @@ struct Fwd {
 #pragma GCC unroll 4
         for (int j = 0; j < N; ++j) {
           T* dst = y + i * P + out[j];
-          if (n[j] == V::W) V::store(dst, acc[i][j]);
-          else V::store_part(dst, acc[i][j], n[j]);
+          const R v = relu ? V::relu(acc[i][j]) : acc[i][j];
+          if (n[j] == V::W) V::store(dst, v);
+          else V::store_part(dst, v, n[j]);
         }
       }
     }
@@ -76,7 +77,7 @@ struct Fwd {
 
 template <class V, int MR, int NV>
 static void forward(const DirectConv<typename V::T>& d, const typename V::T* wp, const typename V::T* bias,
-                    const typename V::T* xs, typename V::T* y) {
+                    bool relu, const typename V::T* xs, typename V::T* y) {
   using F = Fwd<V, MR>;
   using Table = TileTable<typename F::Fn, MR, NV, F::template Tile>;
   constexpr int W = V::W;
@@ -90,110 +91,133 @@ static void forward(const DirectConv<typename V::T>& d, const typename V::T* wp,
       int64_t in[NV], out[NV];
       int n[NV];
       for (int j = 0; j < nv; ++j) pv.at(v + j, in[j], out[j], n[j]);
-      Table::get(m, nv)(d, a, bias ? bias + co : nullptr, xs, in, out, n, y + co * P, P);
+      Table::get(m, nv)(d, a, bias ? bias + co : nullptr, relu, xs, in, out, n, y + co * P, P);
     }
   }
 }
 
-// dW: M output channels x N taps of lane-wise sums, over all pixel vectors of the sample.
+// dy of one sample as grad_w reads it (conv_direct.h: pack_dy).
+template <class V>
+static void pack_dy(const DirectConv<typename V::T>& d, int mc, const typename V::T* dy, const typename V::T* relu_y,
+                    typename V::T* dyp, typename V::T* sums, int64_t sums_ld) {
+  constexpr int W = V::W;
+  const int64_t c_out = d.c_out, ho = d.ho, wo = d.wo, P = ho * wo;
+  for (int64_t c0 = 0; c0 < c_out; c0 += mc) {
+    const int64_t channels = c_out - c0 < mc ? c_out - c0 : mc;
+    for (int64_t oh = 0; oh < ho; ++oh) {
+      for (int64_t ow = 0; ow < wo; ow += W) {
+        const int n = int(wo - ow < W ? wo - ow : W);
+        const int64_t at = c0 * P + oh * wo + ow;
+        for (int64_t c = 0; c < channels; ++c, dyp += W) {
+          const int64_t i = at + c * P;
+          auto g = n == W ? V::load(dy + i) : V::load_part(dy + i, n);
+          if (relu_y) g = V::where_positive(n == W ? V::load(relu_y + i) : V::load_part(relu_y + i, n), g);
+          V::store(dyp, g);
+          if (sums) V::store(sums + (c0 + c) * sums_ld, V::add(V::load(sums + (c0 + c) * sums_ld), g));
+        }
+        for (int64_t c = channels; c < mc; ++c, dyp += W) V::store(dyp, V::zero());
+      }
+    }
+  }
+}
+
+// dW: M output channels x N taps, summed over all pixel vectors of the samples in registers, then over
+// the lanes. dy comes packed, so the M channels of a vector lie W apart from one pointer: with one pointer
+// per channel and a masked load for a row's last vector the loop's pointers and offsets no longer fitted
+// the registers and were reloaded from the stack on every vector.
 template <class V>
 struct GradW {
   using T = typename V::T;
   using R = typename V::R;
-  using Fn = void (*)(const DirectConv<T>&, const T*, const T*, const int64_t*, T*, int64_t, int64_t, int64_t);
+  using Fn = void (*)(const DirectConv<T>&, const T*, int64_t, int, const T*, int64_t, const int64_t*, T*, int64_t);
   template <int M, int N>
   struct Tile {
-    static void run(const DirectConv<T>& d, const T* dy, const T* xs, const int64_t* off, T* g, int64_t samples,
-                    int64_t dy_stride, int64_t xs_stride) {
+    // dyp: the tile's first channel in its group of `group` packed channels; g: the tile's first sum, rows K apart.
+    static void run(const DirectConv<T>& d, const T* dyp, int64_t dyp_stride, int group, const T* xs,
+                    int64_t xs_stride, const int64_t* off, T* g, int64_t samples) {
       constexpr int W = V::W;
-      const int64_t P = d.ho * d.wo, ld = d.K * W;  // g's rows: one per output channel
-      R acc[M][N];
-#pragma GCC unroll 8
-      for (int i = 0; i < M; ++i)
-#pragma GCC unroll 8
-        for (int j = 0; j < N; ++j) acc[i][j] = V::load(g + i * ld + j * W);
-      int64_t o[N];
-#pragma GCC unroll 8
-      for (int j = 0; j < N; ++j) o[j] = off[j];
-      // One pixel vector: dy of M channels at dp (the first n lanes when part) times N taps of x at xp.
-      const auto step = [&](const T* dp, const T* xp, int n, bool part) __attribute__((always_inline)) {
-        R dv[M];
-#pragma GCC unroll 8
-        for (int i = 0; i < M; ++i) dv[i] = part ? V::load_part(dp + i * P, n) : V::load(dp + i * P);
-#pragma GCC unroll 8
-        for (int j = 0; j < N; ++j) {
-          const R x = V::load(xp + o[j]);
-#pragma GCC unroll 8
-          for (int i = 0; i < M; ++i) acc[i][j] = V::fma(dv[i], x, acc[i][j]);
-        }
-      };
-      // Row pointers stepped, not recomputed: index arithmetic per vector took as many instructions as
-      // the multiply-adds (shape 3 of scripts/bench_conv.py, 256-bit vectors).
-      const int64_t wo = d.wo, full = wo / W * W, rs = d.row_step;
-      for (int64_t smp = 0; smp < samples; ++smp, dy += dy_stride, xs += xs_stride) {
-        const T* dr = dy;
-        const T* xr = xs;
-        for (int64_t oh = 0; oh < d.ho; ++oh, dr += wo, xr += rs) {
-          for (int64_t ow = 0; ow < full; ow += W) step(dr + ow, xr + ow, W, false);
-          if (full < wo) step(dr + full, xr + full, int(wo - full), true);
-        }
-      }
-#pragma GCC unroll 8
-      for (int i = 0; i < M; ++i)
-#pragma GCC unroll 8
-        for (int j = 0; j < N; ++j) V::store(g + i * ld + j * W, acc[i][j]);
-    }
-  };
-};
-
-template <class V, int MC, int KT>
-static void grad_w(const DirectConv<typename V::T>& d, const typename V::T* dy, const typename V::T* xs,
-                   typename V::T* gacc, int64_t samples, int64_t xs_stride) {
-  using G = GradW<V>;
-  using Table = TileTable<typename G::Fn, MC, KT, G::template Tile>;
-  constexpr int W = V::W;
-  const int64_t P = d.ho * d.wo;
-  for (int64_t co = 0; co < d.c_out; co += MC) {
-    const int m = int(d.c_out - co < MC ? d.c_out - co : MC);
-    for (int64_t k = 0; k < d.K; k += KT) {
-      const int kt = int(d.K - k < KT ? d.K - k : KT);
-      Table::get(m, kt)(d, dy + co * P, xs, d.off + k, gacc + (co * d.K + k) * W, samples, d.c_out * P, xs_stride);
-    }
-  }
-}
-
-// dx: M taps x N pixel vectors, summed over output channels, added into the staged gradient.
-template <class V, int MK>
-struct GradX {
-  using T = typename V::T;
-  using R = typename V::R;
-  using Fn = void (*)(const DirectConv<T>&, const T*, const T*, const int64_t*, const int64_t*, const int64_t*,
-                      const int*, T*);
-  template <int M, int N>
-  struct Tile {
-    static void run(const DirectConv<T>& d, const T* a, const T* dy, const int64_t* off, const int64_t* in,
-                    const int64_t* out, const int* n, T* dxs) {
-      const int64_t P = d.ho * d.wo;
       R acc[M][N];
 #pragma GCC unroll 8
       for (int i = 0; i < M; ++i)
 #pragma GCC unroll 8
         for (int j = 0; j < N; ++j) acc[i][j] = V::zero();
-      const T* s[N];
+      int64_t o[N];  // in registers, with one pointer to the pixel vector: N pointers did not fit
 #pragma GCC unroll 8
-      for (int j = 0; j < N; ++j) s[j] = dy + out[j];
-      for (int64_t co = 0; co < d.c_out; ++co, a += MK) {
-        R g[N];
+      for (int j = 0; j < N; ++j) o[j] = off[j];
+      const int64_t per_row = (d.wo + W - 1) / W, rs = d.row_step, vstep = group * W;
+      for (int64_t smp = 0; smp < samples; ++smp, xs += xs_stride, dyp += dyp_stride - d.ho * per_row * vstep) {
+        const T* xr = xs;
+        for (int64_t oh = 0; oh < d.ho; ++oh, xr += rs) {
+          for (int64_t ow = 0; ow < d.wo; ow += W, dyp += vstep) {
+            R dv[M];
 #pragma GCC unroll 8
-        for (int j = 0; j < N; ++j) {
-          // A row's last vector may be partial, and dy's very last one may end at the array's end.
-          g[j] = n[j] == V::W ? V::load(s[j] + co * P) : V::load_part(s[j] + co * P, n[j]);
+            for (int i = 0; i < M; ++i) dv[i] = V::load(dyp + i * W);
+#pragma GCC unroll 8
+            for (int j = 0; j < N; ++j) {
+              const R xv = V::load(xr + ow + o[j]);
+#pragma GCC unroll 8
+              for (int i = 0; i < M; ++i) acc[i][j] = V::fma(dv[i], xv, acc[i][j]);
+            }
+          }
         }
+      }
 #pragma GCC unroll 8
-        for (int i = 0; i < M; ++i) {
-          const R w = V::set1(a[i]);
+      for (int i = 0; i < M; ++i)
 #pragma GCC unroll 8
-          for (int j = 0; j < N; ++j) acc[i][j] = V::fma(w, g[j], acc[i][j]);
+        for (int j = 0; j < N; ++j) g[i * d.K + j] += V::sum(acc[i][j]);
+    }
+  };
+};
+
+template <class V, int MC, int KT>
+static void grad_w(const DirectConv<typename V::T>& d, const typename V::T* dyp, int64_t dyp_stride,
+                   const typename V::T* xs, int64_t xs_stride, typename V::T* gsum, int64_t samples) {
+  using G = GradW<V>;
+  using Table = TileTable<typename G::Fn, MC, KT, G::template Tile>;
+  constexpr int W = V::W;
+  const int64_t group = d.ho * ((d.wo + W - 1) / W) * MC * W;  // packed values of one group of MC channels
+  for (int64_t co = 0; co < d.c_out; co += MC) {
+    const int m = int(d.c_out - co < MC ? d.c_out - co : MC);
+    for (int64_t k = 0; k < d.K; k += KT) {
+      const int kt = int(d.K - k < KT ? d.K - k : KT);
+      Table::get(m, kt)(d, dyp + co / MC * group, dyp_stride, MC, xs, xs_stride, d.off + k, gsum + co * d.K + k,
+                        samples);
+    }
+  }
+}
+
+// dx: M taps x N pixel vectors, summed over output channels, added into the staged gradient. dy comes
+// packed as for grad_w (groups of MC channels), W^T with its channels padded to whole groups (zeros): a
+// vector's channels are W apart from one pointer and need no masked loads.
+template <class V, int MK, int MC>
+struct GradX {
+  using T = typename V::T;
+  using R = typename V::R;
+  using Fn = void (*)(const DirectConv<T>&, const T*, const T*, int64_t, const int64_t*, const int64_t*, const int*,
+                      T*);
+  template <int M, int N>
+  struct Tile {
+    // dyp: the packed dy of the tile's first vector in the first group; group: values of one group.
+    static void run(const DirectConv<T>& d, const T* a, const T* dyp, int64_t group, const int64_t* off,
+                    const int64_t* in, const int* n, T* dxs) {
+      constexpr int W = V::W;
+      R acc[M][N];
+#pragma GCC unroll 8
+      for (int i = 0; i < M; ++i)
+#pragma GCC unroll 8
+        for (int j = 0; j < N; ++j) acc[i][j] = V::zero();
+      for (int64_t c0 = 0; c0 < d.c_out; c0 += MC, dyp += group) {
+#pragma GCC unroll 8
+        for (int c = 0; c < MC; ++c, a += MK) {
+          R g[N];
+#pragma GCC unroll 8
+          for (int j = 0; j < N; ++j) g[j] = V::load(dyp + (j * MC + c) * W);
+#pragma GCC unroll 8
+          for (int i = 0; i < M; ++i) {
+            const R w = V::set1(a[i]);
+#pragma GCC unroll 8
+            for (int j = 0; j < N; ++j) acc[i][j] = V::fma(w, g[j], acc[i][j]);
+          }
         }
       }
       // Taps and vectors of one tile may touch the same element: add them one by one.
@@ -210,14 +234,14 @@ struct GradX {
   };
 };
 
-template <class V, int MK, int NV>
-static void grad_x(const DirectConv<typename V::T>& d, const typename V::T* wtp, const typename V::T* dy,
+template <class V, int MK, int NV, int MC>
+static void grad_x(const DirectConv<typename V::T>& d, const typename V::T* wtp, const typename V::T* dyp,
                    typename V::T* dxs) {
-  using G = GradX<V, MK>;
+  using G = GradX<V, MK, MC>;
   using Table = TileTable<typename G::Fn, MK, NV, G::template Tile>;
   constexpr int W = V::W;
   const PixelVectors<W> pv{(d.wo + W - 1) / W, d.wo, d.row_step};
-  const int64_t nvec = d.ho * pv.per_row;
+  const int64_t nvec = d.ho * pv.per_row, group = nvec * MC * W, channels = (d.c_out + MC - 1) / MC * MC;
   // Pixel vectors outside, taps inside: dy of the vectors stays in L1 across all taps.
   for (int64_t v = 0; v < nvec; v += NV) {
     const int nv = int(nvec - v < NV ? nvec - v : NV);
@@ -226,12 +250,12 @@ static void grad_x(const DirectConv<typename V::T>& d, const typename V::T* wtp,
     for (int j = 0; j < nv; ++j) pv.at(v + j, in[j], out[j], n[j]);
     for (int64_t k = 0; k < d.K; k += MK) {
       const int mk = int(d.K - k < MK ? d.K - k : MK);
-      Table::get(mk, nv)(d, wtp + k * d.c_out, dy, d.off + k, in, out, n, dxs);
+      Table::get(mk, nv)(d, wtp + k * channels, dyp + v * MC * W, group, d.off + k, in, n, dxs);
     }
   }
 }
 
 template <class V, int MR, int NV, int MC, int KT, int MK, int NVX>
 static constexpr DirectConvKernels<typename V::T> make_direct_kernels() {
-  return {V::W, MR, MK, forward<V, MR, NV>, grad_w<V, MC, KT>, grad_x<V, MK, NVX>};
+  return {V::W, MR, MC, MK, forward<V, MR, NV>, pack_dy<V>, grad_w<V, MC, KT>, grad_x<V, MK, NVX, MC>};
 }

@@ -4,7 +4,8 @@ import numpy as np
 from .._args import check_int
 from .base import Layer, make_init, rng_of
 
-_FUSED = ("none", "relu", "sigmoid", "tanh")
+_FUSED = ("none", "relu", "sigmoid", "tanh")  # the activations dense_forward fuses
+_CONV_FUSED = _FUSED[:2]  # and conv2d_forward
 _DEFAULT_INIT = "xavier_uniform"
 
 
@@ -145,13 +146,14 @@ Linear = Dense
 class Conv2D(Layer):
     """2-D convolution (cross-correlation) on NCHW input, weights ``(out_ch, in_ch, kH, kW)``.
 
-    A kernel as large as the input is a fully connected layer written as a convolution (report 004's
+    ``activation="relu"`` fuses a ReLU into the same kernel call; a separate ReLU layer gives the same
+    result. A kernel as large as the input is a fully connected layer written as a convolution (report 004's
     design): input (1, 1, 2) with ``kernel_size=(1, 2)`` gives output (out_ch, 1, 1).
     """
 
     output_kind = "real"
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True, activation=None,
                  init=_DEFAULT_INIT, seed=None, dtype="float32", backend=None):
         super().__init__(dtype, backend)
         self.in_channels = check_int("Conv2D: in_channels", in_channels, 1, MAX_FEATURES)
@@ -163,13 +165,16 @@ class Conv2D(Layer):
                                self.in_channels * self.out_channels * self.kernel_size[0] * self.kernel_size[1])
         self._stride_arg, self._padding_arg = _as_kernel_arg(self.stride), _as_kernel_arg(self.padding)
         self.bias = bool(bias)
+        self.activation = "none" if activation is None else str(activation).lower()
+        if self.activation not in _CONV_FUSED:
+            raise ValueError(f"Conv2D: activation must be one of {_CONV_FUSED} or None, got {activation!r}")
         self._init_arg = init
         self.init = make_init(init)
         self._add_parameter("W", (self.out_channels, self.in_channels) + self.kernel_size, regularizable=True)
         if self.bias:
             self._add_parameter("b", (self.out_channels,), regularizable=False)
         self.reset_parameters(seed)
-        self._x = None
+        self._x = self._y = None
 
     def reset_parameters(self, rng=None):
         area = self.kernel_size[0] * self.kernel_size[1]
@@ -183,15 +188,17 @@ class Conv2D(Layer):
             _conv_out(x.shape[3], self.kernel_size[1], self.stride[1], self.padding[1])
         y = self._buffer("y", (x.shape[0], self.out_channels, oh, ow))
         self.kernels.conv2d_forward(x, p["W"].data, p["b"].data if self.bias else None,
-                                    self._stride_arg, self._padding_arg, out=y)
+                                    self._stride_arg, self._padding_arg, activation=self.activation, out=y)
         if self.training:
-            self._x = x
+            self._x, self._y = x, y
         return y
 
     def backward(self, dy, need_dx=True):
         if self._x is None:
             raise self._missing_cache()
         p, x = self._parameters, self._x
+        if self.activation != "none":
+            dy = self.kernels.relu_backward(self._y, dy, out=self._buffer("dz", dy.shape))
         dx, _, _ = self.kernels.conv2d_backward(x, p["W"].data, dy, self._stride_arg, self._padding_arg,
                                                 need_dx=need_dx, has_bias=self.bias,
                                                 dx=self._buffer("dx", x.shape) if need_dx else None,
@@ -199,7 +206,8 @@ class Conv2D(Layer):
         return dx
 
     def plan_step(self):
-        return "conv2d", _geometry_numbers(self.kernel_size, self.stride, self.padding)
+        return "conv2d", {**_geometry_numbers(self.kernel_size, self.stride, self.padding),
+                          "activation": _FUSED.index(self.activation)}
 
     def output_shape(self, input_shape):
         oh, ow = _spatial_output(self, input_shape, self.in_channels, self.kernel_size, self.stride, self.padding)
@@ -213,6 +221,8 @@ class Conv2D(Layer):
                "kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": list(self.padding)}
         if not self.bias:
             cfg["bias"] = False
+        if self.activation != "none":
+            cfg["activation"] = self.activation
         if isinstance(self._init_arg, str) and self._init_arg != _DEFAULT_INIT:
             cfg["init"] = self._init_arg
         return cfg

@@ -83,6 +83,18 @@ def str_arg(fn, name, v):
     return v
 
 
+ACTIVATIONS = ("none", "relu", "sigmoid", "tanh")
+
+
+def activation_arg(fn, name, count):
+    """``name`` (str_arg's result) when among the first ``count`` of ACTIVATIONS (those a kernel fuses)."""
+    allowed = ACTIVATIONS[:count]
+    if name not in allowed:
+        listed = ", ".join(f"'{a}'" for a in allowed[:-1]) + f" or '{allowed[-1]}'"
+        raise ValueError(f"{fn}: activation must be {listed}, got '{name}'")
+    return name
+
+
 def geometry_range(fn, name, pair, lo):
     if min(pair) < lo:
         raise ValueError(f"{fn}: {name} must be >= {lo}, got {tuple(pair)}")

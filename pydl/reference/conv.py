@@ -8,8 +8,9 @@ padding gives the same results).
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._checks import (MAX_STAGED, bool_arg, checked_numel, float_input, geometry_range, int64_output,
-                      int_input, int_pair, int_tuple, no_overlap, output, reject_nan, same_dtype, same_shape)
+from ._checks import (MAX_STAGED, activation_arg, bool_arg, checked_numel, float_input, geometry_range, int64_output,
+                      int_input, int_pair, int_tuple, no_overlap, output, reject_nan, same_dtype, same_shape, str_arg)
+from .dense import FUSED
 
 __all__ = ["avg_pool2d_backward", "avg_pool2d_forward", "conv2d_backward", "conv2d_forward",
            "max_pool2d_backward", "max_pool2d_forward"]
@@ -53,15 +54,17 @@ def _im2col(x, k, stride, padding, out_hw):
     return win.transpose(0, 1, 4, 5, 2, 3).reshape(x.shape[0], -1, ho * wo)
 
 
-def conv2d_forward(x, w, b=None, stride=1, padding=0, out=None):
+def conv2d_forward(x, w, b=None, stride=1, padding=0, activation="none", out=None):
     """2-D convolution, exactly torch.nn.functional.conv2d with dilation=1, groups=1.
 
     x (N, C_in, H, W), w (C_out, C_in, kH, kW), b (C_out,) or None; stride and padding an int or an (h, w)
-    pair (zero padding). Returns y (N, C_out, Ho, Wo), Ho = floor((H + 2*pad_h - kH) / stride_h) + 1
-    (rows/columns that do not fit are dropped), written into ``out`` when given. ValueError when Ho or Wo
-    would be < 1, padding < 0, stride < 1, or x and w disagree on C_in.
+    pair (zero padding); activation "none" or "relu" (max(y, 0), fused). Returns y (N, C_out, Ho, Wo),
+    Ho = floor((H + 2*pad_h - kH) / stride_h) + 1 (rows/columns that do not fit are dropped), written into
+    ``out`` when given. ValueError when Ho or Wo would be < 1, padding < 0, stride < 1, or x and w disagree
+    on C_in.
     """
     fn = "conv2d_forward"
+    activation = str_arg(fn, "activation", activation)
     x = float_input(fn, "x", x, 4)
     w = float_input(fn, "w", w, 4)
     same_dtype(fn, "w", w, "x", x)
@@ -70,6 +73,7 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, out=None):
         same_dtype(fn, "b", b, "x", x)
         same_shape(fn, "b", b, (w.shape[0],))
     stride, padding, (ho, wo) = _conv_geometry(fn, x, w, stride, padding)
+    activation_arg(fn, activation, 2)
     reject_nan(fn, "x", x)
     reject_nan(fn, "w", w)
     if b is not None:
@@ -83,7 +87,7 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, out=None):
     y = w.reshape(w.shape[0], -1) @ cols  # (N, C_out, Ho*Wo)
     if b is not None:
         y += b[:, None]
-    out[...] = y.reshape(out.shape)
+    out[...] = FUSED[activation](y).reshape(out.shape)
     return out
 
 

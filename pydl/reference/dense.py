@@ -1,8 +1,8 @@
 """Matrix product and the fully connected layer; w is stored (in_features, out_features): y = x @ w + b."""
 import numpy as np
 
-from ._checks import (bool_arg, fits_dtype, float_arg, float_input, no_overlap, output, reject_nan, same_dtype,
-                      str_arg)
+from ._checks import (ACTIVATIONS, activation_arg, bool_arg, fits_dtype, float_arg, float_input, no_overlap, output,
+                      reject_nan, same_dtype, str_arg)
 
 __all__ = ["dense_backward", "dense_backward_fm", "dense_forward", "dense_forward_fm", "matmul"]
 
@@ -15,15 +15,10 @@ def _sigmoid(z):
     return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
 
-_ACTIVATIONS = {"none": lambda z: z, "relu": lambda z: np.maximum(z, 0), "sigmoid": _sigmoid, "tanh": np.tanh}
+FUSED = dict(zip(ACTIVATIONS, (lambda z: z, lambda z: np.maximum(z, 0), _sigmoid, np.tanh)))
 # Derivatives from the forward output y, times dy.
 _GRADS = {"relu": lambda y, dy: np.where(y > 0, dy, 0), "sigmoid": lambda y, dy: dy * y * (1 - y),
           "tanh": lambda y, dy: dy * (1 - y * y)}
-
-
-def _check_activation(fn, activation):
-    if activation not in _ACTIVATIONS:
-        raise ValueError(f"{fn}: activation must be 'none', 'relu', 'sigmoid' or 'tanh', got '{activation}'")
 
 
 def _dim_and_any(d, first):
@@ -80,7 +75,7 @@ def dense_forward(x, w, b=None, activation="none", out=None):
         same_dtype(fn, "b", b, "x", x)
         if b.shape != (n_out,):
             raise ValueError(f"{fn}: b must have shape ({n_out},) to match w {w.shape}, got {b.shape}")
-    _check_activation(fn, activation)
+    activation_arg(fn, activation, 4)
     out = output(fn, "out", out, (n, n_out), x)
     inputs = (("x", x), ("w", w)) + ((("b", b),) if b is not None else ())
     for name, a in inputs:
@@ -90,7 +85,7 @@ def dense_forward(x, w, b=None, activation="none", out=None):
     z = x @ w
     if b is not None:
         z += b
-    out[...] = _ACTIVATIONS[activation](z)
+    out[...] = FUSED[activation](z)
     return out
 
 
@@ -167,7 +162,7 @@ def dense_forward_fm(x, w, b=None, activation="none", out=None):
         same_dtype(fn, "b", b, "x", x)
         if b.shape != (n_out,):
             raise ValueError(f"{fn}: b must have shape ({n_out},) to match w {w.shape}, got {b.shape}")
-    _check_activation(fn, activation)
+    activation_arg(fn, activation, 4)
     out = output(fn, "out", out, (n_out, n), x)
     inputs = (("x", x), ("w", w)) + ((("b", b),) if b is not None else ())
     for name, a in inputs:
@@ -177,7 +172,7 @@ def dense_forward_fm(x, w, b=None, activation="none", out=None):
     z = w.T @ x
     if b is not None:
         z += b[:, None]
-    out[...] = _ACTIVATIONS[activation](z)
+    out[...] = FUSED[activation](z)
     return out
 
 
@@ -190,7 +185,7 @@ def dense_backward_fm(x, w, dy, y=None, activation="none", *, dx=None, dw=None, 
     need_dx, has_bias = bool_arg(fn, "need_dx", need_dx), bool_arg(fn, "has_bias", has_bias)
     activation = str_arg(fn, "activation", activation)
     x, w, (n, n_in, n_out) = _fm_dims(fn, x, w)
-    _check_activation(fn, activation)
+    activation_arg(fn, activation, 4)
     dy = float_input(fn, "dy", dy, ndim=2)
     same_dtype(fn, "dy", dy, "x", x)
     if dy.shape != (n_out, n):

@@ -66,7 +66,8 @@ def layers_and_shape(draw):
         return specs, shape
     channels, size = draw(st.integers(1, 2)), draw(st.integers(3, 7))
     out, k, stride, pad = draw(st.integers(1, 3)), draw(count(1, 3)), draw(count(1, 3)), draw(count(0, 2))
-    specs = [("Conv2D", (channels, out, k), {"stride": stride, "padding": pad}), ("ReLU", (), {})]
+    act = draw(mostly(st.sampled_from([None, "relu"]), st.just("bogus")))
+    specs = [("Conv2D", (channels, out, k), {"stride": stride, "padding": pad, "activation": act}), ("ReLU", (), {})]
     if draw(st.booleans()):
         specs.insert(1, ("BatchNorm2d", (out,), {}))
     valid = all(type(v) is int and v >= 0 for v in (k, stride, pad)) and k > 0 and stride > 0

@@ -31,6 +31,7 @@ LAYER_CASES = [
     ("Dense+tanh", lambda: nn.Dense(4, 3, activation="tanh", seed=1), (5, 4)),
     ("Conv2D", lambda: nn.Conv2D(2, 3, 3, seed=1), (2, 2, 5, 5)),
     ("Conv2D stride 2 padding 1", lambda: nn.Conv2D(2, 3, (3, 2), stride=2, padding=1, seed=1), (2, 2, 5, 6)),
+    ("Conv2D+relu", lambda: nn.Conv2D(2, 3, 3, padding=1, activation="relu", seed=1), (2, 2, 5, 5)),
     ("Conv2D whole-input kernel", lambda: nn.Conv2D(1, 3, (1, 2), seed=1), (4, 1, 1, 2)),
     ("MaxPool2D", lambda: nn.MaxPool2D(2), (2, 2, 4, 4)),
     ("MaxPool2D overlapping", lambda: nn.MaxPool2D(3, stride=2, padding=1), (2, 1, 5, 5)),

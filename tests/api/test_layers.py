@@ -41,6 +41,25 @@ def test_fused_activation_equals_a_separate_layer(act, layer, rng):
     np.testing.assert_allclose(fused.forward(x), layer().forward(plain.forward(x)), rtol=1e-6, atol=1e-7)
 
 
+def test_conv_fused_relu_equals_a_separate_relu_layer_forward_and_backward(rng):
+    x = rng.standard_normal((3, 2, 6, 5))
+    fused = nn.Conv2D(2, 4, 3, padding=1, activation="relu", dtype="float64", seed=1)
+    plain, relu = nn.Conv2D(2, 4, 3, padding=1, dtype="float64", seed=1), nn.ReLU(dtype="float64")
+    y = fused.forward(x)
+    np.testing.assert_array_equal(y, relu.forward(plain.forward(x)))
+    dy = rng.standard_normal(y.shape)
+    np.testing.assert_array_equal(fused.backward(dy), plain.backward(relu.backward(dy)))
+    for name in ("W", "b"):
+        np.testing.assert_array_equal(fused.grads[name], plain.grads[name])
+
+
+def test_conv_activation_is_relu_or_none():
+    assert nn.Conv2D(1, 2, 3, activation="ReLU").activation == "relu"
+    assert nn.Conv2D(1, 2, 3).activation == "none"
+    with pytest.raises(ValueError, match="Conv2D: activation must be one of \\('none', 'relu'\\) or None"):
+        nn.Conv2D(1, 2, 3, activation="sigmoid")
+
+
 def test_conv_with_a_whole_input_kernel_is_report_004s_dense_layer(rng):
     conv = nn.Conv2D(1, 3, (1, 2), dtype="float64", seed=0)
     x = rng.standard_normal((5, 1, 1, 2))
@@ -119,6 +138,8 @@ def test_forward_reuses_its_output_buffer_for_the_same_shape(rng):
     (nn.Dense(2, 3, bias=False, activation="relu", init="he_normal"),
      "Dense(2, 3, bias=False, activation='relu', init='he_normal')"),
     (nn.Conv2D(1, 3, (1, 2)), "Conv2D(1, 3, kernel_size=(1, 2), stride=(1, 1), padding=(0, 0))"),
+    (nn.Conv2D(1, 3, 3, padding=1, activation="relu"),
+     "Conv2D(1, 3, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), activation='relu')"),
     (nn.MaxPool2D(2), "MaxPool2D(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0))"),
     (nn.Sigmoid(clip=1e-7), "Sigmoid(clip=1e-07)"),
     (nn.Flatten(), "Flatten()"),

@@ -15,8 +15,9 @@ def dense_net():
 
 
 def conv_net():
-    return pydl.Network([nn.Conv2D(1, 2, 3, stride=2, padding=1), nn.ReLU(), nn.AvgPool2D(2), nn.Flatten(),
-                         nn.Dense(2, 1), nn.Sigmoid(clip=1e-6)], loss="bce", dtype="float64", seed=1)
+    return pydl.Network([nn.Conv2D(1, 2, 3, stride=2, padding=1), nn.ReLU(), nn.AvgPool2D(2),
+                         nn.Conv2D(2, 3, 1, activation="relu"), nn.Flatten(), nn.Dense(3, 1), nn.Sigmoid(clip=1e-6)],
+                        loss="bce", dtype="float64", seed=1)
 
 
 @pytest.mark.parametrize("make,shape", [(dense_net, (5, 2)), (conv_net, (5, 1, 4, 4))])

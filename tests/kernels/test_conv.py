@@ -71,6 +71,39 @@ def test_matches_reference(cfg):
         _close(got, want, dt)
 
 
+@pytest.mark.parametrize("cfg", VALID[:24], ids=_id)
+@pytest.mark.parametrize("mod", BACKENDS)
+def test_fused_relu_is_the_convolution_clipped_at_zero(mod, cfg):
+    x, w, b = _arrays(cfg)
+    s, p = cfg["stride"], cfg["padding"]
+    y = mod.conv2d_forward(x, w, b, s, p)
+    np.testing.assert_array_equal(mod.conv2d_forward(x, w, b, s, p, activation="relu"), np.maximum(y, 0))
+    np.testing.assert_array_equal(mod.conv2d_forward(x, w, b, s, p, activation="none"), y)
+
+
+@pytest.mark.parametrize("shape,padding", [((64, 1, 28, 28, 16), 1), ((64, 16, 14, 14, 32), 1), ((3, 5, 9, 9, 7), 0)],
+                         ids=["mnist conv1", "mnist conv2", "odd"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_relu_at_the_mnist_cnn_shapes(shape, padding, dtype, simd_level):
+    n, c_in, h, w_, c_out = shape
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((n, c_in, h, w_)).astype(dtype), rng.standard_normal((c_out, c_in, 3, 3)).astype(dtype)
+    b = rng.standard_normal(c_out).astype(dtype)
+    y = K.conv2d_forward(x, w, b, 1, padding)
+    np.testing.assert_array_equal(K.conv2d_forward(x, w, b, 1, padding, activation="relu"), np.maximum(y, 0))
+    _close(K.conv2d_forward(x, w, b, 1, padding, activation="relu"),
+           R.conv2d_forward(x, w, b, 1, padding, activation="relu"), dtype)
+
+
+@pytest.mark.parametrize("mod", BACKENDS)
+def test_fused_activation_is_none_or_relu(mod):
+    x, w = np.ones((1, 1, 3, 3)), np.ones((2, 1, 2, 2))
+    with pytest.raises(ValueError, match="conv2d_forward: activation must be 'none' or 'relu', got 'tanh'"):
+        mod.conv2d_forward(x, w, activation="tanh")
+    with pytest.raises(TypeError, match="conv2d_forward: activation must be a str"):
+        mod.conv2d_forward(x, w, activation=None)
+
+
 @pytest.mark.parametrize("h,stride", [(2, 2), (2, 3), (3, 3), (3, 4), (4, 4), (4, (4, 1)), (3, (1, 3))])
 def test_one_by_one_kernel_whose_stride_skips_pixels(h, stride):
     # A single output row or column makes the stride irrelevant there; a 1x1 kernel must still read

@@ -32,7 +32,15 @@ def _narrow(out):
             nn.ReLU(dtype=F64), nn.Dense(4, 3, dtype=F64), nn.Sigmoid(clip=0.01, dtype=F64), nn.Dense(3, out, dtype=F64)]
 
 
-MODELS = {"mlp": (_mlp, (3,)), "cnn": (_cnn, (1, 6, 6)), "narrow": (_narrow, (2,))}
+def _cnn_fused(out):
+    """Every way a ReLU joins a layer's step: Conv2D's own activation, a ReLU layer after Conv2D and Dense."""
+    return [nn.Conv2D(1, 3, 3, padding=1, activation="relu", dtype=F64), nn.MaxPool2D(2, dtype=F64),
+            nn.Conv2D(3, 4, 3, padding=1, dtype=F64), nn.ReLU(dtype=F64), nn.Flatten(dtype=F64),
+            nn.Dense(36, 5, dtype=F64), nn.ReLU(dtype=F64), nn.Dense(5, out, dtype=F64)]
+
+
+MODELS = {"mlp": (_mlp, (3,)), "cnn": (_cnn, (1, 6, 6)), "narrow": (_narrow, (2,)),
+          "cnn fused": (_cnn_fused, (1, 6, 6))}
 # loss -> (network outputs, final layer or None, target maker)
 LOSSES = {
     "mse": (2, None, lambda r: r.normal(size=(N, 2))),
@@ -141,6 +149,38 @@ def test_learning_rate_schedules_run_in_the_plan(model, schedule, plan_calls):
     hb = stepped.fit(x, y, epochs=4, batch_size=3, verbose=0, seed=1, callbacks=[schedule()])
     _assert_same_training(planned, stepped, ha, hb)
     assert len(set(ha["lr"])) == 4  # the rate did change, every epoch
+
+
+def test_a_relu_layer_runs_fused_into_the_conv2d_or_dense_step_before_it():
+    net = _network("cnn fused", "cross_entropy", "adam")
+    net.predict(_data("cnn fused", "cross_entropy")[0])  # the plan follows the input shape last seen
+    steps = TrainingPlan(net)._describe()[0]
+    assert [(kind, numbers.get("activation"), out_shape) for kind, _, _, numbers, _, out_shape, _ in steps] == [
+        ("conv2d", 1, (3, 6, 6)), ("max_pool2d", None, (3, 3, 3)), ("conv2d", 1, (4, 3, 3)), ("dense", 1, (5,)),
+        ("dense", 0, (3,))]
+    not_fused = _network("mlp", "mse", "sgd")  # Dense(relu) then Tanh, Dense then Sigmoid: two steps each
+    not_fused.predict(_data("mlp", "mse")[0])
+    assert [step[0] for step in TrainingPlan(not_fused)._describe()[0]] == ["dense", "activation"] * 2 + ["dense"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_mnist_cnn_trains_bit_for_bit_as_step_by_step(dtype, plan_calls):
+    # The issue-12 network at its own shapes: the plan fuses both ReLUs into the convolutions and masks
+    # dy inside their backward kernel; the Python path runs ReLU layers and relu_backward.
+    def network():
+        return pydl.Network([nn.Conv2D(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2D(2),
+                             nn.Conv2D(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2D(2), nn.Flatten(),
+                             nn.Dense(1568, 32), nn.ReLU(), nn.Dense(32, 10)],
+                            loss="cross_entropy", optimizer=optim.Adam(lr=1e-3), dtype=dtype, seed=0)
+    r = np.random.default_rng(0)
+    x, y = r.random((96, 1, 28, 28)), r.integers(0, 10, 96)
+    planned, stepped = network(), network()
+    stepped.native = False
+    planned.fit(x, y, epochs=2, batch_size=32, verbose=0, seed=1)
+    assert plan_calls
+    stepped.fit(x, y, epochs=2, batch_size=32, verbose=0, seed=1)
+    for pa, pb in zip(planned.parameters(), stepped.parameters()):
+        np.testing.assert_array_equal(pa.data, pb.data)
 
 
 def test_plan_and_python_epochs_alternate_on_one_network(plan_calls):

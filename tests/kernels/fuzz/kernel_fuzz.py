@@ -367,6 +367,7 @@ def _t_conv(c, name):
     x, wt = arr(dt, (n, ci, h, w)), arr(dt, (co, ci, kh, kw))
     if name == "conv2d_forward":
         return {0: x, 1: wt, 2: arr(dt, (co,)) if c.chance(0.7) else val(None), 3: val(s), 4: val(p),
+                "activation": val(c.choice(["none", "relu"])),
                 "out": arr(dt, (n, co, ho, wo)) if c.chance(0.3) else val(None)}
     need_dx, has_bias = c.chance(0.8), c.chance(0.7)
     case = {0: x, 1: wt, 2: arr(dt, (n, co, ho, wo)), 3: val(s), 4: val(p),
