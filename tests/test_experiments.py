@@ -130,8 +130,10 @@ def test_ctrl_c_cancels_the_sweep_cleanly(tmp_path):
     code = ("import sys; sys.path.insert(0, %r); import sweep_tasks; from pydl.experiments import sweep; "
             "print('started', flush=True); "
             "sweep(sweep_tasks.sleepy, {'seconds': [0.5] * 40}, workers=2, progress=False)") % str(Path(__file__).parent)
+    # SIGINT back to its default in the child: a shell running the suite in the background ignores it, and
+    # Python turns Ctrl-C into KeyboardInterrupt only when SIGINT was not ignored at start.
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=tmp_path)
+                            cwd=tmp_path, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stdout.readline().strip() == "started"
     time.sleep(1.5)  # some tasks done, most not started
     start = time.perf_counter()
