@@ -33,13 +33,7 @@ namespace {
 // A second thread on this busy 2-core machine costs tens of microseconds to wake: give each thread at
 // least this many multiply-adds.
 constexpr int64_t kMinMacsPerThread = int64_t(1) << 19;
-// GEMM columns a tile aims for. The backward's GEMM packs col on every call, which with few output
-// channels costs nearly as much as the multiply, so blocking samples gains only where one sample has
-// few columns. (The forward writes col already packed; there one GEMM per sample of shape 3 instead of
-// blocks of 8 gained 2%, and only because its 64 columns fill whole panels.) Forward of a batch of 32, 32 -> 64 channels, 3x3 on 16x16 / 2 (64 columns a
-// sample), one Zen 4 thread: 1.16 ms a GEMM per sample, 1.02 ms with 512 columns, 1.10 ms with 1024
-// (col outgrows L2); with 784 or 256 columns a sample (shapes 1 and 2 of scripts/bench_conv.py)
-// blocking changed nothing.
+// GEMM columns a tile aims for: blocking samples pays only where one sample has few columns (docs).
 constexpr int64_t kTileCols = 512;
 // Largest im2col tile of one thread (a band of output rows of one sample when a sample exceeds it).
 constexpr int64_t kColTileBytes = int64_t(1) << 21;
@@ -94,7 +88,7 @@ void for_each_phase(const ConvGeom& g, F f) {
 
 // Writes the interior of the staged sample; its padding must already be zero (it never changes).
 // The stride is a template argument for the common strides 1 and 2, whose copies the compiler then
-// vectorises (with a run-time stride, staging was 5% of shape 2's forward).
+// vectorises.
 template <typename T, typename Stride>
 void stage_sample(const ConvGeom& g, const T* x, T* xs, Stride sw) {
   const int64_t row = staged_row(g), wq = phase_w(g);
@@ -153,10 +147,8 @@ void im2col(const ConvGeom& g, const T* xs, int64_t oh0, int64_t oh1, T* col, in
   }
 }
 
-// Copies n elements in 16-byte pieces, the last piece overlapping its predecessor. im2col's segments
-// are one output row (often 8 to 32 elements): a plain loop spent more on its vectorised loop's set-up
-// (alias checks, remainders) than on copying, im2col taking a third of shape 2's forward (scripts/
-// bench_conv.py; one thread 1.13 -> 1.09 ms).
+// Copies n elements in 16-byte pieces, the last piece overlapping its predecessor: im2col's segments
+// are short rows, where a plain loop's vectorised set-up costs more than the copy.
 template <typename T>
 inline void copy_run(const T* s, int64_t n, T* d) {
   constexpr int64_t piece = 16 / sizeof(T);
@@ -174,8 +166,7 @@ inline void copy_run(const T* s, int64_t n, T* d) {
 template <typename T>
 void im2col_packed(const ConvGeom& g, const T* xs, int64_t oh0, int64_t oh1, int64_t c0, int64_t nr, int64_t kk,
                    T* Bp) {
-  // The geometry in locals: copy_run's stores may alias g, whose fields were reloaded after each one
-  // (shape 2 forward, one thread: 1.09 -> 0.99 ms).
+  // The geometry in locals: copy_run's stores may alias g, whose fields were reloaded after each one.
   const int64_t row = is_staged(g) ? staged_row(g) : g.w;
   const int64_t wq = is_staged(g) ? phase_w(g) : g.w, hs = is_staged(g) ? staged_h(g) : g.h;
   const int64_t c_in = g.c_in, kh = g.kh, kw = g.kw, sh = g.sh, sw = g.sw, wo = g.wo;
@@ -246,13 +237,13 @@ Tiling make_tiling(const ConvGeom& g, int64_t kk, size_t elem, int64_t macs_per_
   const int64_t max_cols = std::max<int64_t>(g.wo, kColTileBytes / (kk * int64_t(elem)));
   Tiling t{1, g.ho, 0, 0, 1};
   if (is_pointwise(g)) {
-    // One sample at a time, read in place (copying samples into a block cost 10% at 64 -> 64 channels).
+    // One sample at a time, read in place (copying samples into a block costs more than it saves).
   } else if (P > max_cols) {
     t.rows = max_cols / g.wo;
   } else if (2 * P < kTileCols) {
     // Enough samples for kTileCols columns, but no more than an even share of the batch per thread.
-    // A sample with half as many columns or more stays alone: copying y out of a block of two 256-column
-    // samples (shape 2) cost more than the wider GEMM saved (1.25 vs 1.19 ms).
+    // A sample with half as many columns or more stays alone: copying y out of a block costs more than
+    // the wider GEMM saves.
     const int64_t useful = std::max<int64_t>(1, g.n * P * macs_per_col / kMinMacsPerThread);
     const int64_t threads = std::min<int64_t>(num_threads(), useful);
     t.samples = std::min({(kTileCols + P - 1) / P, max_cols / P, (g.n + threads - 1) / threads});
@@ -265,10 +256,8 @@ Tiling make_tiling(const ConvGeom& g, int64_t kk, size_t elem, int64_t macs_per_
 }
 
 // acc[co * kSumLanes + l] += the sum of every kSumLanes-th element of dy's plane co from l on, for
-// `planes` planes of P. Independent lanes let the compiler vectorise without reordering any sum: the
-// plain running sum per plane was one dependent add per element, 0.6 ms of shape 1's backward
-// (scripts/bench_conv.py, one Zen 4 thread), more than dW and dx together. (The direct path sums db
-// from its packed dy instead, in the lanes of its vectors: pack_dy.)
+// `planes` planes of P. Independent lanes let the compiler vectorise without reordering any sum. (The
+// direct path sums db from its packed dy instead, in the lanes of its vectors: pack_dy.)
 constexpr int64_t kSumLanes = 16;
 template <typename T>
 void add_plane_sums(const T* dy, int64_t planes, int64_t P, T* acc) {
@@ -295,9 +284,7 @@ void reduce_plane_sums(const T* acc, int64_t chunks, int64_t c_out, T* db) {
 }
 // ---- Direct convolution (conv_direct.h): no im2col matrix, the micro-kernels read the staged sample.
 // A vector covers up to `lanes` pixels of one output row, so rows much shorter than a vector waste
-// lanes: rows of 8 with 512-bit float vectors (shape 3) ran 1.5 ms forward against 0.98 by im2col,
-// 0.80 with 256-bit vectors (two rows per 512-bit vector, its halves loaded from two staged rows,
-// gained only 2% more and was not kept). The path is taken when at least 3/4 of the lanes carry pixels.
+// lanes: the path is taken when at least 3/4 of the lanes carry pixels (256-bit vectors for short rows).
 
 template <typename T>
 const DirectConvKernels<T>* direct_kernels(const ConvGeom& g) {

@@ -52,13 +52,10 @@ const GemmKernels<double> kernels_f64 = make_kernels<F64, 6, 2>(72, 256, 2048);
 
 }  // namespace gemm_generic
 
-// Up to this many multiply-adds (m n k) plain loops beat packing, whose fixed cost is ~0.1 us
-// (measured on Zen 4: 4x4x4 0.07 vs 0.09 us, 8x8x8 0.20 vs 0.13 us).
+// Up to this many multiply-adds (m n k) plain loops beat packing, whose fixed cost is ~0.1 us.
 constexpr int64_t kSmallGemm = 128;
-// Least work (2 m n k flops) per thread that pays for a second one. On an idle 2-core Zen 4 two
-// threads already win at ~0.5 MFLOP (64^3: 5.4 vs 6.1 us), but a core busy with another process
-// makes every join wait for a time slice, so stay single-threaded until the gain is clear (1.5x at
-// 100x64x100, 1.3 MFLOP).
+// Least work (2 m n k flops) per thread that pays for a second one, with a margin for a core busy with
+// another process (every join then waits for a time slice).
 constexpr double kMinFlopsPerThread = 1e6;
 
 template <typename T>

@@ -22,7 +22,7 @@ struct GemmKernels;
 // A product whose operands the caller brings already in the micro-kernels' panel layout: for one A
 // multiplied by many B's that the caller writes itself (conv2d: the weights times the im2col matrix
 // of each sample, im2col writing straight into B's panels). gemm() packs both operands on every
-// call, which with few rows of A is a large part of the work (~40% of 32 x 75 times 75 x 256).
+// call, which with few rows of A is a large part of the work.
 // Layout, with the panel sizes mr() and nr() of the SIMD level current when the object was made:
 //   A (m x k): ceil(m / mr) panels, A(i, p) at Ap[(i / mr) * mr * k + p * mr + i % mr];
 //   B (k x n): ceil(n / nr) panels, B(p, j) at Bp[(j / nr) * nr * k + p * nr + j % nr].

@@ -86,7 +86,7 @@ class Conv2DStep : public Step<T> {
   void forward(const T* x, T* y, int64_t rows) override { conv2d_forward(geometry(rows), x, w_, b_, relu_, y); }
 
   // The ReLU's backward is the kernel's masked read of dy: the same values as relu_backward's, without
-  // writing and re-reading them (a pass over the first conv's 64 x 16 x 28 x 28 outputs, 7% of a step).
+  // writing and re-reading them.
   void backward(const T* x, const T* y, const T* dy, T* dx, int64_t rows) override {
     conv2d_backward(geometry(rows), x, w_, dy, relu_ ? y : nullptr, dx, dw_, db_);
   }
