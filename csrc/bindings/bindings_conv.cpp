@@ -89,12 +89,10 @@ py::array conv2d_forward_py(const py::object& x_obj, const py::object& w_obj, co
   no_overlap(fn, "out", y, "w", w);
   if (has_b) no_overlap(fn, "out", y, "b", b);
   py::gil_scoped_release nogil;
-  if (is_f32(x)) {
-    conv2d_forward<float>(g, cptr<float>(x), cptr<float>(w), has_b ? cptr<float>(b) : nullptr, relu, ptr<float>(y));
-  } else {
-    conv2d_forward<double>(g, cptr<double>(x), cptr<double>(w), has_b ? cptr<double>(b) : nullptr, relu,
-                           ptr<double>(y));
-  }
+  by_dtype(x, [&](auto zero) {
+    using T = decltype(zero);
+    conv2d_forward<T>(g, cptr<T>(x), cptr<T>(w), has_b ? cptr<T>(b) : nullptr, relu, ptr<T>(y));
+  });
   return y;
 }
 

@@ -43,13 +43,10 @@ py::array matmul_py(const py::object& a_obj, const py::object& b_obj, const py::
   if (beta != 0) reject_nan(fn, "out", out);
   {
     py::gil_scoped_release nogil;
-    if (is_f32(a)) {
-      gemm(ta, tb, m, n, k, float(alpha), cptr<float>(a), a.shape(1), cptr<float>(b), b.shape(1), float(beta),
-           ptr<float>(out), n);
-    } else {
-      gemm(ta, tb, m, n, k, alpha, cptr<double>(a), a.shape(1), cptr<double>(b), b.shape(1), beta, ptr<double>(out),
-           n);
-    }
+    by_dtype(a, [&](auto zero) {
+      using T = decltype(zero);
+      gemm(ta, tb, m, n, k, T(alpha), cptr<T>(a), a.shape(1), cptr<T>(b), b.shape(1), T(beta), ptr<T>(out), n);
+    });
   }
   return out;
 }
@@ -92,13 +89,10 @@ py::array dense_forward_py(const py::object& x_obj, const py::object& w_obj, con
   if (has_b) reject_nan(fn, "b", b);
   {
     py::gil_scoped_release nogil;
-    if (is_f32(x)) {
-      dense_forward(cptr<float>(x), cptr<float>(w), has_b ? cptr<float>(b) : nullptr, act, ptr<float>(out), n, in,
-                    outf);
-    } else {
-      dense_forward(cptr<double>(x), cptr<double>(w), has_b ? cptr<double>(b) : nullptr, act, ptr<double>(out), n,
-                    in, outf);
-    }
+    by_dtype(x, [&](auto zero) {
+      using T = decltype(zero);
+      dense_forward(cptr<T>(x), cptr<T>(w), has_b ? cptr<T>(b) : nullptr, act, ptr<T>(out), n, in, outf);
+    });
   }
   return out;
 }
@@ -154,13 +148,11 @@ py::tuple dense_backward_py(const py::object& x_obj, const py::object& w_obj, co
   }
   {
     py::gil_scoped_release nogil;
-    if (is_f32(x)) {
-      dense_backward(cptr<float>(x), cptr<float>(w), cptr<float>(dy), need_dx ? ptr<float>(dx) : nullptr,
-                     ptr<float>(dw), has_bias ? ptr<float>(db) : nullptr, n, in, outf, accumulate);
-    } else {
-      dense_backward(cptr<double>(x), cptr<double>(w), cptr<double>(dy), need_dx ? ptr<double>(dx) : nullptr,
-                     ptr<double>(dw), has_bias ? ptr<double>(db) : nullptr, n, in, outf, accumulate);
-    }
+    by_dtype(x, [&](auto zero) {
+      using T = decltype(zero);
+      dense_backward(cptr<T>(x), cptr<T>(w), cptr<T>(dy), need_dx ? ptr<T>(dx) : nullptr, ptr<T>(dw),
+                     has_bias ? ptr<T>(db) : nullptr, n, in, outf, accumulate);
+    });
   }
   return py::make_tuple(need_dx ? py::object(dx) : py::none(), dw, has_bias ? py::object(db) : py::none());
 }

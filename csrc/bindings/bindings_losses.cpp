@@ -35,7 +35,7 @@ py::array paired(const char* fn, const char* name, py::array& x, const py::objec
   no_overlap(fn, "grad", grad, "target", t);
   reject_nonfinite(fn, name, x);
   reject_nonfinite(fn, "target", t);
-  if (unit_target) is_f32(t) ? check_unit_range<float>(fn, t) : check_unit_range<double>(fn, t);
+  if (unit_target) by_dtype(t, [&](auto zero) { check_unit_range<decltype(zero)>(fn, t); });
   return grad;
 }
 
@@ -63,7 +63,7 @@ py::tuple finish(const py::array& x, py::array& grad, F&& run) {
   double loss;
   {
     py::gil_scoped_release nogil;
-    loss = is_f32(x) ? run(float()) : run(double());
+    loss = by_dtype(x, run);
   }
   return py::make_tuple(loss, grad);
 }
@@ -139,7 +139,7 @@ PYDL_BINDINGS(bind_losses) {
         no_overlap(fn, "grad", grad, "target", t);
         reject_nonfinite(fn, "logits", z);
         reject_nonfinite(fn, "target", t);
-        is_f32(t) ? check_unit_range<float>(fn, t) : check_unit_range<double>(fn, t);  // probabilities
+        by_dtype(t, [&](auto zero) { check_unit_range<decltype(zero)>(fn, t); });  // probabilities
         return finish(z, grad, [&](auto zero) {
           using T = decltype(zero);
           return softmax_ce_rows<T>(cptr<T>(z), cptr<T>(t), ptr<T>(grad), n, c);

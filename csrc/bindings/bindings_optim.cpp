@@ -100,11 +100,10 @@ PYDL_BINDINGS(bind_optim) {
         no_overlap_finite(fn, arrays);
         SgdConfig cfg{c.lr, momentum, dampening, c.weight_decay, nesterov, first_step};
         py::gil_scoped_release nogil;
-        if (is_f32(c.param)) {
-          sgd_update(ptr<float>(c.param), cptr<float>(c.grad), opt_ptr<float>(buf), c.param.size(), cfg);
-        } else {
-          sgd_update(ptr<double>(c.param), cptr<double>(c.grad), opt_ptr<double>(buf), c.param.size(), cfg);
-        }
+        by_dtype(c.param, [&](auto zero) {
+          using T = decltype(zero);
+          sgd_update(ptr<T>(c.param), cptr<T>(c.grad), opt_ptr<T>(buf), c.param.size(), cfg);
+        });
       },
       arg("param"), arg("grad"), arg("momentum_buf") = none, py::kw_only(), arg("lr"), arg("momentum") = 0.0,
       arg("dampening") = 0.0, arg("weight_decay") = 0.0, arg("nesterov") = false, arg("first_step") = false,
@@ -133,13 +132,11 @@ PYDL_BINDINGS(bind_optim) {
         no_overlap_finite(fn, arrays);
         RmspropConfig cfg{c.lr, alpha, eps, c.weight_decay, momentum, centered};
         py::gil_scoped_release nogil;
-        if (is_f32(c.param)) {
-          rmsprop_update(ptr<float>(c.param), cptr<float>(c.grad), ptr<float>(sq), opt_ptr<float>(buf),
-                         opt_ptr<float>(gavg), c.param.size(), cfg);
-        } else {
-          rmsprop_update(ptr<double>(c.param), cptr<double>(c.grad), ptr<double>(sq), opt_ptr<double>(buf),
-                         opt_ptr<double>(gavg), c.param.size(), cfg);
-        }
+        by_dtype(c.param, [&](auto zero) {
+          using T = decltype(zero);
+          rmsprop_update(ptr<T>(c.param), cptr<T>(c.grad), ptr<T>(sq), opt_ptr<T>(buf), opt_ptr<T>(gavg),
+                         c.param.size(), cfg);
+        });
       },
       arg("param"), arg("grad"), arg("square_avg"), py::kw_only(), arg("lr") = 0.01, arg("alpha") = 0.99,
       arg("eps") = 1e-8, arg("weight_decay") = 0.0, arg("momentum") = 0.0, arg("centered") = false,
@@ -169,12 +166,10 @@ PYDL_BINDINGS(bind_optim) {
         no_overlap_finite(fn, {{"param", c.param}, {"grad", c.grad}, {"exp_avg", m1}, {"exp_avg_sq", m2}});
         AdamConfig cfg{c.lr, beta1, beta2, eps, c.weight_decay, step, dwd};
         py::gil_scoped_release nogil;
-        if (is_f32(c.param)) {
-          adam_update(ptr<float>(c.param), cptr<float>(c.grad), ptr<float>(m1), ptr<float>(m2), c.param.size(), cfg);
-        } else {
-          adam_update(ptr<double>(c.param), cptr<double>(c.grad), ptr<double>(m1), ptr<double>(m2), c.param.size(),
-                      cfg);
-        }
+        by_dtype(c.param, [&](auto zero) {
+          using T = decltype(zero);
+          adam_update(ptr<T>(c.param), cptr<T>(c.grad), ptr<T>(m1), ptr<T>(m2), c.param.size(), cfg);
+        });
       },
       arg("param"), arg("grad"), arg("exp_avg"), arg("exp_avg_sq"), py::kw_only(), arg("step"), arg("lr") = 0.001,
       arg("beta1") = 0.9, arg("beta2") = 0.999, arg("eps") = 1e-8, arg("weight_decay") = 0.0,
