@@ -24,7 +24,9 @@ static double bce_loss_impl(const T* prob, const T* target, T* grad, int64_t n, 
     for (int64_t i = 0; i < m; ++i) {
       const T pc = std::min(std::max(pb[i], lo), hi);
       const double p = double(pc), t = double(tb[i]);
-      terms[i] = t * vlog(p) + (1 - t) * vlog(1 - p);
+      double lp, lq;
+      vlog_pair(p, 1 - p, &lp, &lq);
+      terms[i] = t * lp + (1 - t) * lq;
       gb[i] = T((p - t) / (p * (1 - p)) * inv_n);
     }
     int64_t i = 0;
