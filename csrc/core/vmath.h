@@ -1,5 +1,5 @@
-// exp() written so that GCC vectorises loops calling it (no calls, no branches, no table look-ups):
-// Cephes' range reduction and polynomials, exact to about 1 ulp. Included inside an ISA namespace by
+// exp() and log() written so that GCC vectorises loops calling them (no calls, no branches, no table
+// look-ups): Cephes' range reduction and polynomials, exact to about 1 ulp. Included inside an ISA namespace by
 // the element-wise kernel files (see elementwise_impl.h), so each instruction set gets its own copy.
 // Needs <cstdint> included before the enclosing namespace is opened.
 
@@ -72,4 +72,80 @@ static inline double vexp(double x) {
   int64_t n1 = n >> 1, n2 = n - n1;
   double s = p * bits_to_f64(int64_t(uint64_t(n1 + 1023) << 52)) * bits_to_f64(int64_t(uint64_t(n2 + 1023) << 52));
   return x > hi ? bits_to_f64(INT64_C(0x7ff0000000000000)) : s;
+}
+
+
+// log(x) for x >= 0 (x = 0 gives -inf; subnormal x is scaled by 2^54 first), the old trainer's vlog
+// (23ee593:csrc/trainer.cpp). As musl's log does, the reduction x = 2^k m uses an offset so that m
+// lands in [sqrt(1/2), sqrt(2)); then log m = 2 atanh(s) with s = (m - 1) / (m + 1), |s| < 0.172,
+// summed as an odd series in s. About 1 ulp. Integer and float arithmetic only: no branches, no selects.
+// vlog_reduce is the reduction (m returned, k as a double), vlog_finish the series.
+static inline double vlog_reduce(double x, double* k_out) {
+  // Subnormal and zero x are handled by integer arithmetic, not selects: GCC turns a select between
+  // floating-point results into a branch, and without AVX-512's masks it may not speculate an
+  // operation that can raise an FP exception, so the AVX2 and SSE2 builds would not vectorise.
+  // All-ones masks, not multiplies or int64 -> double conversions, which AVX2 lacks.
+  const int64_t sub = -int64_t(x < 2.2250738585072014e-308);  // below the smallest normal: scale by 2^54
+  const double xs = x * bits_to_f64(INT64_C(0x3ff0000000000000) + (sub & (INT64_C(54) << 52)));
+  const int64_t off = INT64_C(0x3fe6a09e667f3bcd);  // sqrt(1/2)
+  const int64_t ix = f64_to_bits(xs), tmp = ix - off;
+  // k = tmp >> 52 (arithmetic), made non-negative for a logical shift and converted through the 2^52
+  // magic number: AVX2 has neither a 64-bit arithmetic shift nor an int64 -> double conversion.
+  const uint64_t biased = (uint64_t(tmp) + (UINT64_C(1) << 62)) >> 52;  // k + 1024
+  *k_out = bits_to_f64(int64_t(biased | UINT64_C(0x4330000000000000))) - (4503599627370496.0 + 1024.0) -
+           bits_to_f64(sub & INT64_C(0x404b000000000000));  // 54 or +0
+  return bits_to_f64(ix - (tmp & INT64_C(-4503599627370496)));  // keep the exponent of off
+}
+
+// log x = k ln 2 + 2 atanh(s), s = (m - 1) / (m + 1); -inf added at x = 0 (the result is finite there).
+static inline double vlog_finish(double x, double k, double s) {
+  const double z = s * s;
+  // sum_{j=1..11} z^j / (2j + 1): the next term is below 1e-18 relative.
+  double p = 1.0 / 23;
+  p = p * z + 1.0 / 21;
+  p = p * z + 1.0 / 19;
+  p = p * z + 1.0 / 17;
+  p = p * z + 1.0 / 15;
+  p = p * z + 1.0 / 13;
+  p = p * z + 1.0 / 11;
+  p = p * z + 1.0 / 9;
+  p = p * z + 1.0 / 7;
+  p = p * z + 1.0 / 5;
+  p = p * z + 1.0 / 3;
+  const double r = 2 * s + 2 * s * (p * z);
+  const double l = k * 6.93147180369123816490e-01 + (r + k * 1.90821492927058770002e-10);
+  return l + bits_to_f64(-int64_t(x == 0) & INT64_C(-4503599627370496));  // + -inf at 0, else + 0
+}
+
+static inline double vlog(double x) {
+  double k;
+  const double m = vlog_reduce(x, &k);
+  return vlog_finish(x, k, (m - 1) / (m + 1));
+}
+
+// log a and log b with one division for both s (divisions dominate the vectorised loop): a few
+// tenths of an ulp more error than two vlog calls.
+static inline void vlog_pair(double a, double b, double* la, double* lb) {
+  double ka, kb;
+  const double ma = vlog_reduce(a, &ka), mb = vlog_reduce(b, &kb);
+  const double inv = 1 / ((ma + 1) * (mb + 1));  // in [1/5.9, 1/2.9]
+  *la = vlog_finish(a, ka, ((ma - 1) * (mb + 1)) * inv);
+  *lb = vlog_finish(b, kb, ((mb - 1) * (ma + 1)) * inv);
+}
+
+// log(x) for normal float x > 0 (callers clamp), the float twin of the above.
+static inline float vlog(float x) {
+  const int32_t off = 0x3f3504f3;  // sqrt(1/2)
+  const int32_t ix = f32_to_bits(x), tmp = ix - off;
+  const float m = bits_to_f32(ix - (tmp & int32_t(0xff800000)));
+  const float k = float(tmp >> 23);
+  const float s = (m - 1) / (m + 1), z = s * s;
+  float p = 1.0f / 13;
+  p = p * z + 1.0f / 11;
+  p = p * z + 1.0f / 9;
+  p = p * z + 1.0f / 7;
+  p = p * z + 1.0f / 5;
+  p = p * z + 1.0f / 3;
+  const float r = 2 * s + 2 * s * (p * z);
+  return k * 0.693359375f + (r + k * -2.12194440e-4f);
 }

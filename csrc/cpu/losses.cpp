@@ -1,9 +1,37 @@
+// Loss kernels. BCE's loop (losses_impl.h) is compiled per instruction set, like the activations,
+// and chosen at run time; the others are plain loops here.
 #include "losses.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+
+#include "cpu.h"
 
 namespace pydl {
+
+namespace generic {
+#include "losses_impl.h"
+}  // namespace generic
+
+#ifdef PYDL_X86
+#define PYDL_DECLARE_ISA(isa)                                                                     \
+  namespace isa {                                                                                 \
+  double bce_loss(const float* prob, const float* target, float* grad, int64_t n, double eps);    \
+  double bce_loss(const double* prob, const double* target, double* grad, int64_t n, double eps); \
+  }
+PYDL_DECLARE_ISA(avx2)
+PYDL_DECLARE_ISA(avx512)
+#undef PYDL_DECLARE_ISA
+#define PYDL_LOSS_DISPATCH(loop, ...)                          \
+  switch (simd_level()) {                                      \
+    case SimdLevel::avx512: return avx512::loop(__VA_ARGS__);  \
+    case SimdLevel::avx2: return avx2::loop(__VA_ARGS__);      \
+    default: return generic::loop(__VA_ARGS__);                \
+  }
+#else
+#define PYDL_LOSS_DISPATCH(loop, ...) return generic::loop(__VA_ARGS__);
+#endif
 
 template <typename T>
 double mse_loss(const T* pred, const T* target, T* grad, int64_t n) {
@@ -18,15 +46,7 @@ double mse_loss(const T* pred, const T* target, T* grad, int64_t n) {
 
 template <typename T>
 double bce_loss(const T* prob, const T* target, T* grad, int64_t n, double eps) {
-  // Clip in the input's precision, as the NumPy reference does: 1 - eps rounds differently in float32.
-  const T lo = T(eps), hi = T(1) - T(eps);
-  double sum = 0, inv_n = 1.0 / double(n);
-  for (int64_t i = 0; i < n; ++i) {
-    double p = double(std::min(std::max(prob[i], lo), hi)), t = double(target[i]);
-    sum -= t * std::log(p) + (1 - t) * std::log(1 - p);
-    grad[i] = T((p - t) / (p * (1 - p)) * inv_n);
-  }
-  return sum * inv_n;
+  PYDL_LOSS_DISPATCH(bce_loss, prob, target, grad, n, eps)
 }
 
 // log(1 + exp(-|z|)) + max(z, 0) - z t never overflows; the gradient is sigmoid(z) - t.

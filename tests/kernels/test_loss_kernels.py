@@ -5,7 +5,8 @@ import pytest
 from pydl import kernels as K
 from pydl import reference as R
 
-from conftest import DTYPES
+import pydl
+from conftest import DTYPES, SIMD_LEVELS
 from numgrad import numerical_grad
 
 RTOL = {np.float32: 1e-5, np.float64: 1e-12}
@@ -100,3 +101,42 @@ def test_softmax_cross_entropy_accepts_any_integer_label_dtype():
     z = np.zeros((3, 4))
     for dtype in (np.int8, np.int32, np.uint16, np.int64):
         assert K.softmax_cross_entropy(z, np.array([0, 3, 1], dtype))[0] == pytest.approx(np.log(4))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 7, 8, 255, 256, 257, 1000, 3001])
+def test_bce_same_bits_at_every_simd_level(n, dtype, rng):
+    """BCE's loop is compiled per instruction set and sums in fixed lanes: every level gives the same bits."""
+    from pydl import _core
+
+    prob = rng.random(n).astype(dtype)
+    prob[::5] = rng.choice([0.0, 1.0, 1e-30, 1 - 1e-9], size=prob[::5].size).astype(dtype)
+    target = rng.random(n).astype(dtype)
+    target[::3] = np.round(target[::3])
+    previous = pydl.build_info()["simd"]
+    cpu = pydl.build_info()["cpu_simd"]
+    results = []
+    try:
+        for level in SIMD_LEVELS[: SIMD_LEVELS.index(cpu) + 1]:
+            _core.set_simd_level(level)
+            loss, grad = K.bce_loss(prob, target)
+            results.append((loss, grad.tobytes()))
+    finally:
+        _core.set_simd_level(previous)
+    assert all(r == results[0] for r in results[1:])
+    ref_loss, ref_grad = R.bce_loss(prob, target)
+    np.testing.assert_allclose(results[0][0], ref_loss, rtol=RTOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("eps", [1e-7, 1e-30, 1e-45, 1e-310, 5e-324])
+def test_bce_tiny_eps_matches_reference(eps, dtype, simd_level):
+    """vlog handles subnormal and zero clipped probabilities (a tiny eps, or one that rounds to 0 in float32)."""
+    prob = np.array([0.0, 1.0, 0.5, 1e-40, 3e-320, 0.25], dtype=dtype)
+    for t in ([0.0, 1.0, 1.0, 1.0, 1.0, 0.0], [0.0, 1.0, 0.5, 0.0, 0.0, 1.0]):
+        target = np.array(t, dtype=dtype)
+        with np.errstate(all="ignore"):
+            ref_loss, ref_grad = R.bce_loss(prob, target, eps=eps)
+            loss, grad = K.bce_loss(prob, target, eps=eps)
+        np.testing.assert_allclose(loss, ref_loss, rtol=RTOL[dtype])
+        np.testing.assert_allclose(grad, ref_grad, rtol=RTOL[dtype])
