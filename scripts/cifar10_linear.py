@@ -42,7 +42,7 @@ import pydl
 from pydl import init, nn, optim
 from pydl.callbacks import Callback
 from pydl.data import DataLoader, Normalize, RandomCrop, RandomHorizontalFlip
-from pydl.datasets import CIFAR10_CLASSES, DatasetNotFoundError, cifar10_splits, write_fake_cifar10
+from pydl.datasets import CIFAR10_CLASSES, DatasetNotFoundError, cifar10_schemes, write_fake_cifar10
 
 K = len(CIFAR10_CLASSES)
 SECTIONS = ("basic", "all", "decay", "xavier", "long", "combined", "multibce", "augment")
@@ -298,9 +298,10 @@ def plot_histogram(out, name, title, net, splits):
 
 
 def load_splits(args, experiments, folder):
-    """scheme -> CifarSplits, for the data schemes the chosen experiments need."""
-    schemes = {"basic"} | {settings(args, e)["data"] for e in experiments}
-    return {scheme: cifar10_splits(folder, scheme, args.n_val, dtype="uint8") for scheme in schemes}
+    """scheme -> CifarSplits, for the data schemes the chosen experiments need: each file read once, the
+    schemes' sets views of one uint8 training array and one test array."""
+    schemes = ["basic"] + [settings(args, e)["data"] for e in experiments]
+    return cifar10_schemes(folder, schemes, args.n_val, dtype="uint8")
 
 
 def main():

@@ -145,6 +145,34 @@ def test_cifar10_linear_with_data_dir(tmp_path, env):
     assert "generated" not in proc.stdout and "2.2 Step decay" in proc.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_cifar10_linear_peak_rss_on_full_size_data(tmp_path, env):
+    """Issue 14: on the full data set (50000 + 10000 images in the official format) the script's peak
+    resident size stays under 0.8 GB (1.19 GB before the loaders read each file once into one array)."""
+    from pydl.datasets.cifar import TEST_BATCH, TRAIN_BATCHES, _Py2Pickler
+    data = tmp_path / "cifar"
+    data.mkdir()
+    rng = np.random.default_rng(0)  # uniform pixels: write_fake_cifar10's class prototypes take seconds more
+    for name in TRAIN_BATCHES + (TEST_BATCH,):
+        batch = {b"batch_label": name.encode(), b"labels": rng.integers(0, 10, 10000).tolist(),
+                 b"data": rng.integers(0, 256, (10000, 3072), dtype=np.uint8),
+                 b"filenames": [f"image_{i:05d}.png".encode() for i in range(10000)]}
+        with open(data / name, "wb") as f:
+            _Py2Pickler(f).dump(batch)
+    argv = [str(SCRIPTS / "cifar10_linear.py"), "--data", str(data), "--epochs", "1", "--long-epochs", "1",
+            "--experiments", "all,augment"]
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so it would count this (forked) process's own.
+    code = ("import runpy, sys; sys.path.insert(0, sys.argv[1]); sys.argv = sys.argv[2:]; "
+            "runpy.run_path(sys.argv[0], run_name='__main__'); "
+            "print(*(line for line in open('/proc/self/status') if line.startswith('VmHWM')))")
+    proc = subprocess.run([sys.executable, "-c", code, str(SCRIPTS), *argv], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    peak = int(re.search(r"VmHWM:\s+(\d+) kB", proc.stdout).group(1)) * 1024
+    assert peak <= 0.8e9, f"peak RSS {peak / 1e9:.2f} GB"
+
+
 def test_cifar10_linear_runs_are_averaged(tmp_path, env):
     out = tmp_path / "out"
     run("cifar10_linear.py", "--quick", "--runs", "2", "--experiments", "decay", "--out", out, env=env)

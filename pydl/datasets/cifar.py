@@ -3,7 +3,9 @@ import io
 import os
 import pickle
 import pickletools
+import struct
 from collections import namedtuple
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -102,8 +104,13 @@ class _ArrayStub:
             raise ValueError(f"array data holds {len(raw)} bytes, shape {shape} of {dtype} needs "
                              f"{count * dtype.itemsize}")
         self.budget.charge(len(raw))
-        a = np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C")
-        self.array = a.astype(dtype.newbyteorder("="), copy=True)
+        # A read-only view of the unpickled bytes when the byte order is native: no second copy of the
+        # pixels (load_cifar10 copies them into its output, load_cifar10_batch makes them writeable).
+        self.array = _native(np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C"))
+
+
+def _native(a):
+    return a if a.dtype.isnative else a.astype(a.dtype.newbyteorder("="))
 
 
 class _NdarrayName:
@@ -118,12 +125,17 @@ class _ArrayUnpickler(pickle.Unpickler):
         super().__init__(file, **kw)
         self.budget = budget
 
-    def _reconstruct(self, cls, shape, typecode):
+    # The globals are plain functions given the budget, not bound methods: a bound method in the memo would
+    # make a reference cycle (unpickler -> memo -> method -> unpickler) that keeps the file's bytes and the
+    # pixels' bytes alive until the next garbage collection, ~60 MB a batch file.
+    @staticmethod
+    def _reconstruct(budget, cls, shape, typecode):
         if cls is not _NdarrayName or not isinstance(shape, tuple) or not isinstance(typecode, (bytes, str)):
             raise ValueError("refusing _reconstruct of anything but a plain ndarray")
-        return _ArrayStub(self.budget)
+        return _ArrayStub(budget)
 
-    def _frombuffer(self, buf, dtype, shape, order):
+    @staticmethod
+    def _frombuffer(budget, buf, dtype, shape, order):
         count = _check_shape(shape)
         dtype = _as_dtype(dtype)
         if not isinstance(buf, (bytes, bytearray)) or order not in ("C", "F"):
@@ -131,25 +143,27 @@ class _ArrayUnpickler(pickle.Unpickler):
         if len(buf) != count * dtype.itemsize:
             raise ValueError(f"array buffer holds {len(buf)} bytes, shape {shape} of {dtype} needs "
                              f"{count * dtype.itemsize}")
-        self.budget.charge(len(buf))
-        return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order).astype(dtype.newbyteorder("="))
+        budget.charge(len(buf))
+        return _native(np.frombuffer(buf, dtype=dtype).reshape(shape, order=order))
 
-    def _encode(self, obj, encoding="utf-8", errors="strict"):
+    @staticmethod
+    def _encode(budget, obj, encoding="utf-8", errors="strict"):
         # Python 3 pickles bytes for protocol 2 as _codecs.encode(str, "latin1"); nothing else is needed.
         if not isinstance(obj, str) or encoding not in ("latin1", "latin-1") or errors != "strict":
             raise ValueError(f"refusing _codecs.encode with codec {encoding!r:.40}")
-        self.budget.charge(len(obj))
+        budget.charge(len(obj))
         return obj.encode("latin1")
 
     def find_class(self, module, name):
+        reconstruct, frombuffer = partial(self._reconstruct, self.budget), partial(self._frombuffer, self.budget)
         allowed = {
-            ("numpy.core.multiarray", "_reconstruct"): self._reconstruct,
-            ("numpy._core.multiarray", "_reconstruct"): self._reconstruct,
-            ("numpy.core.numeric", "_frombuffer"): self._frombuffer,
-            ("numpy._core.numeric", "_frombuffer"): self._frombuffer,
+            ("numpy.core.multiarray", "_reconstruct"): reconstruct,
+            ("numpy._core.multiarray", "_reconstruct"): reconstruct,
+            ("numpy.core.numeric", "_frombuffer"): frombuffer,
+            ("numpy._core.numeric", "_frombuffer"): frombuffer,
             ("numpy", "ndarray"): _NdarrayName,
             ("numpy", "dtype"): _DtypeStub,
-            ("_codecs", "encode"): self._encode,
+            ("_codecs", "encode"): partial(self._encode, self.budget),
         }
         try:
             return allowed[(module, name)]
@@ -201,6 +215,14 @@ def load_cifar10_batch(file):
     it allocate much more than its own size. A truncated, foreign or hostile file raises ``ValueError``
     naming it.
     """
+    x, y = _read_batch(file)
+    x = np.ascontiguousarray(x)
+    return (x if x.flags.writeable else x.copy()), y
+
+
+def _read_batch(file):
+    """:func:`load_cifar10_batch` without its final copy: ``x`` may be a read-only view of the bytes the
+    file's pixels were unpickled into (one copy of them in memory, not two)."""
     with open(file, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size > _MAX_FILE_BYTES:
@@ -225,7 +247,7 @@ def load_cifar10_batch(file):
     y = _labels_of(batch[b"labels"], len(x))
     if y is None:
         raise ValueError(f"{file}: b'labels' must be {len(x)} integers in 0..9")
-    return np.ascontiguousarray(x), y
+    return x, y
 
 
 def _find_dir(path):
@@ -264,17 +286,46 @@ def load_cifar10(path=None, split="train", *, normalize=True, flatten=True, dtyp
         if not numbers or any(not 1 <= int(i) <= 5 for i in numbers):
             raise ValueError(f"load_cifar10: split must be 'train', 'test', 1..5 or a list of those, got {split!r}")
         names = tuple(TRAIN_BATCHES[int(i) - 1] for i in numbers)
+    x, y, _ = _load_batches(folder, names, dtype if normalize else np.uint8)
+    if not flatten:
+        x = x.reshape(len(x), 3, 32, 32)
+    return x, y
+
+
+def _load_batches(folder, names, dtype):
+    """``(x, y, bounds)``: the batch files ``names`` one after the other in one preallocated array, uint8 or
+    (another ``dtype``) scaled to [0, 1]; batch i is rows ``bounds[i]:bounds[i + 1]``. One file's pixels are
+    in memory besides the output at a time: no list of batches, no concatenated copy, no whole-set
+    conversion (the values are those of ``astype(dtype) / 255``)."""
     missing = [n for n in names if not (folder / n).is_file()]
     if missing:
         raise not_found("cifar10", [folder], ", ".join(missing))
-    xs, ys = zip(*(load_cifar10_batch(folder / n) for n in names))
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    if not flatten:
-        x = x.reshape(len(x), 3, 32, 32)
-    if normalize and np.dtype(dtype) != np.uint8:
-        x = x.astype(dtype)
-        x /= 255
-    return x, y
+    dtype = np.dtype(dtype)
+    x = y = None
+    bounds = [0]
+    for i, name in enumerate(names):
+        xb, yb = _read_batch(folder / name)
+        start, stop = bounds[-1], bounds[-1] + len(xb)
+        if x is None or stop > len(x):  # sized for batches like the first; grown if a later one is larger
+            rows = stop + (len(names) - i - 1) * len(xb)
+            x = _grown(x, start, (rows, 3072), dtype)
+            y = _grown(y, start, (rows,), np.int64)
+        x[start:stop] = xb
+        y[start:stop] = yb
+        if dtype != np.uint8:
+            x[start:stop] /= 255
+        bounds.append(stop)
+        del xb, yb  # before the next file is read
+    if bounds[-1] < len(x):
+        x, y = x[:bounds[-1]].copy(), y[:bounds[-1]].copy()
+    return x, y, bounds
+
+
+def _grown(a, keep, shape, dtype):
+    out = np.empty(shape, dtype)
+    if a is not None:
+        out[:keep] = a[:keep]
+    return out
 
 
 def one_hot(y, n_classes=10, dtype="float32"):
@@ -313,42 +364,158 @@ def cifar10_splits(path=None, scheme="basic", n_val=1000, *, standardized=True, 
     ``dtype="uint8"`` keeps every set as raw uint8 pixels and, with ``standardized``, returns the training
     set's per-feature mean/std in pixel units (float64), for ``pydl.data.Normalize(mean, std)`` per batch.
     """
-    if scheme == "basic":
-        x_train, y_train = load_cifar10(path, 1, dtype=dtype)
-        x_val, y_val = load_cifar10(path, 2, dtype=dtype)
-    elif scheme == "all":
-        x, y = load_cifar10(path, "train", dtype=dtype)
-        if not 0 < n_val < len(x):
-            raise ValueError(f"cifar10_splits: n_val must be in 1..{len(x) - 1}, got {n_val}")
-        x_train, y_train, x_val, y_val = x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:]
-    else:
-        raise ValueError(f"cifar10_splits: scheme must be 'basic' or 'all', got {scheme!r}")
-    x_test, y_test = load_cifar10(path, "test", dtype=dtype)
-    mean = std = None
-    if standardized and np.dtype(dtype) == np.uint8:
-        from ..data import feature_stats
-        mean, std = feature_stats(x_train)
-    elif standardized:
-        x_train, x_val, x_test, mean, std = standardize(x_train, x_val, x_test)
-    return CifarSplits(x_train, y_train, x_val, y_val, x_test, y_test, mean, std)
+    return cifar10_schemes(path, (scheme,), n_val, standardized=standardized, dtype=dtype)[scheme]
 
 
-def write_fake_cifar10(folder, n_per_batch=50, seed=0):
+def cifar10_schemes(path=None, schemes=("basic", "all"), n_val=1000, *, standardized=True, dtype="float32"):
+    """``{scheme: CifarSplits}``, each as :func:`cifar10_splits` returns it, reading every file once: the
+    training batches the schemes need and ``test_batch`` are loaded into one array each, and the sets
+    are row ranges of those (views; only ``standardized`` float sets are new arrays). With
+    ``dtype="uint8"`` "basic" and "all" together hold the data set once (180 MB), not twice."""
+    schemes = tuple(dict.fromkeys(schemes))
+    for scheme in schemes:
+        if scheme not in ("basic", "all"):
+            raise ValueError(f"cifar10_splits: scheme must be 'basic' or 'all', got {scheme!r}")
+    folder = _find_dir(path)
+    x, y, bounds = _load_batches(folder, TRAIN_BATCHES if "all" in schemes else TRAIN_BATCHES[:2], dtype)
+    if "all" in schemes and not 0 < n_val < len(x):
+        raise ValueError(f"cifar10_splits: n_val must be in 1..{len(x) - 1}, got {n_val}")
+    x_test, y_test, _ = _load_batches(folder, (TEST_BATCH,), dtype)
+    out = {}
+    for scheme in schemes:
+        # "basic": train on data_batch_1, validate on data_batch_2; "all": the last n_val images validate.
+        split = bounds[:3] if scheme == "basic" else (0, len(x) - n_val, len(x))
+        train, val = slice(split[0], split[1]), slice(split[1], split[2])
+        sets = (x[train], x[val], x_test)
+        mean = std = None
+        if standardized and np.dtype(dtype) == np.uint8:
+            from ..data import feature_stats
+            mean, std = feature_stats(sets[0])
+        elif standardized:
+            *sets, mean, std = standardize(*sets)
+        out[scheme] = CifarSplits(sets[0], y[train], sets[1], y[val], sets[2], y_test, mean, std)
+    return out
+
+
+class _Py2Pickler:
+    """Writes a pickle as Python 2's cPickle did for the official batches (protocol 2): strings as
+    BINSTRING (read back as bytes with ``encoding="bytes"``), ints as BININT*, every string, tuple, list,
+    dict and global memoized, lists and dicts in batches of 1000, and the array reduced by Python 2's
+    NumPy (``numpy.core.multiarray._reconstruct`` with a raw string of the pixels, dtype state 8-tuple)."""
+
+    def __init__(self, f):
+        self.f, self.memo = f, 0
+
+    def put(self):
+        i, self.memo = self.memo, self.memo + 1
+        self.f.write(b"q" + bytes([i]) if i < 256 else b"r" + struct.pack("<I", i))
+
+    def int(self, v):
+        if 0 <= v < 256:
+            self.f.write(b"K" + bytes([v]))
+        elif 0 <= v < 65536:
+            self.f.write(b"M" + struct.pack("<H", v))
+        else:
+            self.f.write(b"J" + struct.pack("<i", v))
+
+    def str(self, b):
+        if isinstance(b, str):
+            b = b.encode("latin1")
+        self.f.write((b"U" + bytes([len(b)]) if len(b) < 256 else b"T" + struct.pack("<i", len(b))))
+        self.f.write(b)
+        self.put()
+
+    def glob(self, module, name):
+        self.f.write(b"c" + module.encode() + b"\n" + name.encode() + b"\n")
+        self.put()
+
+    def batches(self, items, write_item, end):
+        for s in range(0, len(items), 1000):
+            self.f.write(b"(")
+            for item in items[s:s + 1000]:
+                write_item(item)
+            self.f.write(end)
+
+    def array(self, a):
+        self.glob("numpy.core.multiarray", "_reconstruct")
+        self.glob("numpy", "ndarray")
+        self.int(0)
+        self.f.write(b"\x85")  # TUPLE1: (0,)
+        self.put()
+        self.str("b")
+        self.f.write(b"\x87R")  # TUPLE3, REDUCE
+        self.put()
+        self.f.write(b"(")  # state: (1, shape, dtype, False, raw)
+        self.int(1)
+        for d in a.shape:
+            self.int(d)
+        self.f.write(b"\x85\x86\x87"[a.ndim - 1:a.ndim])
+        self.put()
+        self.glob("numpy", "dtype")
+        self.str(a.dtype.str[1:])  # 'u1'
+        self.int(0)
+        self.int(1)
+        self.f.write(b"\x87R")
+        self.put()
+        self.f.write(b"(")
+        self.int(3)
+        self.str(a.dtype.str[0])  # '|'
+        self.f.write(b"NNN")
+        self.f.write(b"J\xff\xff\xff\xffJ\xff\xff\xff\xff")  # -1, -1
+        self.int(0)
+        self.f.write(b"t")
+        self.put()
+        self.f.write(b"b\x89")  # BUILD the dtype; NEWFALSE (not Fortran order)
+        self.str(np.ascontiguousarray(a).tobytes())
+        self.f.write(b"t")
+        self.put()
+        self.f.write(b"b")  # BUILD the array
+
+    def value(self, v):
+        if isinstance(v, (bytes, str)):
+            self.str(v)
+        elif isinstance(v, int):
+            self.int(v)
+        elif isinstance(v, np.ndarray):
+            self.array(v)
+        elif isinstance(v, list):
+            self.f.write(b"]")
+            self.put()
+            self.batches(v, self.value, b"e")
+        elif isinstance(v, dict):
+            self.f.write(b"}")
+            self.put()
+            self.batches(list(v.items()), lambda kv: (self.value(kv[0]), self.value(kv[1])), b"u")
+        else:
+            raise TypeError(f"cannot write {type(v).__name__} as a Python 2 pickle")
+
+    def dump(self, obj):
+        self.f.write(b"\x80\x02")
+        self.value(obj)
+        self.f.write(b".")
+
+
+def write_fake_cifar10(folder, n_per_batch=50, seed=0, *, n_test=None):
     """Write random CIFAR-10-format batches (``data_batch_1..5``, ``test_batch``) into ``folder``.
 
-    Same dict layout and dtypes as the official files (bytes keys, uint8 data, list of int labels),
-    with a per-class colour bias so a linear classifier has something to learn.
+    The official format: Python 2 pickles (protocol 2) of a dict with bytes keys, b'data' uint8
+    ``(N, 3072)``, b'labels' a list of ints, b'batch_label' and b'filenames' (bytes), written as Python 2
+    wrote them (see :class:`_Py2Pickler`), with a per-class colour bias so a linear classifier has
+    something to learn. ``n_test`` images in ``test_batch`` (default ``n_per_batch``); 10000 and 10000
+    give the full-size data set.
     """
     folder = Path(folder)
     os.makedirs(folder, exist_ok=True)
     rng = np.random.default_rng(seed)
     prototypes = rng.uniform(0, 255, size=(10, 3072))
     for name in TRAIN_BATCHES + (TEST_BATCH,):
-        labels = rng.integers(0, 10, size=n_per_batch)
-        data = np.clip(prototypes[labels] + rng.normal(0, 60, size=(n_per_batch, 3072)), 0, 255)
-        batch = {b"batch_label": name.encode(), b"labels": labels.tolist(),
-                 b"data": data.astype(np.uint8),
-                 b"filenames": [f"fake_{i}.png".encode() for i in range(n_per_batch)]}
+        n = n_per_batch if name != TEST_BATCH or n_test is None else n_test
+        labels = rng.integers(0, 10, size=n)
+        data = np.clip(prototypes[labels] + rng.normal(0, 60, size=(n, 3072)), 0, 255)
+        label = ("testing batch 1 of 1" if name == TEST_BATCH else
+                 f"training batch {TRAIN_BATCHES.index(name) + 1} of 5")
+        batch = {b"batch_label": label.encode(), b"labels": labels.tolist(), b"data": data.astype(np.uint8),
+                 b"filenames": [f"fake_{i}.png".encode() for i in range(n)]}
         with open(folder / name, "wb") as f:
-            pickle.dump(batch, f, protocol=2)
+            _Py2Pickler(f).dump(batch)
     return folder

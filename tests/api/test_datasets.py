@@ -1,11 +1,14 @@
 """pydl.datasets on small generated files; no network, no real datasets needed."""
+import gc
 import gzip
 import hashlib
 import io
 import os
 import pickle
+import pickletools
 import tarfile
 import urllib.error
+import warnings
 
 import numpy as np
 import pytest
@@ -182,6 +185,73 @@ def test_cifar_splits_and_preprocessing(tmp_path):
         ds.cifar10_splits(tmp_path, "all", n_val=150)
     with pytest.raises(ValueError):
         ds.cifar10_splits(tmp_path, "some")
+
+
+def test_cifar_fake_batches_are_written_as_python2_wrote_the_official_ones(tmp_path):
+    ds.write_fake_cifar10(tmp_path, n_per_batch=7, n_test=3)
+    raw = (tmp_path / "data_batch_1").read_bytes()
+    ops = [(op.name, arg) for op, arg, _ in pickletools.genops(raw)]
+    names = {name for name, _ in ops}
+    assert ops[0] == ("PROTO", 2) and "SHORT_BINSTRING" in names and "BINSTRING" in names  # the pixels
+    assert not names & {"BINUNICODE", "SHORT_BINBYTES", "BINBYTES", "NEWTRUE", "FRAME", "MEMOIZE"}
+    assert {arg for name, arg in ops if name == "GLOBAL"} == {
+        "numpy.core.multiarray _reconstruct", "numpy ndarray", "numpy dtype"}  # no _codecs.encode
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # NumPy 2 warns about numpy.core
+        batch = pickle.loads(raw, encoding="bytes")
+    assert set(batch) == {b"batch_label", b"labels", b"data", b"filenames"}
+    assert batch[b"data"].dtype == np.uint8 and batch[b"data"].shape == (7, 3072)
+    assert type(batch[b"labels"]) is list and all(type(v) is int for v in batch[b"labels"])
+    x, y = ds.load_cifar10_batch(tmp_path / "data_batch_1")
+    np.testing.assert_array_equal(x, batch[b"data"])
+    np.testing.assert_array_equal(y, batch[b"labels"])
+    assert ds.load_cifar10(tmp_path, "test")[0].shape == (3, 3072)
+
+
+def test_cifar_schemes_read_each_file_once_and_share_it(tmp_path):
+    ds.write_fake_cifar10(tmp_path, n_per_batch=30, n_test=12)
+    for dtype in ("uint8", "float32"):
+        both = ds.cifar10_schemes(tmp_path, ["basic", "all", "basic"], n_val=10, dtype=dtype)
+        assert list(both) == ["basic", "all"]
+        for scheme, splits in both.items():
+            alone = ds.cifar10_splits(tmp_path, scheme, n_val=10, dtype=dtype)
+            for a, b in zip(splits, alone):
+                np.testing.assert_array_equal(a, b)
+    both = ds.cifar10_schemes(tmp_path, ["basic", "all"], n_val=10, dtype="uint8")
+    assert np.shares_memory(both["basic"].x_train, both["all"].x_train)
+    assert np.shares_memory(both["basic"].x_test, both["all"].x_test)
+    with pytest.raises(ValueError, match="scheme must be"):
+        ds.cifar10_schemes(tmp_path, ["basic", "some"])
+
+
+def test_cifar_batches_of_unequal_sizes_concatenate(tmp_path):
+    ds.write_fake_cifar10(tmp_path / "a", n_per_batch=10)
+    ds.write_fake_cifar10(tmp_path / "b", n_per_batch=25, seed=1)
+    ds.write_fake_cifar10(tmp_path / "c", n_per_batch=4, seed=2)
+    (tmp_path / "a" / "data_batch_2").write_bytes((tmp_path / "b" / "data_batch_2").read_bytes())
+    (tmp_path / "a" / "data_batch_5").write_bytes((tmp_path / "c" / "data_batch_5").read_bytes())
+    parts = [ds.load_cifar10_batch(tmp_path / "a" / f"data_batch_{i}") for i in range(1, 6)]
+    for dtype in ("uint8", "float32"):
+        x, y = ds.load_cifar10(tmp_path / "a", dtype=dtype)
+        assert x.dtype == dtype and x.shape == (59, 3072) and x.flags.owndata
+        expected = np.concatenate([p[0] for p in parts])
+        np.testing.assert_array_equal(x, expected if dtype == "uint8" else expected.astype(dtype) / 255)
+        np.testing.assert_array_equal(y, np.concatenate([p[1] for p in parts]))
+
+
+def test_cifar_batch_is_freed_without_the_garbage_collector(tmp_path):
+    """No reference cycle keeps an unpickler, its file's bytes or its memo alive after a load."""
+    import pydl.datasets.cifar as cifar
+    ds.write_fake_cifar10(tmp_path, n_per_batch=3)
+    gc.collect()
+    gc.disable()
+    try:
+        x, _ = ds.load_cifar10_batch(tmp_path / "data_batch_1")
+        assert x.flags.writeable and x.flags.c_contiguous
+        ds.cifar10_splits(tmp_path, "basic", dtype="uint8")
+        assert not [o for o in gc.get_objects() if isinstance(o, (cifar._ArrayUnpickler, cifar._ArrayStub))]
+    finally:
+        gc.enable()
 
 
 def test_one_hot():
