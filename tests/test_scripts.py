@@ -46,6 +46,11 @@ def import_script(name):
     return module
 
 
+def _csv_rows(path):
+    with open(path, newline="") as f:
+        return list(csv.reader(f))
+
+
 def check_outputs(out, names, pngs):
     for name in names:
         assert (out / f"{name}.md").read_text().startswith("**"), name
@@ -124,12 +129,12 @@ def test_cifar10_linear_on_generated_batches(tmp_path, env):
     check_outputs(out, names, [f"cifar10_{s}_{kind}.png" for s in sections for kind in ("curves", "weights",
                                                                                          "histogram")])
     # The gradient check must pass even on tiny data.
-    rows = list(csv.reader(open(out / "cifar10_gradcheck.csv")))[1:]
+    rows = _csv_rows(out / "cifar10_gradcheck.csv")[1:]
     assert all(float(v) < 1e-4 for row in rows for v in row[1:])
     # --quick titles say what ran; the settings table marks what differs from the report.
     assert "2.2 Step decay (η 0.001 × 0.95 per epoch) [--quick: 2 epochs (report 40), 60 training images of " \
            "generated data]" in proc.stdout
-    settings = {row[0]: row for row in csv.reader(open(out / "cifar10_settings.csv"))}
+    settings = {row[0]: row for row in _csv_rows(out / "cifar10_settings.csv")}
     assert settings["2.5 Combination"][1:] == ["280 / 20 / 60", "Xavier (Glorot normal)", "softmax + cross-entropy",
                                                "0.0005", "0.99", "1", "100", "3 (report 400)", "0.0005, 1", "none"]
     assert settings["2.3 Xavier initialisation"][5] == "0.95"
@@ -177,7 +182,7 @@ def test_cifar10_linear_runs_are_averaged(tmp_path, env):
     out = tmp_path / "out"
     run("cifar10_linear.py", "--quick", "--runs", "2", "--experiments", "decay", "--out", out, env=env)
     runs = json.loads((out / "cifar10_linear.json").read_text())["runs"]
-    table = {row[0]: row for row in csv.reader(open(out / "cifar10_decay.csv"))}
+    table = {row[0]: row for row in _csv_rows(out / "cifar10_decay.csv")}
     for column, name in ((1, "basic"), (2, "decay")):
         results = runs[name]["results"]
         assert len(results) == 2 and results[0]["test_cost"] != results[1]["test_cost"]  # seeds seed, seed + 1
