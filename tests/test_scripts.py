@@ -171,8 +171,10 @@ def test_cifar10_linear_peak_rss_on_full_size_data(tmp_path, env):
     code = ("import runpy, sys; sys.path.insert(0, sys.argv[1]); sys.argv = sys.argv[2:]; "
             "runpy.run_path(sys.argv[0], run_name='__main__'); "
             "print(*(line for line in open('/proc/self/status') if line.startswith('VmHWM')))")
+    # From outside the checkout: `python -c` puts the current folder first, whose pydl/ would shadow the
+    # installed package.
     proc = subprocess.run([sys.executable, "-c", code, str(SCRIPTS), *argv], capture_output=True, text=True,
-                          env=env, timeout=300)
+                          env=env, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     peak = int(re.search(r"VmHWM:\s+(\d+) kB", proc.stdout).group(1)) * 1024
     assert peak <= 0.8e9, f"peak RSS {peak / 1e9:.2f} GB"
