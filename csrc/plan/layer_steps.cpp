@@ -12,6 +12,18 @@
 namespace pydl {
 namespace {
 
+// A layer's weight and optional bias, with their gradients (the spec's params and grads, in that order).
+template <typename T>
+struct Weights {
+  explicit Weights(const StepSpec& s)
+      : w(static_cast<T*>(s.params[0])), b(s.params.size() > 1 ? static_cast<T*>(s.params[1]) : nullptr),
+        dw(static_cast<T*>(s.grads[0])), db(s.grads.size() > 1 ? static_cast<T*>(s.grads[1]) : nullptr) {}
+  const T* w;
+  const T* b;
+  T* dw;
+  T* db;
+};
+
 Activation activation_of(const StepSpec& s) { return static_cast<Activation>(int(s.number("activation"))); }
 
 // Dense: y = act(x W + b), nn.Dense.
@@ -19,11 +31,10 @@ template <typename T>
 class DenseStep : public Step<T> {
  public:
   explicit DenseStep(const StepSpec& s)
-      : w_(static_cast<T*>(s.params[0])), b_(s.params.size() > 1 ? static_cast<T*>(s.params[1]) : nullptr),
-        dw_(static_cast<T*>(s.grads[0])), db_(s.grads.size() > 1 ? static_cast<T*>(s.grads[1]) : nullptr),
+      : p_(s),
         act_(activation_of(s)), in_(s.in_size()), out_(s.out_size()) {}
 
-  void forward(const T* x, T* y, int64_t rows) override { dense_forward(x, w_, b_, act_, y, rows, in_, out_); }
+  void forward(const T* x, T* y, int64_t rows) override { dense_forward(x, p_.w, p_.b, act_, y, rows, in_, out_); }
 
   void backward(const T* x, const T* y, const T* dy, T* dx, int64_t rows) override {
     if (act_ != Activation::none) {
@@ -31,14 +42,11 @@ class DenseStep : public Step<T> {
       activation_backward(act_, y, dy, dz_.data(), rows * out_);
       dy = dz_.data();
     }
-    dense_backward(x, w_, dy, dx, dw_, db_, rows, in_, out_, false);
+    dense_backward(x, p_.w, dy, dx, p_.dw, p_.db, rows, in_, out_, false);
   }
 
  private:
-  const T* w_;
-  const T* b_;
-  T* dw_;
-  T* db_;
+  Weights<T> p_;
   Activation act_;
   int64_t in_, out_;
   std::vector<T> dz_;  // dL/d(pre-activation)
@@ -51,23 +59,19 @@ template <typename T>
 class DenseFmStep : public Step<T> {
  public:
   explicit DenseFmStep(const StepSpec& s)
-      : w_(static_cast<T*>(s.params[0])), b_(s.params.size() > 1 ? static_cast<T*>(s.params[1]) : nullptr),
-        dw_(static_cast<T*>(s.grads[0])), db_(s.grads.size() > 1 ? static_cast<T*>(s.grads[1]) : nullptr),
+      : p_(s),
         act_(activation_of(s)), in_(s.in_size()), out_(s.out_size()) {}
 
   void forward(const T* x, T* y, int64_t rows) override {
-    dense_narrow_forward(true, x, rows, w_, b_, act_, y, rows, in_, out_);
+    dense_narrow_forward(true, x, rows, p_.w, p_.b, act_, y, rows, in_, out_);
   }
 
   void backward(const T* x, const T* y, const T* dy, T* dx, int64_t rows) override {
-    dense_narrow_backward(true, x, rows, w_, y, act_, dy, dx, dw_, db_, rows, in_, out_, false);
+    dense_narrow_backward(true, x, rows, p_.w, y, act_, dy, dx, p_.dw, p_.db, rows, in_, out_, false);
   }
 
  private:
-  const T* w_;
-  const T* b_;
-  T* dw_;
-  T* db_;
+  Weights<T> p_;
   Activation act_;
   int64_t in_, out_;
 };
@@ -79,16 +83,15 @@ template <typename T>
 class Conv2DStep : public Step<T> {
  public:
   explicit Conv2DStep(const StepSpec& s)
-      : w_(static_cast<T*>(s.params[0])), b_(s.params.size() > 1 ? static_cast<T*>(s.params[1]) : nullptr),
-        dw_(static_cast<T*>(s.grads[0])), db_(s.grads.size() > 1 ? static_cast<T*>(s.grads[1]) : nullptr),
+      : p_(s),
         relu_(activation_of(s) == Activation::relu), spec_(s) {}
 
-  void forward(const T* x, T* y, int64_t rows) override { conv2d_forward(geometry(rows), x, w_, b_, relu_, y); }
+  void forward(const T* x, T* y, int64_t rows) override { conv2d_forward(geometry(rows), x, p_.w, p_.b, relu_, y); }
 
   // The ReLU's backward is the kernel's masked read of dy: the same values as relu_backward's, without
   // writing and re-reading them.
   void backward(const T* x, const T* y, const T* dy, T* dx, int64_t rows) override {
-    conv2d_backward(geometry(rows), x, w_, dy, relu_ ? y : nullptr, dx, dw_, db_);
+    conv2d_backward(geometry(rows), x, p_.w, dy, relu_ ? y : nullptr, dx, p_.dw, p_.db);
   }
 
  private:
@@ -99,10 +102,7 @@ class Conv2DStep : public Step<T> {
                          int64_t(s.number("stride_w")), int64_t(s.number("pad_h")), int64_t(s.number("pad_w")));
   }
 
-  const T* w_;
-  const T* b_;
-  T* dw_;
-  T* db_;
+  Weights<T> p_;
   bool relu_;
   StepSpec spec_;
 };
