@@ -1,7 +1,4 @@
-#include <algorithm>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "build_config.h"
 #include "cpu.h"
@@ -10,23 +7,6 @@
 #include "registry.h"
 
 namespace py = pybind11;
-
-namespace pydl {
-
-static std::vector<std::pair<std::string, BindFn>>& registry() {
-  static std::vector<std::pair<std::string, BindFn>> fns;
-  return fns;
-}
-
-RegisterBindings::RegisterBindings(const char* name, BindFn fn) { registry().emplace_back(name, fn); }
-
-void bind_all(py::module_& m) {
-  auto fns = registry();
-  std::sort(fns.begin(), fns.end());  // static-init order differs between builds; binding order should not
-  for (auto& entry : fns) entry.second(m);
-}
-
-}  // namespace pydl
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "pydl native kernels. Use them through pydl.kernels, which documents them.";
