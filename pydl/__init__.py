@@ -20,7 +20,7 @@ __version__ = _core.build_info()["version"]
 __all__ = ["build_info", "get_num_threads", "kernels", "reference", "set_num_threads", "__version__"]
 
 # The user-facing API (issue #4): layers, networks, losses, optimizers, and their helpers.
-from . import backend, backends, callbacks, experiments, init, losses, metrics, nn, optim
+from . import backend, backends, callbacks, cuda, experiments, init, losses, metrics, nn, optim
 from .backends import get_backend, set_backend
 from .gradcheck import gradcheck
 from .profiler import profile
@@ -29,6 +29,6 @@ from .random import manual_seed
 from .nn import register_layer
 from .serialization import load
 
-__all__ += ["History", "Network", "Sequential", "backends", "callbacks", "experiments", "get_backend", "gradcheck",
+__all__ += ["History", "Network", "Sequential", "backends", "callbacks", "cuda", "experiments", "get_backend", "gradcheck",
             "init", "load",
             "losses", "manual_seed", "metrics", "nn", "optim", "profile", "register_layer", "set_backend"]

@@ -343,6 +343,9 @@ def _build(arch, shapes, dtype, device):
         except ValueError as e:
             raise ValueError(f"the network was saved on a device unknown here ({e}); register that backend or "
                              f"pass device=") from None
+        except RuntimeError as e:  # known, but cannot run here (a GPU file on a machine without one)
+            raise ValueError(f"the network was saved on a device that is not available here ({e}); pass "
+                             f"device='cpu' to load it there") from None
     try:
         layers = [_make_layer(spec, dtype) for spec in arch["layers"]]
         loss = None

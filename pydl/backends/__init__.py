@@ -4,7 +4,10 @@ A :class:`Backend` provides the kernel functions *and* allocation (``empty``, ``
 ``to_numpy``, a few array helpers). Two come with pydl:
 
 - ``"cpu"``: the C++ kernels of :mod:`pydl.kernels` (aliases ``"cpp"``, ``"c++"``, ``"kernels"``), the default;
-- ``"numpy"``: their NumPy twins in :mod:`pydl.reference` (alias ``"reference"``).
+- ``"numpy"``: their NumPy twins in :mod:`pydl.reference` (alias ``"reference"``);
+- ``"cuda"``: the CUDA kernels on a GPU (alias ``"gpu"``), when pydl was built with nvcc and a GPU is there;
+- ``"cuda-sim"``: the same CUDA kernels on pydl's CPU simulator of the CUDA execution model (alias
+  ``"cuda_sim"``), slow but exact: it runs the GPU code paths on any machine.
 
 Both keep NumPy arrays, so switching between them copies nothing. Other backends (a GPU, the test suite's
 wrapped backend) are :class:`Backend` objects, passed directly or :func:`register`-ed under a name.
@@ -18,13 +21,16 @@ import types
 from .. import kernels as _kernels
 from .. import reference as _reference
 from .base import Backend
+from .cuda import CudaBackend
 from .host import HostBackend
 
-__all__ = ["Backend", "HostBackend", "CPU", "NUMPY", "OnBackend", "get", "register", "names", "owner", "move",
+__all__ = ["Backend", "CudaBackend", "HostBackend", "CPU", "NUMPY", "CUDA", "CUDA_SIM", "OnBackend", "get", "register", "names", "owner", "move",
            "resolve", "set_backend", "get_backend"]
 
 CPU = HostBackend("cpu", _kernels)
 NUMPY = HostBackend("numpy", _reference)
+CUDA = CudaBackend("cuda", "pydl._cuda", "nvcc was not found when pydl was built, or PYDL_CUDA=OFF")
+CUDA_SIM = CudaBackend("cuda-sim", "pydl._cuda_sim", "pydl was built with PYDL_CUDA_SIM=OFF")
 
 _BY_NAME = {}     # lower-case name or alias -> Backend
 _ALIASES = {}     # Backend -> its aliases, for messages
@@ -61,6 +67,8 @@ def _remember(backend):
 
 register(CPU, "cpp", "c++", "kernels")
 register(NUMPY, "reference")
+register(CUDA, "gpu")
+register(CUDA_SIM, "cuda_sim")
 
 
 def names():
@@ -84,17 +92,23 @@ def get(backend=None):
         backend = _default
     if isinstance(backend, Backend):
         _remember(backend)
-        return backend
+        return _usable(backend)
     if isinstance(backend, str):
         found = _BY_NAME.get(backend.lower())
         if found is None:
             raise ValueError(f"unknown backend {backend!r}; known: {_known_text()} (or pass a pydl.backends.Backend)")
-        return found
+        return _usable(found)
     if isinstance(backend, types.ModuleType):
         if backend not in _BY_MODULE:
             _BY_MODULE[backend] = HostBackend(backend.__name__, backend)
         return _BY_MODULE[backend]
     raise TypeError(f"backend must be a name, a pydl.backends.Backend or a kernel module, got {type(backend).__name__}")
+
+
+def _usable(backend):
+    if not backend.available():
+        raise RuntimeError(f"device {backend.name!r} is not available here: {backend.why_unavailable()}")
+    return backend
 
 
 def owner(a):

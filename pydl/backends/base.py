@@ -36,6 +36,14 @@ class Backend:
         except AttributeError:
             raise AttributeError(f"backend {self.name!r} has no kernel or method {name!r}") from None
 
+    def available(self):
+        """True when this backend can compute here (a GPU backend without a GPU cannot)."""
+        return True
+
+    def why_unavailable(self):
+        """Empty when available, else why not."""
+        return ""
+
     def same_memory(self, other):
         """True when arrays of ``other`` are arrays of this backend (moving between them copies nothing)."""
         return self.array_type is other.array_type

@@ -127,8 +127,8 @@ def test_unsupported_dtype():
 
 
 def test_unknown_backend():
-    with pytest.raises(ValueError, match="unknown backend 'cuda'; known: 'cpu' .*'numpy'"):
-        pydl.Network([nn.Dense(2, 1)], backend="cuda")
+    with pytest.raises(ValueError, match="unknown backend 'tpu'; known: 'cpu' .*'cuda'.*'cuda-sim'.*'numpy'"):
+        pydl.Network([nn.Dense(2, 1)], backend="tpu")
 
 
 def test_callback_of_the_wrong_type(net, data):

@@ -402,7 +402,7 @@ def test_npz_conv_stride_file_never_loads_into_a_crashing_network(tmp_path):
 @pytest.mark.parametrize("edit", [
     {"format": "other"}, {"version": 2}, {"dtype": "float16"}, {"dtype": ["float32"]}, {"input_shape": [0]},
     {"input_shape": [2**40]}, {"input_shape": [3, 3]}, {"input_shape": "2"}, {"input_shape": [2] * 9},
-    {"l2": -1}, {"l2": "0"}, {"l2": 1e400}, {"backend": "cuda"}, {"seed": -1}, {"seed": 1.5},
+    {"l2": -1}, {"l2": "0"}, {"l2": 1e400}, {"backend": "tpu"}, {"seed": -1}, {"seed": 1.5},
     {"loss": {"name": "nope", "config": {}}}, {"loss": {"name": "bce", "config": {"eps": 2}}},
     {"loss": {"name": "bce", "config": {"eps": "x"}}}, {"loss": {"name": "mse", "config": {"eps": 0.1}}},
     {"loss": "mse"}, {"optimizer": {"class": "LBFGS", "config": {}}},
