@@ -9,26 +9,13 @@
 
 #include "check.h"
 #include "plan/plan.h"
+#include "plan_description.h"
 #include "registry.h"
 
 namespace pydl {
 namespace {
 
 constexpr const char* kFn = "TrainingPlan";
-
-std::vector<int64_t> positive_shape(const char* what, const py::handle& obj) {
-  Shape s = int_tuple(kFn, what, obj, py::len(obj));
-  for (int64_t v : s) {
-    if (v < 1) value_error(std::string(kFn) + ": " + what + " must be positive, got " + shape_str(s));
-  }
-  return s;
-}
-
-int64_t numel(const std::vector<int64_t>& shape) {
-  int64_t n = 1;
-  for (int64_t v : shape) n = checked_mul(kFn, "a sample size", n, v);
-  return n;
-}
 
 // An array the plan writes: the plan's dtype, contiguous, writeable; `expected` elements unless negative.
 py::array live_array(const char* what, const py::handle& obj, const py::array& like, int64_t expected = -1) {
@@ -47,96 +34,17 @@ class PyPlan {
     if (dtype != "float32" && dtype != "float64") value_error(std::string(kFn) + ": dtype must be float32 or float64");
     f32_ = dtype == "float32";
     like_ = f32_ ? py::array(py::dtype::of<float>(), Shape{0}) : py::array(py::dtype::of<double>(), Shape{0});
-    if (steps.empty()) value_error(std::string(kFn) + ": a plan needs at least one step");
-    std::vector<StepSpec> specs;
-    for (const py::handle& item : steps) {
-      py::tuple t = py::reinterpret_borrow<py::tuple>(item);
-      StepSpec s;
-      s.kind = str_arg(kFn, "kind", t[0]);
-      if (!has_step(s.kind)) value_error(std::string(kFn) + ": no plan step for layer kind '" + s.kind + "'");
-      py::list params = t[1], grads = t[2];
-      if (params.size() != grads.size()) value_error(std::string(kFn) + ": params and grads differ in number");
-      for (size_t i = 0; i < params.size(); ++i) {
-        py::array p = live_array("a parameter", params[i], like_);
-        py::array g = live_array("a gradient", grads[i], like_, p.size());
-        keep_.push_back(p);
-        keep_.push_back(g);
-        s.params.push_back(p.mutable_data());
-        s.grads.push_back(g.mutable_data());
-      }
-      if (t.size() > 6) {
-        for (const py::handle& b : py::reinterpret_borrow<py::list>(t[6])) {
-          py::array a = live_array("a layer buffer", b, like_);
-          keep_.push_back(a);
-          s.buffers.push_back(a.mutable_data());
-        }
-      }
-      if (s.kind == "batch_norm" && (s.params.size() != 2 || s.buffers.size() != 2)) {
-        value_error(std::string(kFn) + ": a batch_norm step needs gamma, beta and two running statistics");
-      }
-      for (const auto& kv : py::reinterpret_borrow<py::dict>(t[3])) {
-        s.numbers[str_arg(kFn, "a number's name", kv.first)] = float_arg(kFn, "a step number", kv.second);
-      }
-      s.in_shape = positive_shape("in_shape", t[4]);
-      s.out_shape = positive_shape("out_shape", t[5]);
-      if (!specs.empty() && numel(s.in_shape) != specs.back().out_size()) {
-        value_error(std::string(kFn) + ": step '" + s.kind + "' takes " + std::to_string(numel(s.in_shape)) +
-                    " values per sample, the step before gives " + std::to_string(specs.back().out_size()));
-      }
-      numel(s.out_shape);
-      specs.push_back(std::move(s));
-    }
-    in_size_ = specs.front().in_size();
-    out_size_ = specs.back().out_size();
-
-    static const std::map<std::string, PlanLoss> losses = {{"mse", PlanLoss::mse}, {"bce", PlanLoss::bce},
-        {"bce_with_logits", PlanLoss::bce_with_logits}, {"cross_entropy", PlanLoss::cross_entropy},
-        {"multi_bce", PlanLoss::multi_bce}};
-    const std::string loss_name = str_arg(kFn, "loss", loss[0]);
-    if (!losses.count(loss_name)) value_error(std::string(kFn) + ": unknown loss '" + loss_name + "'");
-    LossSpec ls{losses.at(loss_name), float_arg(kFn, "eps", loss[1]), float_arg(kFn, "threshold", loss[2])};
-    labels_loss_ = ls.kind == PlanLoss::cross_entropy || ls.kind == PlanLoss::multi_bce;
-
-    static const std::map<std::string, PlanOptim> optims = {
-        {"sgd", PlanOptim::sgd}, {"rmsprop", PlanOptim::rmsprop}, {"adam", PlanOptim::adam},
-        {"adamw", PlanOptim::adam}};
-    const std::string opt_name = str_arg(kFn, "optimizer", optim[0]);
-    if (!optims.count(opt_name)) value_error(std::string(kFn) + ": unknown optimizer '" + opt_name + "'");
-    OptimSpec os;
-    os.kind = optims.at(opt_name);
-    py::dict h = optim[1];
-    auto num = [&](const char* key, double fallback) {
-      return h.contains(key) ? float_arg(kFn, key, h[key]) : fallback;
+    PlanArray array = [this](const char* what, const py::handle& obj, int64_t expected) {
+      py::array a = live_array(what, obj, like_, expected);
+      keep_.push_back(a);
+      return std::make_pair(a.mutable_data(), int64_t(a.size()));
     };
-    os.momentum = num("momentum", 0);
-    os.dampening = num("dampening", 0);
-    os.alpha = num("alpha", 0.99);
-    os.eps = num("eps", 1e-8);
-    os.beta1 = num("beta1", 0.9);
-    os.beta2 = num("beta2", 0.999);
-    os.decoupled_weight_decay = num("decoupled_weight_decay", 0);
-    os.nesterov = h.contains("nesterov") && bool_arg(kFn, "nesterov", h["nesterov"]);
-    os.centered = h.contains("centered") && bool_arg(kFn, "centered", h["centered"]);
-    for (const py::handle& item : py::reinterpret_borrow<py::list>(optim[2])) {
-      py::tuple t = py::reinterpret_borrow<py::tuple>(item);
-      py::array data = live_array("a trained parameter", t[0], like_);
-      py::array grad = live_array("a trained gradient", t[1], like_, data.size());
-      keep_.push_back(data);
-      keep_.push_back(grad);
-      OptimSpec::Param p{data.mutable_data(), grad.mutable_data(), {nullptr, nullptr, nullptr}, data.size(),
-                         float_arg(kFn, "weight_decay", t[3])};
-      py::tuple states = t[2];
-      if (states.size() > 3) value_error(std::string(kFn) + ": at most 3 state arrays per parameter");
-      for (size_t i = 0; i < states.size(); ++i) {
-        if (states[i].is_none()) continue;
-        py::array s = live_array("an optimizer state", states[i], like_, data.size());
-        keep_.push_back(s);
-        p.state[i] = s.mutable_data();
-      }
-      os.params.push_back(p);
-    }
-    if (f32_) f32_plan_ = std::make_unique<Plan<float>>(specs, ls, os);
-    else f64_plan_ = std::make_unique<Plan<double>>(specs, ls, os);
+    PlanDescription d = describe_plan(kFn, steps, loss, optim, array, &has_step);
+    in_size_ = d.in_size;
+    out_size_ = d.out_size;
+    labels_loss_ = d.labels_loss;
+    if (f32_) f32_plan_ = std::make_unique<Plan<float>>(d.steps, d.loss, d.optim);
+    else f64_plan_ = std::make_unique<Plan<double>>(d.steps, d.loss, d.optim);
   }
 
   py::tuple run(const py::object& x_obj, const py::object& t_obj, const py::object& labels_obj, const py::object& epochs_obj,
