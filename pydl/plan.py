@@ -1,9 +1,11 @@
-"""The training plan: whole epochs in C++ (``pydl._core._TrainingPlan``) over the kernels the layers call.
+"""The training plan: whole epochs in C++ (``pydl._core._TrainingPlan``, or on a GPU the CUDA module's
+``_TrainingPlan``) over the kernels the layers call.
 
 Each layer states its step once (:meth:`pydl.nn.Layer.plan_step`: a kind, its parameters, its numbers);
 the loss and the optimizer are named with their settings. :meth:`TrainingPlan.for_network` builds the
 plan, or returns None when a layer has no step (a user's layer, or one whose forward/backward a subclass
-changed), when the loss or optimizer is a user's own, or when the network is not on the "cpu" device; fit
+changed), when the loss or optimizer is a user's own, or when the network's device has no plan (the NumPy
+reference has none: it is the step-by-step oracle); fit
 then trains through the layers' forward/backward, which call the same kernels in the same order (a ReLU
 layer after a Conv2D or Dense runs fused into their step, with identical results). The
 plan trains the parameters' and the optimizer state's own arrays in place and keeps ``optimizer.steps``,
@@ -13,7 +15,6 @@ import operator
 
 import numpy as np
 
-from . import _core
 from . import backend as _backend
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, MultiBCELoss
 from .optim import SGD, Adam, AdamW, RMSprop
@@ -53,9 +54,13 @@ def _step_is_current(layer):
     return all(issubclass(owner, _defined_in(cls, name)) for name in ("forward", "backward"))
 
 
-def _on_cpu(backend):
-    # Not while pydl.profile() times kernels: the plan has no per-kernel boundaries to time.
-    return _backend.get(backend) is _backend.CPU and _backend.kernel_wrapper is None
+def _plan_type(net):
+    """The _TrainingPlan class of the one device every part of the network computes on, or None (no plan
+    there, parts on different devices, or pydl.profile() timing kernels, which a plan runs no boundaries for)."""
+    devices = {_backend.get(o.backend) for o in (net.optimizer, net.loss, *net.layers)}
+    if len(devices) != 1 or _backend.kernel_wrapper is not None:
+        return None
+    return devices.pop().plan_type
 
 
 class TrainingPlan:
@@ -78,7 +83,7 @@ class TrainingPlan:
         opt, loss = net.optimizer, net.loss
         if type(loss) not in _LOSSES or type(opt) not in _STATE_NAMES or net._last_input_shape is None:
             return None
-        if not all(_on_cpu(o.backend) for o in (opt, loss, *net.layers)):
+        if _plan_type(net) is None:
             return None
         if [id(p) for p in opt.params] != [id(p) for p in net.parameters()]:
             return None
@@ -139,7 +144,7 @@ class TrainingPlan:
         if description is None:
             return False
         steps, loss, optimizer = description
-        self._plan = _core._TrainingPlan(net.dtype.name, steps, loss, optimizer)
+        self._plan = _plan_type(net)(net.dtype.name, steps, loss, optimizer)
         # The optimizer state may have been created by _describe: compare against the arrays now live.
         live = [net.loss, opt, opt._state, *net.layers, *(a for p in net.parameters() for a in (p.data, p.grad)),
                 *(a for _, a in net.named_buffers()), *(a for state in opt._state for a in state.values())]

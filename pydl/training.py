@@ -406,7 +406,7 @@ class _PlanEpochs:
         seconds = time.perf_counter() - t0
         if seconds < _CHUNK_SECONDS:
             self.chunk *= 2
-        if count == 1 and seconds > _PART_SECONDS:
+        if count == 1 and seconds > _PART_SECONDS and net._dev.host:  # parts slice host arrays
             self.parts = min(_PARTS, self.batches)
         # Fewer results than epochs: a step diverged; a non-finite loss makes fit restore and replay.
         results += [(math.nan, math.nan)] * (count - len(results))

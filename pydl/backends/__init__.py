@@ -18,6 +18,7 @@ up at each call; the default should stay on the memory such objects were built o
 """
 import types
 
+from .. import _core
 from .. import kernels as _kernels
 from .. import reference as _reference
 from .base import Backend
@@ -27,7 +28,7 @@ from .host import HostBackend
 __all__ = ["Backend", "CudaBackend", "HostBackend", "CPU", "NUMPY", "CUDA", "CUDA_SIM", "OnBackend", "get", "register", "names", "owner", "move",
            "resolve", "set_backend", "get_backend"]
 
-CPU = HostBackend("cpu", _kernels)
+CPU = HostBackend("cpu", _kernels, _core._TrainingPlan)
 NUMPY = HostBackend("numpy", _reference)
 CUDA = CudaBackend("cuda", "pydl._cuda", "nvcc was not found when pydl was built, or PYDL_CUDA=OFF")
 CUDA_SIM = CudaBackend("cuda-sim", "pydl._cuda_sim", "pydl was built with PYDL_CUDA_SIM=OFF")

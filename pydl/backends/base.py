@@ -26,6 +26,9 @@ class Backend:
     kernels = None
     array_type = None
     host = False
+    # The _TrainingPlan class that runs whole epochs on this backend (pydl/plan.py), or None: fit then
+    # trains step by step through the layers.
+    plan_type = None
 
     def __getattr__(self, name):
         # Reached only for names the backend itself lacks: the kernel functions.

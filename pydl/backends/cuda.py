@@ -57,6 +57,10 @@ class CudaBackend(Backend):
         return self.module
 
     @property
+    def plan_type(self):
+        return getattr(self.module, "_TrainingPlan", None)
+
+    @property
     def array_type(self):
         return self.module.DeviceArray
 

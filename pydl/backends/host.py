@@ -21,9 +21,10 @@ class HostBackend(Backend):
     array_type = np.ndarray
     host = True
 
-    def __init__(self, name, kernels):
+    def __init__(self, name, kernels, plan_type=None):
         self.name = name
         self.kernels = kernels
+        self.plan_type = plan_type
 
     def empty(self, shape, dtype):
         return np.empty(shape, dtype=dtype)
