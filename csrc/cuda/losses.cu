@@ -10,36 +10,31 @@
 //   loss_finish_kernel        partial (blocks)              -> *loss_out (= or +=) scale * sum(partial)
 #include "runtime.h"
 
-#include <algorithm>
-
 #include "device_math.h"
 #include "losses.h"
 
-namespace pydl {
-namespace cuda {
+namespace pydl::cuda {
 namespace {
 
-constexpr int kBlock = 256;
-
 // Adds v over the block's threads in a fixed tree order; every thread gets the sum.
-// Needs blockDim.x == kBlock and s a __shared__ array of kBlock doubles.
+// Needs blockDim.x == kThreads and s a __shared__ array of kThreads doubles.
 __device__ double block_sum(double* s, double v) {
   s[threadIdx.x] = v;
   __syncthreads();
-  for (int half = kBlock / 2; half > 0; half /= 2) {
+  for (int half = kThreads / 2; half > 0; half /= 2) {
     if (int(threadIdx.x) < half) s[threadIdx.x] += s[threadIdx.x + half];
     __syncthreads();
   }
   return s[0];
 }
 
-__device__ __forceinline__ int64_t first_index() { return int64_t(blockIdx.x) * kBlock + threadIdx.x; }
-__device__ __forceinline__ int64_t grid_stride() { return int64_t(gridDim.x) * kBlock; }
+__device__ __forceinline__ int64_t first_index() { return int64_t(blockIdx.x) * kThreads + threadIdx.x; }
+__device__ __forceinline__ int64_t grid_stride() { return int64_t(gridDim.x) * kThreads; }
 
 template <typename T>
 __global__ void mse_kernel(const T* __restrict__ pred, const T* __restrict__ target, T* __restrict__ grad,
                            int64_t n, double* __restrict__ partial) {
-  __shared__ double sums[kBlock];
+  __shared__ double sums[kThreads];
   const double scale = 2.0 / double(n);
   double sum = 0;
   for (int64_t i = first_index(); i < n; i += grid_stride()) {
@@ -55,7 +50,7 @@ __global__ void mse_kernel(const T* __restrict__ pred, const T* __restrict__ tar
 template <typename T>
 __global__ void bce_kernel(const T* __restrict__ prob, const T* __restrict__ target, T* __restrict__ grad,
                            int64_t n, double eps, double* __restrict__ partial) {
-  __shared__ double sums[kBlock];
+  __shared__ double sums[kThreads];
   // Clip in the input's precision, as the reference does: 1 - eps rounds differently in float32.
   const T lo = T(eps), hi = T(1) - T(eps);
   const double inv_n = 1.0 / double(n);
@@ -79,7 +74,7 @@ __device__ __forceinline__ double bce_logit_term(double z, double t, double* sig
 template <typename T>
 __global__ void bce_logits_kernel(const T* __restrict__ logits, const T* __restrict__ target,
                                   T* __restrict__ grad, int64_t n, double* __restrict__ partial) {
-  __shared__ double sums[kBlock];
+  __shared__ double sums[kThreads];
   const double inv_n = 1.0 / double(n);
   double sum = 0, sig;
   for (int64_t i = first_index(); i < n; i += grid_stride()) {
@@ -95,7 +90,7 @@ template <typename T>
 __global__ void multi_bce_labels_kernel(const T* __restrict__ logits, const int64_t* __restrict__ labels,
                                         T* __restrict__ grad, int64_t n, int64_t c,
                                         double* __restrict__ partial) {
-  __shared__ double sums[kBlock];
+  __shared__ double sums[kThreads];
   const int64_t total = n * c;
   const double inv = 1.0 / double(total);
   double sum = 0, sig;
@@ -115,7 +110,7 @@ template <typename T>
 __global__ void softmax_ce_labels_kernel(const T* __restrict__ logits, const int64_t* __restrict__ labels,
                                          T* __restrict__ grad, int64_t n, int64_t c,
                                          double* __restrict__ partial) {
-  __shared__ double sums[kBlock];
+  __shared__ double sums[kThreads];
   const double inv_n = 1.0 / double(n);
   double sum = 0;
   for (int64_t r = first_index(); r < n; r += grid_stride()) {
@@ -139,7 +134,7 @@ __global__ void softmax_ce_labels_kernel(const T* __restrict__ logits, const int
 template <typename T>
 __global__ void softmax_ce_rows_kernel(const T* __restrict__ logits, const T* __restrict__ target,
                                        T* __restrict__ grad, int64_t n, int64_t c, double* __restrict__ partial) {
-  __shared__ double sums[kBlock];
+  __shared__ double sums[kThreads];
   const double inv_n = 1.0 / double(n);
   double sum = 0;
   for (int64_t r = first_index(); r < n; r += grid_stride()) {
@@ -168,84 +163,79 @@ __global__ void softmax_ce_rows_kernel(const T* __restrict__ logits, const T* __
 
 __global__ void loss_finish_kernel(const double* __restrict__ partial, int count, double scale, bool accumulate,
                                    double* __restrict__ loss_out) {
-  __shared__ double sums[kBlock];
+  __shared__ double sums[kThreads];
   double sum = 0;
-  for (int i = threadIdx.x; i < count; i += kBlock) sum += partial[i];
+  for (int i = threadIdx.x; i < count; i += kThreads) sum += partial[i];
   sum = block_sum(sums, sum);
   if (threadIdx.x == 0) *loss_out = (accumulate ? *loss_out : 0.0) + sum * scale;
 }
 
-// Blocks for `items` grid-stride items: at most one partial sum per kLossPartials slot, at least one.
-int loss_blocks(int64_t items) {
-  return int(std::max<int64_t>(1, std::min<int64_t>((items + kBlock - 1) / kBlock, kLossPartials)));
-}
-
-void finish(int blocks, double scale, double* loss_out, bool accumulate, double* workspace, Stream stream) {
-  PYDL_LAUNCH(loss_finish_kernel, 1, kBlock, stream, workspace, blocks, scale, accumulate, loss_out);
+void finish(int blocks, double scale, double* loss_out, bool accumulate, double* workspace, cudaStream_t stream) {
+  PYDL_LAUNCH(loss_finish_kernel, 1, kThreads, stream, workspace, blocks, scale, accumulate, loss_out);
 }
 
 }  // namespace
 
 template <typename T>
 void mse_loss(const T* pred, const T* target, T* grad, int64_t n, double* loss_out, bool accumulate,
-              double* workspace, Stream stream) {
-  const int blocks = loss_blocks(n);
-  PYDL_LAUNCH(mse_kernel<T>, blocks, kBlock, stream, pred, target, grad, n, workspace);
+              double* workspace, cudaStream_t stream) {
+  const int blocks = grid_for(n);
+  PYDL_LAUNCH(mse_kernel<T>, blocks, kThreads, stream, pred, target, grad, n, workspace);
   finish(blocks, 1.0 / double(n), loss_out, accumulate, workspace, stream);
 }
 
 template <typename T>
 void bce_loss(const T* prob, const T* target, T* grad, int64_t n, double eps, double* loss_out, bool accumulate,
-              double* workspace, Stream stream) {
-  const int blocks = loss_blocks(n);
-  PYDL_LAUNCH(bce_kernel<T>, blocks, kBlock, stream, prob, target, grad, n, eps, workspace);
+              double* workspace, cudaStream_t stream) {
+  const int blocks = grid_for(n);
+  PYDL_LAUNCH(bce_kernel<T>, blocks, kThreads, stream, prob, target, grad, n, eps, workspace);
   finish(blocks, -1.0 / double(n), loss_out, accumulate, workspace, stream);
 }
 
 template <typename T>
 void bce_with_logits_loss(const T* logits, const T* target, T* grad, int64_t n, double* loss_out,
-                          bool accumulate, double* workspace, Stream stream) {
-  const int blocks = loss_blocks(n);
-  PYDL_LAUNCH(bce_logits_kernel<T>, blocks, kBlock, stream, logits, target, grad, n, workspace);
+                          bool accumulate, double* workspace, cudaStream_t stream) {
+  const int blocks = grid_for(n);
+  PYDL_LAUNCH(bce_logits_kernel<T>, blocks, kThreads, stream, logits, target, grad, n, workspace);
   finish(blocks, 1.0 / double(n), loss_out, accumulate, workspace, stream);
 }
 
 template <typename T>
 void softmax_ce_labels(const T* logits, const int64_t* labels, T* grad, int64_t n, int64_t c, double* loss_out,
-                       bool accumulate, double* workspace, Stream stream) {
-  const int blocks = loss_blocks(n);
-  PYDL_LAUNCH(softmax_ce_labels_kernel<T>, blocks, kBlock, stream, logits, labels, grad, n, c, workspace);
+                       bool accumulate, double* workspace, cudaStream_t stream) {
+  const int blocks = grid_for(n);
+  PYDL_LAUNCH(softmax_ce_labels_kernel<T>, blocks, kThreads, stream, logits, labels, grad, n, c, workspace);
   finish(blocks, 1.0 / double(n), loss_out, accumulate, workspace, stream);
 }
 
 template <typename T>
 void softmax_ce_rows(const T* logits, const T* target, T* grad, int64_t n, int64_t c, double* loss_out,
-                     bool accumulate, double* workspace, Stream stream) {
-  const int blocks = loss_blocks(n);
-  PYDL_LAUNCH(softmax_ce_rows_kernel<T>, blocks, kBlock, stream, logits, target, grad, n, c, workspace);
+                     bool accumulate, double* workspace, cudaStream_t stream) {
+  const int blocks = grid_for(n);
+  PYDL_LAUNCH(softmax_ce_rows_kernel<T>, blocks, kThreads, stream, logits, target, grad, n, c, workspace);
   finish(blocks, 1.0 / double(n), loss_out, accumulate, workspace, stream);
 }
 
 template <typename T>
 void multi_bce_labels(const T* logits, const int64_t* labels, T* grad, int64_t n, int64_t c, double* loss_out,
-                      bool accumulate, double* workspace, Stream stream) {
-  const int blocks = loss_blocks(n * c);
-  PYDL_LAUNCH(multi_bce_labels_kernel<T>, blocks, kBlock, stream, logits, labels, grad, n, c, workspace);
+                      bool accumulate, double* workspace, cudaStream_t stream) {
+  const int blocks = grid_for(n * c);
+  PYDL_LAUNCH(multi_bce_labels_kernel<T>, blocks, kThreads, stream, logits, labels, grad, n, c, workspace);
   finish(blocks, 1.0 / double(n * c), loss_out, accumulate, workspace, stream);
 }
 
-#define PYDL_INSTANTIATE(T)                                                                                  \
-  template void mse_loss<T>(const T*, const T*, T*, int64_t, double*, bool, double*, Stream);                \
-  template void bce_loss<T>(const T*, const T*, T*, int64_t, double, double*, bool, double*, Stream);        \
-  template void bce_with_logits_loss<T>(const T*, const T*, T*, int64_t, double*, bool, double*, Stream);    \
-  template void softmax_ce_labels<T>(const T*, const int64_t*, T*, int64_t, int64_t, double*, bool, double*, \
-                                     Stream);                                                                \
-  template void softmax_ce_rows<T>(const T*, const T*, T*, int64_t, int64_t, double*, bool, double*, Stream); \
-  template void multi_bce_labels<T>(const T*, const int64_t*, T*, int64_t, int64_t, double*, bool, double*,  \
-                                    Stream);
+#define PYDL_INSTANTIATE(T)                                                                                   \
+  template void mse_loss<T>(const T*, const T*, T*, int64_t, double*, bool, double*, cudaStream_t);           \
+  template void bce_loss<T>(const T*, const T*, T*, int64_t, double, double*, bool, double*, cudaStream_t);   \
+  template void bce_with_logits_loss<T>(const T*, const T*, T*, int64_t, double*, bool, double*, cudaStream_t); \
+  template void softmax_ce_labels<T>(const T*, const int64_t*, T*, int64_t, int64_t, double*, bool, double*,  \
+                                     cudaStream_t);                                                           \
+  template void softmax_ce_rows<T>(const T*, const T*, T*, int64_t, int64_t, double*, bool, double*,          \
+                                   cudaStream_t);                                                             \
+  template void multi_bce_labels<T>(const T*, const int64_t*, T*, int64_t, int64_t, double*, bool, double*,   \
+                                    cudaStream_t);
 PYDL_INSTANTIATE(float)
 PYDL_INSTANTIATE(double)
 #undef PYDL_INSTANTIATE
 
-}  // namespace cuda
-}  // namespace pydl
+}  // namespace pydl::cuda

@@ -6,26 +6,19 @@
 //   adam_kernel     param, grad, exp_avg, exp_avg_sq (n)
 #include "runtime.h"
 
-#include <algorithm>
 #include <cmath>
 
 #include "device_math.h"
 #include "optim.h"
 
-namespace pydl {
-namespace cuda {
+namespace pydl::cuda {
 namespace {
-
-constexpr int kBlock = 256;
-constexpr int64_t kMaxBlocks = 4096;  // enough to fill a GPU; larger arrays loop (grid-stride)
-
-int blocks_for(int64_t n) { return int(std::max<int64_t>(1, std::min((n + kBlock - 1) / kBlock, kMaxBlocks))); }
 
 // keep and add make the first step's buf = g and later ones momentum*buf + (1-dampening)*g.
 template <typename T>
 __global__ void sgd_kernel(T* __restrict__ p, const T* __restrict__ grad, T* __restrict__ buf, int64_t n, T lr,
                            T wd, bool momentum, T keep, T add, bool nesterov, T mu) {
-  for (int64_t i = int64_t(blockIdx.x) * kBlock + threadIdx.x; i < n; i += int64_t(gridDim.x) * kBlock) {
+  for (int64_t i = int64_t(blockIdx.x) * kThreads + threadIdx.x; i < n; i += int64_t(gridDim.x) * kThreads) {
     if (!momentum) {
       p[i] -= lr * (grad[i] + wd * p[i]);
       continue;
@@ -41,7 +34,7 @@ template <typename T>
 __global__ void rmsprop_kernel(T* __restrict__ p, const T* __restrict__ grad, T* __restrict__ sq,
                                T* __restrict__ buf, T* __restrict__ gavg, int64_t n, T lr, T alpha, T eps, T wd,
                                T mu, bool momentum, bool centered) {
-  for (int64_t i = int64_t(blockIdx.x) * kBlock + threadIdx.x; i < n; i += int64_t(gridDim.x) * kBlock) {
+  for (int64_t i = int64_t(blockIdx.x) * kThreads + threadIdx.x; i < n; i += int64_t(gridDim.x) * kThreads) {
     const T g = grad[i] + wd * p[i];
     sq[i] = alpha * sq[i] + (T(1) - alpha) * g * g;
     T var = sq[i];
@@ -62,7 +55,7 @@ __global__ void rmsprop_kernel(T* __restrict__ p, const T* __restrict__ grad, T*
 template <typename T>
 __global__ void adam_kernel(T* __restrict__ p, const T* __restrict__ grad, T* __restrict__ m, T* __restrict__ v,
                             int64_t n, T b1, T b2, T eps, T wd, T shrink, T step_size, T inv_sqrt_bc2) {
-  for (int64_t i = int64_t(blockIdx.x) * kBlock + threadIdx.x; i < n; i += int64_t(gridDim.x) * kBlock) {
+  for (int64_t i = int64_t(blockIdx.x) * kThreads + threadIdx.x; i < n; i += int64_t(gridDim.x) * kThreads) {
     const T g = grad[i] + wd * p[i];
     m[i] = b1 * m[i] + (T(1) - b1) * g;
     v[i] = b2 * v[i] + (T(1) - b2) * g * g;
@@ -73,36 +66,35 @@ __global__ void adam_kernel(T* __restrict__ p, const T* __restrict__ grad, T* __
 }  // namespace
 
 template <typename T>
-void sgd_step(T* param, const T* grad, T* momentum_buf, int64_t n, const SgdConfig& c, Stream stream) {
+void sgd_step(T* param, const T* grad, T* momentum_buf, int64_t n, const SgdConfig& c, cudaStream_t stream) {
   const bool momentum = c.momentum != 0;
   const T keep = c.first_step ? T(0) : T(c.momentum), add = c.first_step ? T(1) : T(1 - c.dampening);
-  PYDL_LAUNCH(sgd_kernel<T>, blocks_for(n), kBlock, stream, param, grad, momentum_buf, n, T(c.lr),
+  PYDL_LAUNCH(sgd_kernel<T>, grid_for(n), kThreads, stream, param, grad, momentum_buf, n, T(c.lr),
               T(c.weight_decay), momentum, keep, add, c.nesterov, T(c.momentum));
 }
 
 template <typename T>
 void rmsprop_step(T* param, const T* grad, T* square_avg, T* momentum_buf, T* grad_avg, int64_t n,
-                  const RmspropConfig& c, Stream stream) {
-  PYDL_LAUNCH(rmsprop_kernel<T>, blocks_for(n), kBlock, stream, param, grad, square_avg, momentum_buf, grad_avg, n,
+                  const RmspropConfig& c, cudaStream_t stream) {
+  PYDL_LAUNCH(rmsprop_kernel<T>, grid_for(n), kThreads, stream, param, grad, square_avg, momentum_buf, grad_avg, n,
               T(c.lr), T(c.alpha), T(c.eps), T(c.weight_decay), T(c.momentum), c.momentum > 0, c.centered);
 }
 
 template <typename T>
-void adam_step(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, int64_t n, const AdamConfig& c, Stream stream) {
+void adam_step(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, int64_t n, const AdamConfig& c, cudaStream_t stream) {
   const T step_size = T(c.lr / (1 - std::pow(c.beta1, double(c.step))));
   const T inv_sqrt_bc2 = T(1 / std::sqrt(1 - std::pow(c.beta2, double(c.step))));
   const T shrink = T(1 - c.lr * c.decoupled_weight_decay);
-  PYDL_LAUNCH(adam_kernel<T>, blocks_for(n), kBlock, stream, param, grad, exp_avg, exp_avg_sq, n, T(c.beta1),
+  PYDL_LAUNCH(adam_kernel<T>, grid_for(n), kThreads, stream, param, grad, exp_avg, exp_avg_sq, n, T(c.beta1),
               T(c.beta2), T(c.eps), T(c.weight_decay), shrink, step_size, inv_sqrt_bc2);
 }
 
 #define PYDL_INSTANTIATE(T)                                                                                   \
-  template void sgd_step<T>(T*, const T*, T*, int64_t, const SgdConfig&, Stream);                             \
-  template void rmsprop_step<T>(T*, const T*, T*, T*, T*, int64_t, const RmspropConfig&, Stream);             \
-  template void adam_step<T>(T*, const T*, T*, T*, int64_t, const AdamConfig&, Stream);
+  template void sgd_step<T>(T*, const T*, T*, int64_t, const SgdConfig&, cudaStream_t);                             \
+  template void rmsprop_step<T>(T*, const T*, T*, T*, T*, int64_t, const RmspropConfig&, cudaStream_t);             \
+  template void adam_step<T>(T*, const T*, T*, T*, int64_t, const AdamConfig&, cudaStream_t);
 PYDL_INSTANTIATE(float)
 PYDL_INSTANTIATE(double)
 #undef PYDL_INSTANTIATE
 
-}  // namespace cuda
-}  // namespace pydl
+}  // namespace pydl::cuda

@@ -5,21 +5,16 @@
 #include <cstdint>
 
 #include "cpu/optim.h"
+#include "runtime.h"
 
-struct CUstream_st;
-
-namespace pydl {
-namespace cuda {
-
-using Stream = CUstream_st*;
+namespace pydl::cuda {
 
 template <typename T>
-void sgd_step(T* param, const T* grad, T* momentum_buf, int64_t n, const SgdConfig& c, Stream stream);
+void sgd_step(T* param, const T* grad, T* momentum_buf, int64_t n, const SgdConfig& c, cudaStream_t stream);
 template <typename T>
 void rmsprop_step(T* param, const T* grad, T* square_avg, T* momentum_buf, T* grad_avg, int64_t n,
-                  const RmspropConfig& c, Stream stream);
+                  const RmspropConfig& c, cudaStream_t stream);
 template <typename T>
-void adam_step(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, int64_t n, const AdamConfig& c, Stream stream);
+void adam_step(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, int64_t n, const AdamConfig& c, cudaStream_t stream);
 
-}  // namespace cuda
-}  // namespace pydl
+}  // namespace pydl::cuda

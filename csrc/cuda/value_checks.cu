@@ -6,25 +6,21 @@
 //   labels_finish_kernel   partial (blocks)       -> out (2): {first bad index or n, its label}
 #include "runtime.h"
 
-#include <algorithm>
 #include <cfloat>
 
 #include "device_math.h"
 #include "value_checks.h"
 
-namespace pydl {
-namespace cuda {
+namespace pydl::cuda {
 namespace {
 
-constexpr int kBlock = 256;
-
 // The maxima of a, b and c over the block's threads (the minimum travels as -min), in a tree;
-// every thread gets them. Needs blockDim.x == kBlock and three __shared__ arrays of kBlock doubles.
+// every thread gets them. Needs blockDim.x == kThreads and three __shared__ arrays of kThreads doubles.
 __device__ void block_max3(double* sa, double* sb, double* sc, double* a, double* b, double* c) {
   const int t = threadIdx.x;
   sa[t] = *a, sb[t] = *b, sc[t] = *c;
   __syncthreads();
-  for (int half = kBlock / 2; half > 0; half /= 2) {
+  for (int half = kThreads / 2; half > 0; half /= 2) {
     if (t < half) {
       sa[t] = dfmax(sa[t], sa[t + half]);
       sb[t] = dfmax(sb[t], sb[t + half]);
@@ -37,13 +33,13 @@ __device__ void block_max3(double* sa, double* sb, double* sc, double* a, double
 
 template <typename T>
 __global__ void summary_kernel(const T* __restrict__ x, int64_t n, double* __restrict__ partial) {
-  __shared__ double s_status[kBlock];
-  __shared__ double s_neg_lo[kBlock];
-  __shared__ double s_hi[kBlock];
+  __shared__ double s_status[kThreads];
+  __shared__ double s_neg_lo[kThreads];
+  __shared__ double s_hi[kThreads];
   // Every block holds at least one element: its first seeds the extremes of all its threads.
-  const double first = double(x[int64_t(blockIdx.x) * kBlock]);
+  const double first = double(x[int64_t(blockIdx.x) * kThreads]);
   double status = 0, neg_lo = -first, hi = first;
-  for (int64_t i = int64_t(blockIdx.x) * kBlock + threadIdx.x; i < n; i += int64_t(gridDim.x) * kBlock) {
+  for (int64_t i = int64_t(blockIdx.x) * kThreads + threadIdx.x; i < n; i += int64_t(gridDim.x) * kThreads) {
     const double v = double(x[i]);
     if (v != v) {
       status = 2;
@@ -63,11 +59,11 @@ __global__ void summary_kernel(const T* __restrict__ x, int64_t n, double* __res
 }
 
 __global__ void summary_finish_kernel(const double* __restrict__ partial, int count, double* __restrict__ out) {
-  __shared__ double s_status[kBlock];
-  __shared__ double s_neg_lo[kBlock];
-  __shared__ double s_hi[kBlock];
+  __shared__ double s_status[kThreads];
+  __shared__ double s_neg_lo[kThreads];
+  __shared__ double s_hi[kThreads];
   double status = 0, neg_lo = partial[1], hi = partial[2];
-  for (int b = threadIdx.x; b < count; b += kBlock) {
+  for (int b = threadIdx.x; b < count; b += kThreads) {
     status = dfmax(status, partial[3 * b]);
     neg_lo = dfmax(neg_lo, partial[3 * b + 1]);
     hi = dfmax(hi, partial[3 * b + 2]);
@@ -84,7 +80,7 @@ __global__ void summary_finish_kernel(const double* __restrict__ partial, int co
 __device__ int64_t block_min(int64_t* s, int64_t v) {
   s[threadIdx.x] = v;
   __syncthreads();
-  for (int half = kBlock / 2; half > 0; half /= 2) {
+  for (int half = kThreads / 2; half > 0; half /= 2) {
     if (int(threadIdx.x) < half && s[threadIdx.x + half] < s[threadIdx.x]) s[threadIdx.x] = s[threadIdx.x + half];
     __syncthreads();
   }
@@ -93,9 +89,9 @@ __device__ int64_t block_min(int64_t* s, int64_t v) {
 
 __global__ void labels_kernel(const int64_t* __restrict__ labels, int64_t n, int64_t classes,
                               int64_t* __restrict__ partial) {
-  __shared__ int64_t s_first[kBlock];
+  __shared__ int64_t s_first[kThreads];
   int64_t first = n;
-  for (int64_t i = int64_t(blockIdx.x) * kBlock + threadIdx.x; i < n; i += int64_t(gridDim.x) * kBlock) {
+  for (int64_t i = int64_t(blockIdx.x) * kThreads + threadIdx.x; i < n; i += int64_t(gridDim.x) * kThreads) {
     if ((labels[i] < 0 || labels[i] >= classes) && i < first) first = i;
   }
   first = block_min(s_first, first);
@@ -104,9 +100,9 @@ __global__ void labels_kernel(const int64_t* __restrict__ labels, int64_t n, int
 
 __global__ void labels_finish_kernel(const int64_t* __restrict__ labels, const int64_t* __restrict__ partial,
                                      int count, int64_t n, int64_t* __restrict__ out) {
-  __shared__ int64_t s_first[kBlock];
+  __shared__ int64_t s_first[kThreads];
   int64_t first = n;
-  for (int b = threadIdx.x; b < count; b += kBlock) first = partial[b] < first ? partial[b] : first;
+  for (int b = threadIdx.x; b < count; b += kThreads) first = partial[b] < first ? partial[b] : first;
   first = block_min(s_first, first);
   if (threadIdx.x == 0) {
     out[0] = first;
@@ -114,28 +110,23 @@ __global__ void labels_finish_kernel(const int64_t* __restrict__ labels, const i
   }
 }
 
-int check_blocks(int64_t n) {
-  return int(std::max<int64_t>(1, std::min<int64_t>((n + kBlock - 1) / kBlock, kCheckPartials)));
-}
-
 }  // namespace
 
 template <typename T>
-void value_summary(const T* x, int64_t n, double* out, double* workspace, Stream stream) {
-  const int blocks = check_blocks(n);
-  PYDL_LAUNCH(summary_kernel<T>, blocks, kBlock, stream, x, n, workspace);
-  PYDL_LAUNCH(summary_finish_kernel, 1, kBlock, stream, workspace, blocks, out);
+void value_summary(const T* x, int64_t n, double* out, double* workspace, cudaStream_t stream) {
+  const int blocks = grid_for(n);
+  PYDL_LAUNCH(summary_kernel<T>, blocks, kThreads, stream, x, n, workspace);
+  PYDL_LAUNCH(summary_finish_kernel, 1, kThreads, stream, workspace, blocks, out);
 }
 
 void first_bad_label(const int64_t* labels, int64_t n, int64_t classes, int64_t* out, int64_t* workspace,
-                     Stream stream) {
-  const int blocks = check_blocks(n);
-  PYDL_LAUNCH(labels_kernel, blocks, kBlock, stream, labels, n, classes, workspace);
-  PYDL_LAUNCH(labels_finish_kernel, 1, kBlock, stream, labels, workspace, blocks, n, out);
+                     cudaStream_t stream) {
+  const int blocks = grid_for(n);
+  PYDL_LAUNCH(labels_kernel, blocks, kThreads, stream, labels, n, classes, workspace);
+  PYDL_LAUNCH(labels_finish_kernel, 1, kThreads, stream, labels, workspace, blocks, n, out);
 }
 
-template void value_summary<float>(const float*, int64_t, double*, double*, Stream);
-template void value_summary<double>(const double*, int64_t, double*, double*, Stream);
+template void value_summary<float>(const float*, int64_t, double*, double*, cudaStream_t);
+template void value_summary<double>(const double*, int64_t, double*, double*, cudaStream_t);
 
-}  // namespace cuda
-}  // namespace pydl
+}  // namespace pydl::cuda

@@ -3,24 +3,19 @@
 #pragma once
 #include <cstdint>
 
-struct CUstream_st;
+#include "runtime.h"
 
-namespace pydl {
-namespace cuda {
+namespace pydl::cuda {
 
-using Stream = CUstream_st*;
-
-constexpr int kCheckPartials = 1024;  // the most blocks a check launches
-// Device scratch a check needs: kCheckWorkspace doubles (or int64s for labels).
-constexpr int kCheckWorkspace = 3 * kCheckPartials;
+// Device scratch a check needs: three numbers per block, doubles (int64s for labels).
+constexpr int64_t kCheckWorkspace = 3 * kMaxBlocks;
 
 // out[0] = 2 if x holds a NaN, else 1 if it holds an inf, else 0; out[1], out[2] = min and max of x
 // (meaningful when out[0] is 0). Exact operations only, so the result never depends on the order.
-template <typename T> void value_summary(const T* x, int64_t n, double* out, double* workspace, Stream stream);
+template <typename T> void value_summary(const T* x, int64_t n, double* out, double* workspace, cudaStream_t stream);
 
 // out[0] = the first index whose label lies outside [0, classes), or n if none; out[1] = that label.
 void first_bad_label(const int64_t* labels, int64_t n, int64_t classes, int64_t* out, int64_t* workspace,
-                     Stream stream);
+                     cudaStream_t stream);
 
-}  // namespace cuda
-}  // namespace pydl
+}  // namespace pydl::cuda
