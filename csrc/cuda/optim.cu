@@ -81,7 +81,8 @@ void rmsprop_step(T* param, const T* grad, T* square_avg, T* momentum_buf, T* gr
 }
 
 template <typename T>
-void adam_step(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, int64_t n, const AdamConfig& c, cudaStream_t stream) {
+void adam_step(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, int64_t n, const AdamConfig& c,
+               cudaStream_t stream) {
   const T step_size = T(c.lr / (1 - std::pow(c.beta1, double(c.step))));
   const T inv_sqrt_bc2 = T(1 / std::sqrt(1 - std::pow(c.beta2, double(c.step))));
   const T shrink = T(1 - c.lr * c.decoupled_weight_decay);

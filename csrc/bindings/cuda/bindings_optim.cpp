@@ -17,7 +17,9 @@ namespace {
 
 std::string repr(double v) { return py::repr(py::float_(v)).cast<std::string>(); }
 
-[[noreturn]] void fail(const char* fn, const std::string& what) { throw py::value_error(std::string(fn) + ": " + what); }
+[[noreturn]] void fail(const char* fn, const std::string& what) {
+  throw py::value_error(std::string(fn) + ": " + what);
+}
 
 // ValueError when the arrays are float32 and v does not fit (it would become inf in the kernel).
 void fits_dtype(const char* fn, const char* name, double v, const DeviceArray& like) {
@@ -93,7 +95,9 @@ void sgd_step_py(const py::object& param_obj, const py::object& grad_obj, const 
   fits_dtype(fn, "momentum", momentum, c.param);
   fits_dtype(fn, "dampening", dampening, c.param);
   if (momentum < 0) fail(fn, "momentum must be >= 0, got " + repr(momentum));
-  if (nesterov && (momentum <= 0 || dampening != 0)) fail(fn, "Nesterov momentum requires momentum > 0 and dampening = 0");
+  if (nesterov && (momentum <= 0 || dampening != 0)) {
+    fail(fn, "Nesterov momentum requires momentum > 0 and dampening = 0");
+  }
   std::vector<Named> arrays{{"param", c.param}, {"grad", c.grad}};
   const DeviceArray buf = state_if(momentum != 0, fn, "momentum_buf", buf_obj, c.param, arrays);
   no_overlap_finite(fn, arrays);
