@@ -7,9 +7,9 @@ from pydl import reference
 
 DTYPES = [np.float32, np.float64]
 RTOL = {np.float32: 2e-6, np.float64: 1e-12}
-# (N, C) and (N, C, ...) with channel sizes below, at and past the 256 threads of a channel's block, and
-# more channels than the simulator's 8 blocks.
-SHAPES = [(2, 1), (5, 3), (300, 4), (3, 2, 5), (4, 3, 7, 11), (2, 11, 130)]
+# (N, C): tiles of 32 channels by 8 rows, partial ones and more tiles than the simulator's 8 blocks;
+# (N, C, ...): channel sizes below, at and past the 256 threads of a channel's block, more channels than blocks.
+SHAPES = [(2, 1), (5, 3), (300, 4), (70, 45), (3, 300), (3, 2, 5), (4, 3, 7, 11), (2, 11, 130)]
 
 
 def _inputs(rng, shape, dtype):
@@ -42,9 +42,10 @@ def test_forward_inference_and_backward_match_the_twin(sim, rng, shape, dtype):
         np.testing.assert_allclose(got.to_numpy(), want, rtol=RTOL[dtype] * 10, atol=RTOL[dtype] * 10)
 
 
-def test_statistics_have_the_same_bits_in_every_thread_order(sim_forward, rng):
+@pytest.mark.parametrize("shape", [(7, 5, 300), (300, 40)], ids=str)
+def test_statistics_have_the_same_bits_in_every_thread_order(sim_forward, rng, shape):
     s = sim_forward
-    x, gamma, beta, rm, rv = _inputs(rng, (7, 5, 300), np.float64)
+    x, gamma, beta, rm, rv = _inputs(rng, shape, np.float64)
     dy = rng.standard_normal(x.shape)
     runs = []
     for order in ("forward", "reverse", "shuffle"):
