@@ -5,6 +5,10 @@ import pytest
 from pydl import reference
 
 SIZES = [1, 7, 255, 256, 257, 1000, 2 * 8 * 256 + 3]  # around the block size and past the simulator's grid cap
+DTYPES = [np.float32, np.float64]
+# The reference's exp/tanh against the device's: a few ulp apart.
+RTOL = {np.float32: 4e-6, np.float64: 1e-14}
+SHAPES = [(1,), (7,), (257,), (13, 17), (3, 5, 7), (2 * 8 * 256 + 3,)]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -41,12 +45,6 @@ def test_relu_refuses_host_arrays_wrong_dtypes_shapes_and_nan(sim_forward):
     y = s.from_numpy(np.ones(4))
     with pytest.raises(ValueError, match="shares memory with dy"):
         s.relu_backward(s.from_numpy(np.ones(3)), s.rows(y, 0, 3), out=s.rows(y, 1, 4))
-
-
-DTYPES = [np.float32, np.float64]
-# The reference's exp/tanh against the device's: a few ulp apart.
-RTOL = {np.float32: 4e-6, np.float64: 1e-14}
-SHAPES = [(1,), (7,), (257,), (13, 17), (3, 5, 7), (2 * 8 * 256 + 3,)]
 
 
 def _pair(rng, shape, dtype, scale=4.0):
