@@ -1,5 +1,4 @@
 // Bindings of the activation kernels on DeviceArrays: the signatures and checks of pydl/reference/activations.py.
-#include <cfloat>
 #include <cmath>
 
 #include "cuda/activations.h"
@@ -9,8 +8,6 @@
 
 namespace pydl::cuda {
 namespace {
-
-std::string num(double v) { return py::str(py::float_(v)); }  // as Python prints it, like the reference
 
 // y = f(x) on the device: the checks of the reference's _unary, then launch(x, out).
 template <typename Launch>
@@ -51,10 +48,8 @@ py::object backward(const char* fn, const py::object& y_obj, const py::object& d
 double slope_arg(const char* fn, const py::object& obj, const DeviceArray& like) {
   const double slope = float_arg(fn, "negative_slope", obj);
   // A negative slope would make the output's sign ambiguous, and backward works from the output.
-  if (!(slope >= 0)) value_error(std::string(fn) + ": negative_slope must be >= 0, got " + num(slope));
-  if (like.dtype == DType::f32 && std::fabs(slope) > double(FLT_MAX)) {
-    value_error(std::string(fn) + ": negative_slope=" + num(slope) + " overflows float32, the arrays' dtype");
-  }
+  if (!(slope >= 0)) value_error(std::string(fn) + ": negative_slope must be >= 0, got " + float_text(slope));
+  fits_dtype(fn, "negative_slope", slope, like);
   return slope;
 }
 
@@ -80,7 +75,7 @@ py::object sigmoid_py(const py::object& x, const py::object& out, const py::obje
   double clip = 0;
   if (!clip_obj.is_none()) {
     clip = float_arg("sigmoid", "clip", clip_obj);
-    if (!(clip > 0 && clip < 0.5)) value_error("sigmoid: clip must lie in (0, 0.5), got " + num(clip));
+    if (!(clip > 0 && clip < 0.5)) value_error("sigmoid: clip must lie in (0, 0.5), got " + float_text(clip));
   }
   return unary("sigmoid", x, out, [&](const DeviceArray& x, const DeviceArray& out) {
     by_dtype(x, [&](auto zero) {

@@ -109,15 +109,7 @@ py::object clip_(const py::object& obj, double low, double high) {
   return obj;
 }
 
-bool all_finite(const py::object& obj) {
-  const DeviceArray a = to_device_array("all_finite", "a", obj);
-  if (a.dtype == DType::i64 || a.size() == 0) return true;
-  py::gil_scoped_release nogil;
-  return by_dtype(a, [&](auto zero) {
-    using T = decltype(zero);
-    return count_bad<T>(a.ptr<T>(), a.size(), true, stream()) == 0;
-  });
-}
+bool all_finite_py(const py::object& obj) { return all_finite("all_finite", to_device_array("all_finite", "a", obj)); }
 
 }  // namespace
 }  // namespace pydl::cuda
@@ -132,5 +124,5 @@ PYDL_BINDINGS(bind_memory) {
   m.def("reshape", &reshape, py::arg("a"), py::arg("shape"), "A view of a with another shape (one entry may be -1).");
   m.def("rows", &rows, py::arg("a"), py::arg("start"), py::arg("stop"), "A view of rows start:stop of a.");
   m.def("clip_", &clip_, py::arg("a"), py::arg("low"), py::arg("high"), "Clip a to [low, high] in place; returns a.");
-  m.def("all_finite", &all_finite, py::arg("a"), "True when no element of a is NaN or infinite.");
+  m.def("all_finite", &all_finite_py, py::arg("a"), "True when no element of a is NaN or infinite.");
 }

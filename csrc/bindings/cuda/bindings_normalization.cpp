@@ -1,6 +1,5 @@
 // Bindings of the batch-normalization kernels on DeviceArrays: the signatures and checks of
 // pydl/reference/normalization.py.
-#include <cfloat>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -12,8 +11,6 @@
 
 namespace pydl::cuda {
 namespace {
-
-std::string num(double v) { return py::str(py::float_(v)); }  // as Python prints it, like the reference
 
 struct Named {
   const char* name;
@@ -61,10 +58,8 @@ void reject_nans(const char* fn, const std::vector<Named>& arrays) {
 
 double eps_arg(const char* fn, const py::object& obj, const DeviceArray& x) {
   const double eps = float_arg(fn, "eps", obj);
-  if (!(eps > 0)) value_error(std::string(fn) + ": eps must be > 0, got " + num(eps));
-  if (x.dtype == DType::f32 && std::fabs(eps) > double(FLT_MAX)) {
-    value_error(std::string(fn) + ": eps=" + num(eps) + " overflows float32, the arrays' dtype");
-  }
+  if (!(eps > 0)) value_error(std::string(fn) + ": eps must be > 0, got " + float_text(eps));
+  fits_dtype(fn, "eps", eps, x);
   return eps;
 }
 
@@ -80,7 +75,7 @@ py::tuple forward_py(const py::object& x_obj, const py::object& gamma_obj, const
   const DeviceArray rm = inout(fn, "running_mean", rm_obj, x, s.c);
   const DeviceArray rv = inout(fn, "running_var", rv_obj, x, s.c);
   const double momentum = float_arg(fn, "momentum", momentum_obj);
-  if (!(momentum >= 0 && momentum <= 1)) value_error(std::string(fn) + ": momentum must lie in [0, 1], got " + num(momentum));
+  if (!(momentum >= 0 && momentum <= 1)) value_error(std::string(fn) + ": momentum must lie in [0, 1], got " + float_text(momentum));
   const double eps = eps_arg(fn, eps_obj, x);
   if (s.n * s.l < 2) {
     value_error(std::string(fn) + ": training needs more than 1 value per channel, got x of shape " + shape_str(x.shape));

@@ -15,17 +15,8 @@
 namespace pydl::cuda {
 namespace {
 
-std::string repr(double v) { return py::repr(py::float_(v)).cast<std::string>(); }
-
 [[noreturn]] void fail(const char* fn, const std::string& what) {
   throw py::value_error(std::string(fn) + ": " + what);
-}
-
-// ValueError when the arrays are float32 and v does not fit (it would become inf in the kernel).
-void fits_dtype(const char* fn, const char* name, double v, const DeviceArray& like) {
-  if (like.dtype == DType::f32 && std::fabs(v) > double(std::numeric_limits<float>::max())) {
-    fail(fn, std::string(name) + "=" + repr(v) + " overflows float32, the arrays' dtype");
-  }
 }
 
 struct ParamGrad {
@@ -44,8 +35,8 @@ ParamGrad param_and_grad(const char* fn, const py::object& param_obj, const py::
   c.weight_decay = float_arg(fn, "weight_decay", wd_obj);
   fits_dtype(fn, "lr", c.lr, c.param);
   fits_dtype(fn, "weight_decay", c.weight_decay, c.param);
-  if (!(c.lr >= 0)) fail(fn, "lr must be >= 0, got " + repr(c.lr));
-  if (!(c.weight_decay >= 0)) fail(fn, "weight_decay must be >= 0, got " + repr(c.weight_decay));
+  if (!(c.lr >= 0)) fail(fn, "lr must be >= 0, got " + float_text(c.lr));
+  if (!(c.weight_decay >= 0)) fail(fn, "weight_decay must be >= 0, got " + float_text(c.weight_decay));
   return c;
 }
 
@@ -94,7 +85,7 @@ void sgd_step_py(const py::object& param_obj, const py::object& grad_obj, const 
   const bool first_step = bool_arg(fn, "first_step", first_step_obj);
   fits_dtype(fn, "momentum", momentum, c.param);
   fits_dtype(fn, "dampening", dampening, c.param);
-  if (momentum < 0) fail(fn, "momentum must be >= 0, got " + repr(momentum));
+  if (momentum < 0) fail(fn, "momentum must be >= 0, got " + float_text(momentum));
   if (nesterov && (momentum <= 0 || dampening != 0)) {
     fail(fn, "Nesterov momentum requires momentum > 0 and dampening = 0");
   }
@@ -123,9 +114,9 @@ void rmsprop_step_py(const py::object& param_obj, const py::object& grad_obj, co
   const bool centered = bool_arg(fn, "centered", centered_obj);
   fits_dtype(fn, "eps", eps, c.param);
   fits_dtype(fn, "momentum", momentum, c.param);
-  if (!(alpha >= 0 && alpha <= 1)) fail(fn, "alpha must lie in [0, 1], got " + repr(alpha));
-  if (!(eps >= 0)) fail(fn, "eps must be >= 0, got " + repr(eps));
-  if (momentum < 0) fail(fn, "momentum must be >= 0, got " + repr(momentum));
+  if (!(alpha >= 0 && alpha <= 1)) fail(fn, "alpha must lie in [0, 1], got " + float_text(alpha));
+  if (!(eps >= 0)) fail(fn, "eps must be >= 0, got " + float_text(eps));
+  if (momentum < 0) fail(fn, "momentum must be >= 0, got " + float_text(momentum));
   std::vector<Named> arrays{{"param", c.param}, {"grad", c.grad}};
   const DeviceArray sq = state_if(true, fn, "square_avg", sq_obj, c.param, arrays);
   const DeviceArray buf = state_if(momentum > 0, fn, "momentum_buf", buf_obj, c.param, arrays);
@@ -154,12 +145,12 @@ void adam_step_py(const py::object& param_obj, const py::object& grad_obj, const
   const double eps = float_arg(fn, "eps", eps_obj);
   fits_dtype(fn, "eps", eps, c.param);
   if (step < 1) fail(fn, "step must be >= 1 (the count including this update), got " + std::to_string(step));
-  if (!(beta1 >= 0 && beta1 < 1)) fail(fn, "beta1 must lie in [0, 1), got " + repr(beta1));
-  if (!(beta2 >= 0 && beta2 < 1)) fail(fn, "beta2 must lie in [0, 1), got " + repr(beta2));
-  if (!(eps >= 0)) fail(fn, "eps must be >= 0, got " + repr(eps));
+  if (!(beta1 >= 0 && beta1 < 1)) fail(fn, "beta1 must lie in [0, 1), got " + float_text(beta1));
+  if (!(beta2 >= 0 && beta2 < 1)) fail(fn, "beta2 must lie in [0, 1), got " + float_text(beta2));
+  if (!(eps >= 0)) fail(fn, "eps must be >= 0, got " + float_text(eps));
   const double dwd = float_arg(fn, "decoupled_weight_decay", dwd_obj);
   fits_dtype(fn, "decoupled_weight_decay", dwd, c.param);
-  if (!(dwd >= 0)) fail(fn, "decoupled_weight_decay must be >= 0, got " + repr(dwd));
+  if (!(dwd >= 0)) fail(fn, "decoupled_weight_decay must be >= 0, got " + float_text(dwd));
   std::vector<Named> arrays{{"param", c.param}, {"grad", c.grad}};
   const DeviceArray m1 = state_if(true, fn, "exp_avg", m_obj, c.param, arrays);
   const DeviceArray m2 = state_if(true, fn, "exp_avg_sq", v_obj, c.param, arrays);

@@ -1,6 +1,9 @@
 #include "device_check.h"
 
-#include "cuda/memory.h"
+#include <cmath>
+#include <limits>
+
+#include "device_values.h"
 
 namespace pydl::cuda {
 
@@ -72,30 +75,29 @@ void no_overlap(const char* fn, const char* out_name, const DeviceArray& out, co
               (allow_same ? " without being the very same array" : "") + "; pass a separate array");
 }
 
-namespace {
-
-int64_t count_bad_values(const DeviceArray& a, bool finite_only) {
-  if (a.dtype == DType::i64 || a.size() == 0) return 0;
-  py::gil_scoped_release nogil;
-  return by_dtype(a, [&](auto zero) {
-    using T = decltype(zero);
-    return count_bad<T>(a.ptr<T>(), a.size(), finite_only, stream());
-  });
-}
-
-}  // namespace
-
+// One device reduction and one copy back (device_values.h), so values are checked where they live.
 void reject_nan(const char* fn, const char* name, const DeviceArray& a) {
-  if (count_bad_values(a, false)) {
+  if (a.dtype == DType::i64) return;
+  if (check_values(fn, {a}).arrays[0].status == 2) {
     value_error(std::string(fn) + ": " + name + " with shape " + shape_str(a.shape) + " contains NaN");
   }
 }
 
 void reject_nonfinite(const char* fn, const char* name, const DeviceArray& a) {
-  if (count_bad_values(a, true)) {
-    reject_nan(fn, name, a);
-    value_error(std::string(fn) + ": " + name + " with shape " + shape_str(a.shape) +
-                " contains inf (only finite values are accepted)");
+  if (a.dtype == DType::i64) return;
+  raise_nonfinite(fn, name, a, check_values(fn, {a}).arrays[0]);
+}
+
+bool all_finite(const char* fn, const DeviceArray& a) {
+  return a.dtype == DType::i64 || a.size() == 0 || check_values(fn, {a}).arrays[0].status == 0;
+}
+
+std::string float_text(double v) { return py::str(py::float_(v)); }
+
+void fits_dtype(const char* fn, const char* name, double v, const DeviceArray& like) {
+  if (like.dtype == DType::f32 && std::fabs(v) > double(std::numeric_limits<float>::max())) {
+    value_error(std::string(fn) + ": " + name + "=" + float_text(v) +
+                " overflows float32, the arrays' dtype");
   }
 }
 

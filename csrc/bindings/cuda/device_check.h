@@ -24,9 +24,14 @@ DeviceArray int64_output(const char* fn, const char* name, const py::handle& obj
 void no_overlap(const char* fn, const char* out_name, const DeviceArray& out, const char* in_name, const DeviceArray& a,
                 bool allow_same = false);
 // ValueError when a holds NaN (reject_nan) or any non-finite value (reject_nonfinite); one device
-// reduction and one scalar copied back.
+// reduction and one copy back. all_finite: no NaN and no inf.
 void reject_nan(const char* fn, const char* name, const DeviceArray& a);
 void reject_nonfinite(const char* fn, const char* name, const DeviceArray& a);
+bool all_finite(const char* fn, const DeviceArray& a);
+// v as Python prints a float (the reference's messages format numbers so).
+std::string float_text(double v);
+// ValueError when the arrays are float32 and v does not fit (it would become inf in the kernel).
+void fits_dtype(const char* fn, const char* name, double v, const DeviceArray& like);
 // The caller's output object when it gave one (so `kernel(..., out=o) is o`), else the new array.
 py::object result(const py::handle& given, const DeviceArray& a);
 // RuntimeError when the last launch failed (a bad configuration; in the simulator, a broken barrier).
