@@ -2,8 +2,7 @@
 // bits for every order in which the threads run. Include after runtime.h.
 #pragma once
 
-namespace pydl {
-namespace cuda {
+namespace pydl::cuda {
 
 // scratch: a __shared__ double[blockDim.x] of the calling kernel; blockDim.x a power of two. Every thread
 // of the block must call it; all get the sum.
@@ -20,5 +19,4 @@ __device__ __forceinline__ double block_sum(double v, double* scratch) {
   return sum;
 }
 
-}  // namespace cuda
-}  // namespace pydl
+}  // namespace pydl::cuda

@@ -2,10 +2,10 @@
 // (c_out, K) with K = c_in * kh * kw, y and dy (n, c_out, ho, wo), P = ho * wo. A chunk of nb samples at a
 // time goes through a workspace cols (nb, K, P): column p of sample s holds the window of output pixel p,
 // rows ordered (c, i, j) as w's.
-//   im2col_kernel      one thread per element of cols: x, or 0 in the padding
-//   col2im_kernel      one thread per element of dx: the column-gradient entries of its windows, in
+//   im2col_kernel      a grid-stride loop over the elements of cols: x, or 0 in the padding
+//   col2im_kernel      a grid-stride loop over the elements of dx: the column-gradient entries of its windows, in
 //                      (i, j) order, as the reference's slice additions
-//   sample_sum_kernel  one thread per element of dw: the per-sample partial dw summed over the chunk, in order
+//   sample_sum_kernel  a grid-stride loop over the elements of dw: the per-sample partial dw summed over the chunk, in order
 //   channel_sum_kernel one block per output channel: db[c] = dy[:, c] summed, fixed tree order
 // Forward: y_s = w cols_s (+ b, relu) as one batched GEMM per chunk. Backward: dw_s = dy_s cols_s^T per
 // sample into a workspace, then summed in sample order; dcols_s = w^T dy_s, then col2im.
@@ -17,61 +17,54 @@
 #include "conv.h"
 #include "gemm.h"
 
-namespace pydl {
-namespace cuda {
+namespace pydl::cuda {
 
 namespace {
 
-constexpr int kThreads = 256;
 constexpr int64_t kWorkspaceElements = int64_t(1) << 24;  // cols of a chunk: at most this many elements (or one sample)
 
-// The element-wise kernels launch in parts of at most this many threads (grid.x stays far below its limit).
-constexpr int64_t kMaxElementsPerLaunch = int64_t(1) << 30;
-
-unsigned blocks_for(int64_t n) { return unsigned((n + kThreads - 1) / kThreads); }
-
 template <typename T>
-__global__ void im2col_kernel(ConvGeom g, const T* x, T* cols, int64_t first, int64_t count) {
-  const int64_t e = first + int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (e >= first + count) return;
+__global__ void im2col_kernel(ConvGeom g, const T* x, T* cols, int64_t total) {
   const int64_t P = g.ho * g.wo, K = g.c_in * g.kh * g.kw;
-  const int64_t p = e % P, r = (e / P) % K, s = e / (P * K);
-  const int64_t oh = p / g.wo, ow = p % g.wo;
-  const int64_t c = r / (g.kh * g.kw), i = (r / g.kw) % g.kh, j = r % g.kw;
-  const int64_t ih = oh * g.sh - g.ph + i, iw = ow * g.sw - g.pw + j;
-  const bool inside = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
-  cols[e] = inside ? x[((s * g.c_in + c) * g.h + ih) * g.w + iw] : T(0);
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t p = e % P, r = (e / P) % K, s = e / (P * K);
+    const int64_t oh = p / g.wo, ow = p % g.wo;
+    const int64_t c = r / (g.kh * g.kw), i = (r / g.kw) % g.kh, j = r % g.kw;
+    const int64_t ih = oh * g.sh - g.ph + i, iw = ow * g.sw - g.pw + j;
+    const bool inside = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
+    cols[e] = inside ? x[((s * g.c_in + c) * g.h + ih) * g.w + iw] : T(0);
+  }
 }
 
 // dx(s, c, ih, iw) = sum over (i, j) with ih = oh * sh - ph + i, iw = ow * sw - pw + j inside the output of
 // dcols(s, (c, i, j), (oh, ow)).
 template <typename T>
-__global__ void col2im_kernel(ConvGeom g, const T* dcols, T* dx, int64_t first, int64_t count) {
-  const int64_t e = first + int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (e >= first + count) return;
+__global__ void col2im_kernel(ConvGeom g, const T* dcols, T* dx, int64_t total) {
   const int64_t P = g.ho * g.wo, K = g.c_in * g.kh * g.kw;
-  const int64_t iw = e % g.w, ih = (e / g.w) % g.h, c = (e / (g.w * g.h)) % g.c_in, s = e / (g.w * g.h * g.c_in);
-  T sum = T(0);
-  for (int64_t i = 0; i < g.kh; ++i) {
-    const int64_t oh_span = ih + g.ph - i;  // oh * sh when (ih, i) belongs to output row oh
-    if (oh_span < 0 || oh_span % g.sh != 0 || oh_span / g.sh >= g.ho) continue;
-    for (int64_t j = 0; j < g.kw; ++j) {
-      const int64_t ow_span = iw + g.pw - j;
-      if (ow_span < 0 || ow_span % g.sw != 0 || ow_span / g.sw >= g.wo) continue;
-      sum += dcols[(s * K + (c * g.kh + i) * g.kw + j) * P + (oh_span / g.sh) * g.wo + ow_span / g.sw];
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t iw = e % g.w, ih = (e / g.w) % g.h, c = (e / (g.w * g.h)) % g.c_in, s = e / (g.w * g.h * g.c_in);
+    T sum = T(0);
+    for (int64_t i = 0; i < g.kh; ++i) {
+      const int64_t oh_span = ih + g.ph - i;  // oh * sh when (ih, i) belongs to output row oh
+      if (oh_span < 0 || oh_span % g.sh != 0 || oh_span / g.sh >= g.ho) continue;
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const int64_t ow_span = iw + g.pw - j;
+        if (ow_span < 0 || ow_span % g.sw != 0 || ow_span / g.sw >= g.wo) continue;
+        sum += dcols[(s * K + (c * g.kh + i) * g.kw + j) * P + (oh_span / g.sh) * g.wo + ow_span / g.sw];
+      }
     }
+    dx[e] = sum;
   }
-  dx[e] = sum;
 }
 
 // dw[e] = (accumulate ? dw[e] : 0) + partial[0][e] + partial[1][e] + ... (nb partials of size elements).
 template <typename T>
-__global__ void sample_sum_kernel(const T* partial, int64_t nb, int64_t size, T* dw, bool accumulate) {
-  const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (e >= size) return;
-  T sum = accumulate ? dw[e] : T(0);
-  for (int64_t s = 0; s < nb; ++s) sum += partial[s * size + e];
-  dw[e] = sum;
+__global__ void sample_sum_kernel(const T* partial, int64_t nb, int64_t total, T* dw, bool accumulate) {
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
+    T sum = accumulate ? dw[e] : T(0);
+    for (int64_t s = 0; s < nb; ++s) sum += partial[s * total + e];
+    dw[e] = sum;
+  }
 }
 
 template <typename T>
@@ -93,10 +86,7 @@ int64_t chunk_samples(const ConvGeom& g) {
 template <typename T>
 void im2col(const ConvGeom& g, const T* x, int64_t nb, T* cols, cudaStream_t stream) {
   const int64_t total = nb * g.c_in * g.kh * g.kw * g.ho * g.wo;
-  for (int64_t first = 0; first < total; first += kMaxElementsPerLaunch) {
-    const int64_t count = std::min(kMaxElementsPerLaunch, total - first);
-    PYDL_LAUNCH(im2col_kernel<T>, blocks_for(count), kThreads, stream, g, x, cols, first, count);
-  }
+  PYDL_LAUNCH(im2col_kernel<T>, grid_for(total), kThreads, stream, g, x, cols, total);
 }
 
 }  // namespace
@@ -135,17 +125,13 @@ void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* 
     im2col(g, x + n0 * g.c_in * g.h * g.w, nb, cols, stream);
     gemm_batched(false, true, g.c_out, K, P, T(1), dy0, P, g.c_out * P, cols, P, K * P, T(0), partial, K, dw_size, nb,
                  GemmEpilogue<T>{}, stream);
-    PYDL_LAUNCH(sample_sum_kernel<T>, blocks_for(dw_size), kThreads, stream, partial, nb, dw_size, dw, n0 > 0);
+    PYDL_LAUNCH(sample_sum_kernel<T>, grid_for(dw_size), kThreads, stream, partial, nb, dw_size, dw, n0 > 0);
     if (!dx) continue;
     // cols is free again (stream order): it takes the column gradient.
     gemm_batched(true, false, K, P, g.c_out, T(1), w, K, 0, dy0, P, g.c_out * P, T(0), cols, P, K * P, nb,
                  GemmEpilogue<T>{}, stream);
     const int64_t total = nb * g.c_in * g.h * g.w;
-    T* dx0 = dx + n0 * g.c_in * g.h * g.w;
-    for (int64_t first = 0; first < total; first += kMaxElementsPerLaunch) {
-      const int64_t count = std::min(kMaxElementsPerLaunch, total - first);
-      PYDL_LAUNCH(col2im_kernel<T>, blocks_for(count), kThreads, stream, g, cols, dx0, first, count);
-    }
+    PYDL_LAUNCH(col2im_kernel<T>, grid_for(total), kThreads, stream, g, cols, dx + n0 * g.c_in * g.h * g.w, total);
   }
   PYDL_CUDA_CHECK(cudaFree(partial));
   PYDL_CUDA_CHECK(cudaFree(cols));
@@ -160,5 +146,4 @@ template void conv2d_backward<float>(const ConvGeom&, const float*, const float*
 template void conv2d_backward<double>(const ConvGeom&, const double*, const double*, const double*, double*,
                                       double*, double*, cudaStream_t);
 
-}  // namespace cuda
-}  // namespace pydl
+}  // namespace pydl::cuda

@@ -5,8 +5,7 @@
 #include "cpu/conv.h"
 #include "runtime.h"
 
-namespace pydl {
-namespace cuda {
+namespace pydl::cuda {
 
 // y = conv(x, w) + b, then max(y, 0) when relu; b may be null. x (n, c_in, h, w), w (c_out, c_in, kh, kw),
 // y (n, c_out, ho, wo).
@@ -19,5 +18,4 @@ template <typename T>
 void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db,
                      cudaStream_t stream);
 
-}  // namespace cuda
-}  // namespace pydl
+}  // namespace pydl::cuda

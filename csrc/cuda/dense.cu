@@ -1,26 +1,23 @@
 // Fully connected layer, w stored (in, out). Row-major: x (n, in), y and dy (n, out); feature-major
 // (narrow layers, in <= 4, out <= 8): x (in, n), y and dy (out, n). Products run on gemm.cu.
 //   column_sums_kernel   grid ceil(cols / 32), 256 threads: db (cols) = dy (n, cols) summed over rows
-//   dense_fm_forward     one thread per sample: y[:, j] = act(w^T x[:, j] + b)
-//   dense_fm_backward_dx one thread per sample: dx[:, j] = w dz[:, j], dz = dy * act'(y)
+//   dense_fm_forward     a grid-stride loop over samples: y[:, j] = act(w^T x[:, j] + b)
+//   dense_fm_backward_dx a grid-stride loop over samples: dx[:, j] = w dz[:, j], dz = dy * act'(y)
 //   dense_fm_backward_dw one block per (i, o) of dw, then one per o of db: sums of x dz^T and dz over n
 #include "runtime.h"
+// device_math.h before cpu/activations.h (through the headers below), whose pydl::tanh would hide ::tanh.
+#include "device_math.h"
 
 #include "block_sum.h"
 #include "dense.h"
-#include "device_math.h"
 #include "fused_activation.h"
 #include "gemm.h"
 
-namespace pydl {
-namespace cuda {
+namespace pydl::cuda {
 
 namespace {
 
-constexpr int kThreads = 256;
 constexpr int kSumCols = 32, kSumLanes = kThreads / kSumCols;  // column sums: 32 columns x 8 row lanes
-
-int64_t blocks_for(int64_t n) { return (n + kThreads - 1) / kThreads; }
 
 // Lane (row phase) ty of column c sums rows ty, ty + 8, ... in double; the 8 lanes are then added in
 // order (double, as the reference's dy.sum(axis=0, dtype=float64)), plus db's old value when accumulating.
@@ -44,25 +41,27 @@ __global__ void column_sums_kernel(const T* dy, int64_t n, int64_t cols, T* db, 
 template <typename T>
 __global__ void dense_fm_forward(const T* x, const T* w, const T* b, Activation act, T* y, int64_t n, int64_t in,
                                  int64_t out) {
-  const int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (j >= n) return;
-  for (int64_t o = 0; o < out; ++o) {
-    T z = T(0);
-    for (int64_t i = 0; i < in; ++i) z += w[i * out + o] * x[i * n + j];
-    if (b) z += b[o];
-    y[o * n + j] = fused_activation(act, z);
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n; j += int64_t(gridDim.x) * blockDim.x) {
+    for (int64_t o = 0; o < out; ++o) {
+      T z = T(0);
+      for (int64_t i = 0; i < in; ++i) z += w[i * out + o] * x[i * n + j];
+      if (b) z += b[o];
+      y[o * n + j] = fused_activation(act, z);
+    }
   }
 }
 
 template <typename T>
 __global__ void dense_fm_backward_dx(const T* w, const T* y, Activation act, const T* dy, T* dx, int64_t n,
                                      int64_t in, int64_t out) {
-  const int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (j >= n) return;
-  for (int64_t i = 0; i < in; ++i) {
-    T s = T(0);
-    for (int64_t o = 0; o < out; ++o) s += w[i * out + o] * fused_activation_grad(act, y ? y[o * n + j] : T(0), dy[o * n + j]);
-    dx[i * n + j] = s;
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n; j += int64_t(gridDim.x) * blockDim.x) {
+    for (int64_t i = 0; i < in; ++i) {
+      T s = T(0);
+      for (int64_t o = 0; o < out; ++o) {
+        s += w[i * out + o] * fused_activation_grad(act, y ? y[o * n + j] : T(0), dy[o * n + j]);
+      }
+      dx[i * n + j] = s;
+    }
   }
 }
 
@@ -106,8 +105,7 @@ void dense_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, in
 template <typename T>
 void dense_forward_fm(const T* x, const T* w, const T* b, Activation act, T* y, int64_t n, int64_t in, int64_t out,
                       cudaStream_t stream) {
-  if (n <= 0) return;
-  PYDL_LAUNCH(dense_fm_forward<T>, unsigned(blocks_for(n)), kThreads, stream, x, w, b, act, y, n, in, out);
+  PYDL_LAUNCH(dense_fm_forward<T>, grid_for(n), kThreads, stream, x, w, b, act, y, n, in, out);
 }
 
 template <typename T>
@@ -115,7 +113,7 @@ void dense_backward_fm(const T* x, const T* w, const T* y, Activation act, const
                        int64_t n, int64_t in, int64_t out, cudaStream_t stream) {
   PYDL_LAUNCH(dense_fm_backward_dw<T>, unsigned(in * out + (db ? out : 0)), kThreads, stream, x, y, act, dy, dw, db,
               n, in, out);
-  if (dx && n > 0) PYDL_LAUNCH(dense_fm_backward_dx<T>, unsigned(blocks_for(n)), kThreads, stream, w, y, act, dy, dx, n, in, out);
+  if (dx) PYDL_LAUNCH(dense_fm_backward_dx<T>, grid_for(n), kThreads, stream, w, y, act, dy, dx, n, in, out);
 }
 
 #define PYDL_DENSE_INSTANTIATE(T)                                                                                  \
@@ -131,5 +129,4 @@ PYDL_DENSE_INSTANTIATE(float)
 PYDL_DENSE_INSTANTIATE(double)
 #undef PYDL_DENSE_INSTANTIATE
 
-}  // namespace cuda
-}  // namespace pydl
+}  // namespace pydl::cuda

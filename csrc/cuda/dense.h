@@ -6,8 +6,7 @@
 #include "cpu/activations.h"
 #include "runtime.h"
 
-namespace pydl {
-namespace cuda {
+namespace pydl::cuda {
 
 // x (n, in), w (in, out), b (out,) or null, y (n, out).
 template <typename T>
@@ -31,5 +30,4 @@ template <typename T>
 void dense_backward_fm(const T* x, const T* w, const T* y, Activation act, const T* dy, T* dx, T* dw, T* db,
                        int64_t n, int64_t in, int64_t out, cudaStream_t stream);
 
-}  // namespace cuda
-}  // namespace pydl
+}  // namespace pydl::cuda

@@ -1,11 +1,10 @@
 // The activations fused into GEMM, dense and conv epilogues, as device functions (the formulas of
-// pydl/reference/dense.py: FUSED and _GRADS). Include after runtime.h and device_math.h.
+// pydl/reference/dense.py: FUSED and _GRADS). Include after runtime.h.
 #pragma once
+#include "device_math.h"  // first: cpu/activations.h's pydl::tanh would hide ::tanh in it
 #include "cpu/activations.h"
-#include "device_math.h"
 
-namespace pydl {
-namespace cuda {
+namespace pydl::cuda {
 
 // act(z); sigmoid from exp(-|z|), in (0, 1], so no z overflows.
 template <typename T>
@@ -34,5 +33,4 @@ __device__ __forceinline__ T fused_activation_grad(Activation act, T y, T dy) {
   return dy;
 }
 
-}  // namespace cuda
-}  // namespace pydl
+}  // namespace pydl::cuda

@@ -3,22 +3,22 @@
 //   gemm_kernel   grid (ceil(M / 128), ceil(N / 128), batch), 256 threads: one 128 x 128 tile of C per
 //                 block, an 8 x 8 register tile per thread, K walked in slices of 16 staged in shared memory
 #include "runtime.h"
+// device_math.h before cpu/activations.h (through the headers below), whose pydl::tanh would hide ::tanh.
+#include "device_math.h"
 
 #include <algorithm>
 
-#include "device_math.h"
 #include "fused_activation.h"
 #include "gemm.h"
 
-namespace pydl {
-namespace cuda {
+namespace pydl::cuda {
 
 namespace {
 
 constexpr int kTileM = 128, kTileN = 128, kTileK = 16;  // block tile of C, and the K slice staged per step
 constexpr int kThreadM = 8, kThreadN = 8;               // register tile of C per thread
 constexpr int kThreadsN = kTileN / kThreadN;            // 16 threads across a tile's columns
-constexpr int kThreads = (kTileM / kThreadM) * kThreadsN;  // 256
+constexpr int kGemmThreads = (kTileM / kThreadM) * kThreadsN;  // 256
 constexpr int kPad = 4;  // shared rows padded so the transposing stores spread over the banks
 constexpr int64_t kMaxGridYZ = 65535;
 
@@ -44,12 +44,12 @@ __global__ void gemm_kernel(bool trans_a, bool trans_b, int64_t M, int64_t N, in
   for (int64_t k0 = 0; k0 < K; k0 += kTileK) {
     // Stage the slices, zero outside the matrices; consecutive threads read consecutive addresses
     // (along K for a row-major op(A), along M for a transposed one; likewise for B).
-    for (int e = tid; e < kTileM * kTileK; e += kThreads) {
+    for (int e = tid; e < kTileM * kTileK; e += kGemmThreads) {
       const int i = trans_a ? e % kTileM : e / kTileK, p = trans_a ? e / kTileM : e % kTileK;
       const int64_t gi = row0 + i, gp = k0 + p;
       As[p][i] = (gi < M && gp < K) ? A[trans_a ? gp * lda + gi : gi * lda + gp] : T(0);
     }
-    for (int e = tid; e < kTileK * kTileN; e += kThreads) {
+    for (int e = tid; e < kTileK * kTileN; e += kGemmThreads) {
       const int j = trans_b ? e / kTileK : e % kTileN, p = trans_b ? e % kTileK : e / kTileN;
       const int64_t gj = col0 + j, gp = k0 + p;
       Bs[p][j] = (gj < N && gp < K) ? B[trans_b ? gj * ldb + gp : gp * ldb + gj] : T(0);
@@ -96,7 +96,7 @@ void gemm_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T
       GemmEpilogue<T> part = epilogue;
       if (part.bias && !part.bias_per_row) part.bias += c0;
       const dim3 grid(unsigned((M + kTileM - 1) / kTileM), unsigned((nc + kTileN - 1) / kTileN), unsigned(nb));
-      PYDL_LAUNCH(gemm_kernel<T>, grid, kThreads, stream, trans_a, trans_b, M, nc, K, alpha, A + b0 * stride_a, lda,
+      PYDL_LAUNCH(gemm_kernel<T>, grid, kGemmThreads, stream, trans_a, trans_b, M, nc, K, alpha, A + b0 * stride_a, lda,
                   stride_a, B + b0 * stride_b + (trans_b ? c0 * ldb : c0), ldb, stride_b, beta,
                   C + b0 * stride_c + c0, ldc, stride_c, part);
     }
@@ -120,5 +120,4 @@ template void gemm_batched<double>(bool, bool, int64_t, int64_t, int64_t, double
                                    const double*, int64_t, int64_t, double, double*, int64_t, int64_t, int64_t,
                                    GemmEpilogue<double>, cudaStream_t);
 
-}  // namespace cuda
-}  // namespace pydl
+}  // namespace pydl::cuda

@@ -9,8 +9,7 @@
 #include "cpu/activations.h"
 #include "runtime.h"
 
-namespace pydl {
-namespace cuda {
+namespace pydl::cuda {
 
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
@@ -32,5 +31,4 @@ void gemm_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T
                   int64_t stride_a, const T* B, int64_t ldb, int64_t stride_b, T beta, T* C, int64_t ldc,
                   int64_t stride_c, int64_t batch, GemmEpilogue<T> epilogue, cudaStream_t stream);
 
-}  // namespace cuda
-}  // namespace pydl
+}  // namespace pydl::cuda

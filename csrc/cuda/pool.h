@@ -6,8 +6,7 @@
 #include "cpu/conv.h"
 #include "runtime.h"
 
-namespace pydl {
-namespace cuda {
+namespace pydl::cuda {
 
 // y and argmax (planes, ho, wo): each window's maximum and its flat index ih * w + iw in the input plane
 // (the first in row-major order on ties); windows are clipped to the input (padding never wins).
@@ -24,5 +23,4 @@ void avg_pool2d_forward(const PoolGeom& g, const T* x, T* y, cudaStream_t stream
 template <typename T>
 void avg_pool2d_backward(const PoolGeom& g, const T* dy, T* dx, cudaStream_t stream);
 
-}  // namespace cuda
-}  // namespace pydl
+}  // namespace pydl::cuda
