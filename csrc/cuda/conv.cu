@@ -2,11 +2,12 @@
 // (c_out, K) with K = c_in * kh * kw, y and dy (n, c_out, ho, wo), P = ho * wo. A chunk of nb samples at a
 // time goes through a workspace cols (nb, K, P): column p of sample s holds the window of output pixel p,
 // rows ordered (c, i, j) as w's.
-//   im2col_kernel      a grid-stride loop over the elements of cols: x, or 0 in the padding
-//   col2im_kernel      a grid-stride loop over the elements of dx: the column-gradient entries of its windows, in
-//                      (i, j) order, as the reference's slice additions
-//   sample_sum_kernel  a grid-stride loop over the elements of dw: the per-sample partial dw summed over the chunk, in order
-//   channel_sum_kernel one block per output channel: db[c] = dy[:, c] summed, fixed tree order
+// Each kernel is a grid-stride loop, except channel_sum_kernel:
+//   im2col_kernel      over the elements of cols: x, or 0 in the padding
+//   col2im_kernel      over the elements of dx: the column-gradient entries of its windows in (i, j) order,
+//                      the order of the reference's slice additions
+//   sample_sum_kernel  over the elements of dw: the per-sample partials of a chunk added in sample order
+//   channel_sum_kernel one block per output channel: db[c] = dy[:, c] summed in a fixed tree order
 // Forward: y_s = w cols_s (+ b, relu) as one batched GEMM per chunk. Backward: dw_s = dy_s cols_s^T per
 // sample into a workspace, then summed in sample order; dcols_s = w^T dy_s, then col2im.
 #include "runtime.h"

@@ -98,7 +98,10 @@ template <typename T>
 void dense_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, int64_t n, int64_t in, int64_t out,
                     bool accumulate, cudaStream_t stream) {
   gemm(true, false, in, out, n, T(1), x, in, dy, out, accumulate ? T(1) : T(0), dw, out, stream);
-  if (db) PYDL_LAUNCH(column_sums_kernel<T>, unsigned((out + kSumCols - 1) / kSumCols), kThreads, stream, dy, n, out, db, accumulate);
+  if (db) {
+    const unsigned blocks = unsigned((out + kSumCols - 1) / kSumCols);
+    PYDL_LAUNCH(column_sums_kernel<T>, blocks, kThreads, stream, dy, n, out, db, accumulate);
+  }
   if (dx) gemm(false, true, n, in, out, T(1), dy, out, w, out, T(0), dx, in, stream);
 }
 

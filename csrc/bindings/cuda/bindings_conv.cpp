@@ -131,7 +131,9 @@ py::tuple conv2d_backward_py(const py::object& x_obj, const py::object& w_obj, c
     for (const auto& in : {std::make_pair("x", &x), std::make_pair("w", &w), std::make_pair("dy", &dy)}) {
       no_overlap(fn, outputs[i].first, *outputs[i].second, in.first, *in.second);
     }
-    for (size_t j = 0; j < i; ++j) no_overlap(fn, outputs[i].first, *outputs[i].second, outputs[j].first, *outputs[j].second);
+    for (size_t j = 0; j < i; ++j) {
+      no_overlap(fn, outputs[i].first, *outputs[i].second, outputs[j].first, *outputs[j].second);
+    }
   }
   {
     py::gil_scoped_release nogil;

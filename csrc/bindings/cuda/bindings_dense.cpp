@@ -241,7 +241,8 @@ py::tuple dense_backward_fm_py(const py::object& x_obj, const py::object& w_obj,
   }
   const bool has_y = act != Activation::none;
   if (y_obj.is_none() == has_y) {
-    value_error(std::string(fn) + ": y (the forward output) is needed for activation '" + activation + "' and only then");
+    value_error(std::string(fn) + ": y (the forward output) is needed for activation '" + activation +
+                "' and only then");
   }
   DeviceArray y;
   if (has_y) {
