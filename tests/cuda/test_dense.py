@@ -5,7 +5,7 @@ import pytest
 
 from pydl import reference as R
 
-from twin import close, raises_like_the_twin
+from twin import close, in_every_thread_order, raises_like_the_twin
 
 ACTIVATIONS = ["none", "relu", "sigmoid", "tanh"]
 # (N, in, out): ones, a narrow layer, sizes around the 128 x 128 tile and the column sums' 32 columns.
@@ -79,13 +79,9 @@ def test_sums_over_the_batch_repeat_bit_for_bit_in_every_thread_order(sim_forwar
     s = sim_forward
     x, w, dy = rng.standard_normal((300, 3)), rng.standard_normal((3, 40)), rng.standard_normal((300, 40))
     xf, dyf = rng.standard_normal((3, 300)), rng.standard_normal((5, 300))
-    results = []
-    for order in ("forward", "reverse", "shuffle"):
-        s.set_thread_order(order, 7)
-        grads = s.dense_backward(s.from_numpy(x), s.from_numpy(w), s.from_numpy(dy))
-        grads += s.dense_backward_fm(s.from_numpy(xf), s.from_numpy(w[:, :5]), s.from_numpy(dyf))
-        results.append([g.to_numpy() for g in grads])
-    s.set_thread_order("forward", 0)
+    d = s.from_numpy
+    results = in_every_thread_order(
+        s, lambda: s.dense_backward(d(x), d(w), d(dy)) + s.dense_backward_fm(d(xf), d(w[:, :5]), d(dyf)))
     for other in results[1:]:
         for a, b in zip(results[0], other):
             np.testing.assert_array_equal(a, b)

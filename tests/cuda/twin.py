@@ -18,3 +18,15 @@ def raises_like_the_twin(sim_call, ref_call):
     with pytest.raises(type(ref.value)) as got:
         sim_call()
     assert str(got.value) == str(ref.value), f"{got.value!r} != {ref.value!r}"
+
+
+def in_every_thread_order(sim, compute):
+    """compute() (a list of DeviceArrays) run under each of the simulator's thread orders, as NumPy arrays."""
+    results = []
+    try:
+        for order in ("forward", "reverse", "shuffle"):
+            sim.set_thread_order(order, 7)
+            results.append([a.to_numpy() for a in compute()])
+    finally:
+        sim.set_thread_order("forward", 0)
+    return results
