@@ -24,10 +24,12 @@ constexpr int64_t kMaxGridYZ = 65535;
 
 // Thread (tx, ty) owns rows ty + 16 m and columns tx + 16 n of the tile (m, n < 8): a warp's reads of a
 // staged row are consecutive (no bank conflicts) and its stores to C cover 16 consecutive columns.
+// float: at most 128 registers a thread (none spilled), so that two blocks share an SM and one's loads
+// overlap the other's arithmetic.
 template <typename T>
-__global__ void gemm_kernel(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
-                            int64_t lda, int64_t stride_a, const T* B, int64_t ldb, int64_t stride_b, T beta, T* C,
-                            int64_t ldc, int64_t stride_c, GemmEpilogue<T> epilogue) {
+__global__ void __launch_bounds__(kGemmThreads, sizeof(T) == 4 ? 2 : 1) gemm_kernel(
+    bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, int64_t stride_a,
+    const T* B, int64_t ldb, int64_t stride_b, T beta, T* C, int64_t ldc, int64_t stride_c, GemmEpilogue<T> epilogue) {
   __shared__ T As[kTileK][kTileM + kPad];  // As[p][i] = op(A)(row0 + i, k0 + p)
   __shared__ T Bs[kTileK][kTileN + kPad];  // Bs[p][j] = op(B)(k0 + p, col0 + j)
   const int tid = threadIdx.x;
