@@ -5,8 +5,6 @@
 //   dense_fm_backward_dx a grid-stride loop over samples: dx[:, j] = w dz[:, j], dz = dy * act'(y)
 //   dense_fm_backward_dw one block per (i, o) of dw, then one per o of db: sums of x dz^T and dz over n
 #include "runtime.h"
-// device_math.h before cpu/activations.h (through the headers below), whose pydl::tanh would hide ::tanh.
-#include "device_math.h"
 
 #include "block_sum.h"
 #include "dense.h"

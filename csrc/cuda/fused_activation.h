@@ -1,8 +1,8 @@
 // The activations fused into GEMM, dense and conv epilogues, as device functions (the formulas of
 // pydl/reference/dense.py: FUSED and _GRADS). Include after runtime.h.
 #pragma once
-#include "device_math.h"  // first: cpu/activations.h's pydl::tanh would hide ::tanh in it
 #include "cpu/activations.h"
+#include "device_math.h"
 
 namespace pydl::cuda {
 

@@ -3,8 +3,6 @@
 //   gemm_kernel   grid (ceil(M / 128), ceil(N / 128), batch), 256 threads: one 128 x 128 tile of C per
 //                 block, an 8 x 8 register tile per thread, K walked in slices of 16 staged in shared memory
 #include "runtime.h"
-// device_math.h before cpu/activations.h (through the headers below), whose pydl::tanh would hide ::tanh.
-#include "device_math.h"
 
 #include <algorithm>
 
