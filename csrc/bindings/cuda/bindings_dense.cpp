@@ -19,11 +19,6 @@ std::string dim_and_any(int64_t d, bool first) {
   return first ? "(" + std::to_string(d) + ", ?)" : "(?, " + std::to_string(d) + ")";
 }
 
-// check.h's fits_dtype reads only the dtype of its array: an empty host array of a's dtype stands in.
-void fits_dtype_of(const char* fn, const char* name, double v, const DeviceArray& a) {
-  fits_dtype(fn, name, v, py::array(numpy_dtype(a.dtype), Shape{0}));
-}
-
 struct Named {
   const char* name;
   const DeviceArray* a;
@@ -61,8 +56,8 @@ py::object matmul_py(const py::object& a_obj, const py::object& b_obj, const py:
   if (beta != 0 && out_obj.is_none()) {
     value_error(std::string(fn) + ": beta=" + std::to_string(beta) + " adds to out, so out must be given");
   }
-  fits_dtype_of(fn, "alpha", alpha, a);
-  fits_dtype_of(fn, "beta", beta, a);
+  fits_dtype(fn, "alpha", alpha, a);
+  fits_dtype(fn, "beta", beta, a);
   const DeviceArray out = float_output(fn, "out", out_obj, {m, n}, a);
   no_overlap(fn, "out", out, "a", a);
   no_overlap(fn, "out", out, "b", b);
