@@ -1,9 +1,12 @@
-"""Shared fixtures: seeded generators, the SIMD levels every kernel is checked at, thread counts, and the
-devices every API test runs on.
+"""Shared fixtures: seeded generators, the SIMD levels every kernel is checked at, thread counts, the
+devices every API test runs on, and the CUDA module the CUDA kernel tests run on.
 
 The suite is grouped as kernels/ (each kernel against its NumPy twin, gradients, hostile arguments, the
 fuzzer), api/ (Network, layers, losses, optimizers, callbacks, saving, devices), training/ (fit, the
-plan) and, at the top, the scripts and the experiments."""
+plan), cuda/ (the CUDA kernels on the simulator, the simulator itself, GPU training) and, at the top, the
+scripts and the experiments."""
+import importlib
+
 import numpy as np
 import pytest
 
@@ -48,3 +51,39 @@ def device(request):
     """The name of each device an API test runs on."""
     import wrapped_backend  # noqa: F401 -- registers "wrapped"
     return request.param
+
+
+# ---- the CUDA module under test (tests/cuda) -------------------------------------------------------
+# Every CUDA kernel runs on pydl._cuda_sim, the same .cu sources compiled against the CPU simulator of the
+# CUDA execution model, in each thread order, and is compared with its NumPy twin; on a machine with a
+# usable GPU the same tests also run on pydl._cuda (marked ``cuda``: ``pytest -m cuda``).
+THREAD_ORDERS = ("forward", "reverse", "shuffle")
+
+
+def simulator_module():
+    return pytest.importorskip("pydl._cuda_sim", reason="pydl was built with PYDL_CUDA_SIM=OFF")
+
+
+def gpu_module():
+    if not pydl.cuda.is_available():
+        pytest.skip(f"no usable GPU: {pydl.cuda.why_unavailable()}")
+    return importlib.import_module("pydl._cuda")
+
+
+@pytest.fixture(params=[*THREAD_ORDERS, pytest.param("gpu", marks=pytest.mark.cuda)])
+def sim(request):
+    """The CUDA module under test: pydl._cuda_sim running each block's threads in the given order between
+    barriers, then pydl._cuda on a real GPU where there is one."""
+    if request.param == "gpu":
+        yield gpu_module()
+        return
+    module = simulator_module()
+    module.set_thread_order(request.param, 1234)
+    yield module
+    module.set_thread_order("forward", 0)
+
+
+@pytest.fixture
+def sim_forward():
+    """pydl._cuda_sim in its default (forward) thread order, for tests whose result cannot depend on it."""
+    return simulator_module()

@@ -50,12 +50,8 @@ std::string describe(const py::handle& obj) {
   return s;
 }
 
-std::string num_str(double v) {
-  std::ostringstream s;
-  s.precision(17);
-  s << v;
-  return s.str();
-}
+// As Python prints a float, so that messages read as the reference's.
+std::string num_str(double v) { return py::repr(py::float_(v)).cast<std::string>(); }
 
 std::string prefix(const char* fn, const char* name) { return std::string(fn) + ": " + name; }
 

@@ -5,7 +5,7 @@ import pytest
 
 from pydl import reference as R
 
-from twin import close, raises_like_the_twin
+from cuda_twin import close, raises_like_the_twin
 
 # (M, N, K): ones, sizes below, at and past the 128 x 128 tile and its K slice of 16, a thin row and column.
 SHAPES = [(1, 1, 1), (3, 5, 7), (128, 128, 16), (129, 130, 17), (200, 3, 40), (1, 257, 33), (257, 1, 5)]

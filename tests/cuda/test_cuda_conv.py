@@ -5,7 +5,7 @@ import pytest
 
 from pydl import reference as R
 
-from twin import close, in_every_thread_order, raises_like_the_twin
+from cuda_twin import close, in_every_thread_order, raises_like_the_twin
 
 
 def _out(n, k, s, p):

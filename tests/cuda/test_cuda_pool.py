@@ -6,7 +6,7 @@ import pytest
 
 from pydl import reference as R
 
-from twin import close, raises_like_the_twin
+from cuda_twin import close, raises_like_the_twin
 
 
 def _random_configs(count, seed=4321):

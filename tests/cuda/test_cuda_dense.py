@@ -5,7 +5,7 @@ import pytest
 
 from pydl import reference as R
 
-from twin import close, in_every_thread_order, raises_like_the_twin
+from cuda_twin import close, in_every_thread_order, raises_like_the_twin
 
 ACTIVATIONS = ["none", "relu", "sigmoid", "tanh"]
 # (N, in, out): ones, a narrow layer, sizes around the 128 x 128 tile and the column sums' 32 columns.
