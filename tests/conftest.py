@@ -42,8 +42,9 @@ def threads(request):
     pydl.set_num_threads(previous)
 
 
-# "wrapped" is tests/wrapped_backend.py: arrays NumPy cannot read, so a NumPy call behind the backend fails.
-DEVICES = ("cpu", "numpy", "wrapped")
+# "wrapped" is tests/wrapped_backend.py: arrays NumPy cannot read, so a NumPy call behind the backend fails;
+# "cuda-sim" runs the CUDA kernels (and the GPU plan) on the simulator, its DeviceArrays equally unreadable.
+DEVICES = ("cpu", "numpy", "wrapped", "cuda-sim")
 
 
 @pytest.fixture(params=DEVICES)
