@@ -152,7 +152,11 @@ def main():
 
     import pydl
 
-    backend = pydl.backends.get(args.device)  # raises, saying why, where the device cannot run
+    try:
+        backend = pydl.backends.get(args.device)
+    except RuntimeError as error:  # no GPU, no driver, or built without nvcc: the message says which
+        print(f"bench_gpu: {error}", file=sys.stderr)
+        return 1
     module = backend.module
     sizes = QUICK if args.quick else FULL
     torch = None

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import pydl
 import pydl.datasets as ds
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
@@ -355,3 +356,18 @@ def test_bench_quick_smoke(env, tmp_path):
         results = json.loads(out.read_text())["results"]
         assert results and all("error" not in r for r in results), results
         assert results[0]["contender"].startswith("pydl") and results[0]["median_s"] > 0
+
+
+def test_bench_gpu_runs_its_workloads_on_the_simulator(env):
+    # scripts/bench_gpu.py is for a GPU machine (scripts/gpu_check.sh); here its code runs on tiny sizes.
+    proc = run("bench_gpu.py", "--device", "cuda-sim", "--quick", "--repeats", "1", env=env)
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "ms" in line]
+    assert [r.split(" | ")[0] for r in rows] == ["| MLP epoch, batch 100", "| CNN epoch, batch 64", "| sigmoid float32",
+                                                 "| GEMM float32"]
+
+
+def test_bench_gpu_without_a_gpu_says_why(env):
+    if pydl.cuda.is_available():
+        pytest.skip("this machine has a usable GPU")
+    proc = run("bench_gpu.py", "--device", "cuda", env=env, expect=1)
+    assert "device 'cuda' is not available here" in proc.stderr
