@@ -92,12 +92,17 @@ void im2col(const ConvGeom& g, const T* x, int64_t nb, T* cols, cudaStream_t str
 
 }  // namespace
 
-// Workspaces are cudaMalloc'ed and freed per call for now (a pool would save the allocations).
+// The column matrix of a chunk of samples, then (backward) one dw product per sample of the chunk.
+int64_t conv2d_workspace(const ConvGeom& g) {
+  const int64_t K = g.c_in * g.kh * g.kw, nb_max = chunk_samples(g);
+  return nb_max * K * g.ho * g.wo + nb_max * g.c_out * K;
+}
+
 template <typename T>
-void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, bool relu, T* y, cudaStream_t stream) {
+void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, bool relu, T* y, T* workspace,
+                    cudaStream_t stream) {
   const int64_t K = g.c_in * g.kh * g.kw, P = g.ho * g.wo, nb_max = chunk_samples(g);
-  T* cols = nullptr;
-  PYDL_CUDA_CHECK(cudaMalloc(&cols, sizeof(T) * nb_max * K * P));
+  T* cols = workspace;
   GemmEpilogue<T> epilogue;
   epilogue.bias = b;
   epilogue.bias_per_row = true;
@@ -108,17 +113,15 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, bool 
     gemm_batched(false, false, g.c_out, P, K, T(1), w, K, 0, cols, P, K * P, T(0), y + n0 * g.c_out * P, P,
                  g.c_out * P, nb, epilogue, stream);
   }
-  PYDL_CUDA_CHECK(cudaFree(cols));
 }
 
 template <typename T>
-void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db,
+void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, T* workspace,
                      cudaStream_t stream) {
   const int64_t K = g.c_in * g.kh * g.kw, P = g.ho * g.wo, nb_max = chunk_samples(g);
   const int64_t dw_size = g.c_out * K;
-  T *cols = nullptr, *partial = nullptr;
-  PYDL_CUDA_CHECK(cudaMalloc(&cols, sizeof(T) * nb_max * K * P));
-  PYDL_CUDA_CHECK(cudaMalloc(&partial, sizeof(T) * nb_max * dw_size));
+  T* cols = workspace;
+  T* partial = workspace + nb_max * K * P;
   if (db) PYDL_LAUNCH(channel_sum_kernel<T>, unsigned(g.c_out), kThreads, stream, g, dy, db);
   for (int64_t n0 = 0; n0 < g.n; n0 += nb_max) {
     const int64_t nb = std::min(nb_max, g.n - n0);
@@ -134,17 +137,15 @@ void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* 
     const int64_t total = nb * g.c_in * g.h * g.w;
     PYDL_LAUNCH(col2im_kernel<T>, grid_for(total), kThreads, stream, g, cols, dx + n0 * g.c_in * g.h * g.w, total);
   }
-  PYDL_CUDA_CHECK(cudaFree(partial));
-  PYDL_CUDA_CHECK(cudaFree(cols));
 }
 
 template void conv2d_forward<float>(const ConvGeom&, const float*, const float*, const float*, bool, float*,
-                                    cudaStream_t);
-template void conv2d_forward<double>(const ConvGeom&, const double*, const double*, const double*, bool, double*,
-                                     cudaStream_t);
-template void conv2d_backward<float>(const ConvGeom&, const float*, const float*, const float*, float*, float*,
                                      float*, cudaStream_t);
+template void conv2d_forward<double>(const ConvGeom&, const double*, const double*, const double*, bool, double*,
+                                     double*, cudaStream_t);
+template void conv2d_backward<float>(const ConvGeom&, const float*, const float*, const float*, float*, float*,
+                                     float*, float*, cudaStream_t);
 template void conv2d_backward<double>(const ConvGeom&, const double*, const double*, const double*, double*,
-                                      double*, double*, cudaStream_t);
+                                      double*, double*, double*, cudaStream_t);
 
 }  // namespace pydl::cuda

@@ -92,11 +92,13 @@ py::object conv2d_forward_py(const py::object& x_obj, const py::object& w_obj, c
   no_overlap(fn, "out", y, "x", x);
   no_overlap(fn, "out", y, "w", w);
   if (has_b) no_overlap(fn, "out", y, "b", b);
+  const DeviceArray workspace = device_empty({conv2d_workspace(g)}, x.dtype);
   {
     py::gil_scoped_release nogil;
     by_dtype(x, [&](auto zero) {
       using T = decltype(zero);
-      conv2d_forward<T>(g, x.ptr<T>(), w.ptr<T>(), has_b ? b.ptr<T>() : nullptr, relu, y.ptr<T>(), stream());
+      conv2d_forward<T>(g, x.ptr<T>(), w.ptr<T>(), has_b ? b.ptr<T>() : nullptr, relu, y.ptr<T>(), workspace.ptr<T>(),
+                        stream());
     });
   }
   check_launch(fn);
@@ -135,12 +137,13 @@ py::tuple conv2d_backward_py(const py::object& x_obj, const py::object& w_obj, c
       no_overlap(fn, outputs[i].first, *outputs[i].second, outputs[j].first, *outputs[j].second);
     }
   }
+  const DeviceArray workspace = device_empty({conv2d_workspace(g)}, x.dtype);
   {
     py::gil_scoped_release nogil;
     by_dtype(x, [&](auto zero) {
       using T = decltype(zero);
       conv2d_backward<T>(g, x.ptr<T>(), w.ptr<T>(), dy.ptr<T>(), need_dx ? dx.ptr<T>() : nullptr, dw.ptr<T>(),
-                         has_bias ? db.ptr<T>() : nullptr, stream());
+                         has_bias ? db.ptr<T>() : nullptr, workspace.ptr<T>(), stream());
     });
   }
   check_launch(fn);

@@ -89,7 +89,8 @@ class Conv2DStep : public DeviceStep<T> {
   explicit Conv2DStep(const StepSpec& s) : p_(s), relu_(activation_of(s) == Activation::relu), spec_(s) {}
 
   void forward(const T* x, T* y, int64_t rows, cudaStream_t stream) override {
-    conv2d_forward(conv_of(spec_, rows), x, p_.w, p_.b, relu_, y, stream);
+    const ConvGeom g = conv_of(spec_, rows);
+    conv2d_forward(g, x, p_.w, p_.b, relu_, y, workspace_.reserve(conv2d_workspace(g)), stream);
   }
 
   void backward(const T* x, const T* y, const T* dy, T* dx, int64_t rows, cudaStream_t stream) override {
@@ -99,14 +100,15 @@ class Conv2DStep : public DeviceStep<T> {
       relu_backward(y, dy, dz, n, stream);
       dy = dz;
     }
-    conv2d_backward(conv_of(spec_, rows), x, p_.w, dy, dx, p_.dw, p_.db, stream);
+    const ConvGeom g = conv_of(spec_, rows);
+    conv2d_backward(g, x, p_.w, dy, dx, p_.dw, p_.db, workspace_.reserve(conv2d_workspace(g)), stream);
   }
 
  private:
   Weights<T> p_;
   bool relu_;
   StepSpec spec_;
-  DeviceBuffer<T> dz_;
+  DeviceBuffer<T> dz_, workspace_;
 };
 PYDL_CUDA_PLAN_STEP("conv2d", Conv2DStep);
 
