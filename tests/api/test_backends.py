@@ -188,7 +188,8 @@ def test_without_a_device_the_network_follows_the_default():
     assert net.backend is None and net.device == pydl.get_backend()
 
 
-@pytest.mark.parametrize("src,dst", [("cpu", "numpy"), ("numpy", "wrapped"), ("wrapped", "cpu")])
+@pytest.mark.parametrize("src,dst", [("cpu", "numpy"), ("numpy", "wrapped"), ("wrapped", "cpu"), ("cpu", "cuda-sim"),
+                                     ("cuda-sim", "wrapped")])
 def test_to_moves_parameters_and_optimizer_state_with_their_values(src, dst):
     net, (x, y) = _mlp(src), _data()
     net.evaluate(x, y)
@@ -216,7 +217,7 @@ def test_moving_between_host_backends_copies_nothing():
     assert all(a is b for a, b in zip(arrays, _arrays_of(net)))
 
 
-@pytest.mark.parametrize("detour", [["numpy", "cpu"], ["wrapped", "numpy"]])
+@pytest.mark.parametrize("detour", [["numpy", "cpu"], ["wrapped", "numpy"], ["cuda-sim", "cpu"]])
 def test_a_round_trip_trains_like_staying(detour):
     x, y = _data(seed=4)
     start = detour[-1]
