@@ -98,6 +98,85 @@ static void backward_rows(const T* x, int64_t ldx, const T* w, const T* y, const
   }
 }
 
+// kLanes values of T, and of double (GCC vector types: one AVX-512 register of float, split into two
+// or more registers elsewhere). The feature-major backward below is written with them because GCC
+// assembled the generic loops' lanes from scalar loads.
+template <typename T>
+struct LaneVec;
+template <>
+struct LaneVec<float> {
+  typedef float V __attribute__((vector_size(kLanes * sizeof(float))));
+};
+template <>
+struct LaneVec<double> {
+  typedef double V __attribute__((vector_size(kLanes * sizeof(double))));
+};
+
+template <typename V, typename T>
+static inline V load_lanes(const T* p) {
+  V v;
+  __builtin_memcpy(&v, p, sizeof(V));
+  return v;
+}
+
+// backward_rows<true, ...> with each lane a vector element: the same operations on the same values
+// in the same order, so the same bits. One output feature at a time (dx accumulates over them in
+// memory, in the order of j, as dxv does there).
+template <int IN, typename T, T (*grad)(T, T)>
+static void backward_fm(const T* x, int64_t ldx, const T* w, const T* y, const T* dy, T* dx, T* dw, T* db,
+                        int64_t n, int64_t out, bool accumulate) {
+  using V = typename LaneVec<T>::V;
+  using D = LaneVec<double>::V;
+  const int64_t blocks_end = n / kLanes * kLanes;
+  for (int64_t j = 0; j < out; ++j) {
+    const T* yj = y + j * n;
+    const T* dyj = dy + j * n;
+    T wj[IN];
+    for (int k = 0; k < IN; ++k) wj[k] = w[k * out + j];
+    V acc[IN] = {};
+    D dacc = {};
+    for (int64_t r = 0; r < blocks_end; r += kLanes) {
+      T yl[kLanes], dyl[kLanes], dzl[kLanes];
+      __builtin_memcpy(yl, yj + r, sizeof(yl));
+      __builtin_memcpy(dyl, dyj + r, sizeof(dyl));
+      for (int l = 0; l < kLanes; ++l) dzl[l] = grad(yl[l], dyl[l]);
+      const V dz = load_lanes<V>(dzl);
+      for (int k = 0; k < IN; ++k) acc[k] += load_lanes<V>(x + k * ldx + r) * dz;
+      dacc += __builtin_convertvector(dz, D);
+      if (!dx) continue;
+      for (int k = 0; k < IN; ++k) {
+        T* d = dx + k * n + r;
+        const V v = (j == 0 ? V{} : load_lanes<V>(d)) + dz * wj[k];
+        __builtin_memcpy(d, &v, sizeof(V));
+      }
+    }
+    T sum[IN];
+    for (int k = 0; k < IN; ++k) {
+      sum[k] = acc[k][0];
+      for (int l = 1; l < kLanes; ++l) sum[k] += acc[k][l];
+    }
+    double dsum = dacc[0];
+    for (int l = 1; l < kLanes; ++l) dsum += dacc[l];
+    for (int64_t r = blocks_end; r < n; ++r) {
+      const T dz = grad(yj[r], dyj[r]);
+      for (int k = 0; k < IN; ++k) sum[k] += x[k * ldx + r] * dz;
+      dsum += double(dz);
+      if (dx) {
+        for (int k = 0; k < IN; ++k) dx[k * n + r] = (j == 0 ? T(0) : dx[k * n + r]) + dz * wj[k];
+      }
+    }
+    for (int k = 0; k < IN; ++k) dw[k * out + j] = accumulate ? dw[k * out + j] + sum[k] : sum[k];
+    if (db) db[j] = T(dsum + (accumulate ? double(db[j]) : 0.0));
+  }
+}
+
+template <bool FM, int IN, typename T, T (*grad)(T, T)>
+static void backward_layout(const T* x, int64_t ldx, const T* w, const T* y, const T* dy, T* dx, T* dw, T* db,
+                            int64_t n, int64_t out, bool accumulate) {
+  if (FM) return backward_fm<IN, T, grad>(x, ldx, w, y, dy, dx, dw, db, n, out, accumulate);
+  backward_rows<false, IN, T, grad>(x, ldx, w, y, dy, dx, dw, db, n, out, accumulate);
+}
+
 template <bool FM, int IN, typename T>
 static void forward_in(const T* x, int64_t ldx, const T* w, const T* b, int act, T* y, int64_t r0, int64_t r1,
                        int64_t n, int64_t out) {
@@ -113,10 +192,10 @@ template <bool FM, int IN, typename T>
 static void backward_in(const T* x, int64_t ldx, const T* w, const T* y, int act, const T* dy, T* dx, T* dw, T* db,
                         int64_t n, int64_t out, bool accumulate) {
   switch (act) {
-    case 1: return backward_rows<FM, IN, T, relu_grad<T>>(x, ldx, w, y, dy, dx, dw, db, n, out, accumulate);
-    case 2: return backward_rows<FM, IN, T, sigmoid_grad<T>>(x, ldx, w, y, dy, dx, dw, db, n, out, accumulate);
-    case 3: return backward_rows<FM, IN, T, tanh_grad<T>>(x, ldx, w, y, dy, dx, dw, db, n, out, accumulate);
-    default: return backward_rows<FM, IN, T, identity_grad<T>>(x, ldx, w, dy, dy, dx, dw, db, n, out, accumulate);
+    case 1: return backward_layout<FM, IN, T, relu_grad<T>>(x, ldx, w, y, dy, dx, dw, db, n, out, accumulate);
+    case 2: return backward_layout<FM, IN, T, sigmoid_grad<T>>(x, ldx, w, y, dy, dx, dw, db, n, out, accumulate);
+    case 3: return backward_layout<FM, IN, T, tanh_grad<T>>(x, ldx, w, y, dy, dx, dw, db, n, out, accumulate);
+    default: return backward_layout<FM, IN, T, identity_grad<T>>(x, ldx, w, dy, dy, dx, dw, db, n, out, accumulate);
   }
 }
 
