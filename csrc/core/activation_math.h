@@ -41,10 +41,10 @@ static inline T tanh_of(T v) {
 template <typename T>
 static inline T relu_of(T v) { return v > T(0) ? v : T(0); }
 
-// dL/d(input) from the forward output y and dL/dy.
+// dL/d(input) from the forward output y and dL/dy; T a floating-point type or a GCC vector of one.
 template <typename T>
-static inline T sigmoid_grad(T y, T dy) { return dy * y * (T(1) - y); }
+static inline T sigmoid_grad(T y, T dy) { return dy * y * (1 - y); }
 template <typename T>
-static inline T tanh_grad(T y, T dy) { return dy * (T(1) - y * y); }
+static inline T tanh_grad(T y, T dy) { return dy * (1 - y * y); }
 template <typename T>
-static inline T relu_grad(T y, T dy) { return y > T(0) ? dy : T(0); }
+static inline T relu_grad(T y, T dy) { return y > 0 ? dy : T{}; }

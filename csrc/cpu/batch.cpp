@@ -2,9 +2,37 @@
 
 #include <cstring>
 
+#include "cpu.h"
 #include "parallel.h"
 
 namespace pydl {
+
+namespace generic {
+#include "batch_impl.h"
+}  // namespace generic
+
+#ifdef PYDL_X86
+#define PYDL_DECLARE_ISA(isa)                                                            \
+  namespace isa {                                                                        \
+  int64_t count_above(const float* output, const int64_t* labels, int64_t n, float th);  \
+  int64_t count_above(const double* output, const int64_t* labels, int64_t n, double th); \
+  }
+PYDL_DECLARE_ISA(avx2)
+PYDL_DECLARE_ISA(avx512)
+#undef PYDL_DECLARE_ISA
+#endif
+
+template <typename T>
+static int64_t count_above(const T* output, const int64_t* labels, int64_t n, T threshold) {
+#ifdef PYDL_X86
+  switch (simd_level()) {
+    case SimdLevel::avx512: return avx512::count_above(output, labels, n, threshold);
+    case SimdLevel::avx2: return avx2::count_above(output, labels, n, threshold);
+    default: break;
+  }
+#endif
+  return generic::count_above(output, labels, n, threshold);
+}
 
 // Bytes copied per thread below which one thread is faster.
 constexpr int64_t kGatherGrainBytes = int64_t(1) << 17;
@@ -38,13 +66,9 @@ static int64_t argmax_row(const T* row, int64_t cols) {
 
 template <typename T>
 int64_t count_correct(const T* output, const int64_t* labels, int64_t n, int64_t cols, double threshold) {
+  if (cols == 1) return count_above(output, labels, n, T(threshold));
   int64_t correct = 0;
-  if (cols == 1) {
-    const T th = T(threshold);
-    for (int64_t i = 0; i < n; ++i) correct += int64_t(output[i] > th) == labels[i];
-  } else {
-    for (int64_t i = 0; i < n; ++i) correct += argmax_row(output + i * cols, cols) == labels[i];
-  }
+  for (int64_t i = 0; i < n; ++i) correct += argmax_row(output + i * cols, cols) == labels[i];
   return correct;
 }
 

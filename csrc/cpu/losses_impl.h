@@ -14,6 +14,8 @@ static double bce_loss_impl(const T* prob, const T* target, T* grad, int64_t n, 
   // Clip in the input's precision, as the NumPy reference does: 1 - eps rounds differently in float32.
   const T lo = T(eps), hi = T(1) - T(eps);
   const double inv_n = 1.0 / double(n);
+  // The one-log form below also needs both logs finite (an eps that rounds to 0 or 1 leaves 0 * -inf = NaN).
+  const bool inside = lo > T(0) && hi < T(1);
   double terms[kLossBlock];
   double lane[kLossLanes] = {};
   for (int64_t i0 = 0; i0 < n; i0 += kLossBlock) {
@@ -21,13 +23,25 @@ static double bce_loss_impl(const T* prob, const T* target, T* grad, int64_t n, 
     const T* pb = prob + i0;
     const T* tb = target + i0;
     T* gb = grad + i0;
-    for (int64_t i = 0; i < m; ++i) {
-      const T pc = std::min(std::max(pb[i], lo), hi);
-      const double p = double(pc), t = double(tb[i]);
-      double lp, lq;
-      vlog_pair(p, 1 - p, &lp, &lq);
-      terms[i] = t * lp + (1 - t) * lq;
-      gb[i] = T((p - t) / (p * (1 - p)) * inv_n);
+    int soft = !inside;  // or a target other than 0 and 1 in this block
+    for (int64_t i = 0; i < m; ++i) soft |= (tb[i] != T(0)) & (tb[i] != T(1));
+    if (soft) {
+      for (int64_t i = 0; i < m; ++i) {
+        const T pc = std::min(std::max(pb[i], lo), hi);
+        const double p = double(pc), t = double(tb[i]);
+        double lp, lq;
+        vlog_pair(p, 1 - p, &lp, &lq);
+        terms[i] = t * lp + (1 - t) * lq;
+        gb[i] = T((p - t) / (p * (1 - p)) * inv_n);
+      }
+    } else {
+      // With 0/1 targets one log does: t p + (1 - t)(1 - p) is exactly p or 1 - p.
+      for (int64_t i = 0; i < m; ++i) {
+        const T pc = std::min(std::max(pb[i], lo), hi);
+        const double p = double(pc), t = double(tb[i]);
+        terms[i] = vlog(t * p + (1 - t) * (1 - p));
+        gb[i] = T((p - t) / (p * (1 - p)) * inv_n);
+      }
     }
     int64_t i = 0;
     for (; i + kLossLanes <= m; i += kLossLanes)
