@@ -359,7 +359,9 @@ cudaError_t cudaMalloc(void** ptr, size_t bytes) {
   if (ptr == nullptr) return fail(cudaErrorInvalidValue, "cudaMalloc: null result pointer");
   // malloc(0) may return null; CUDA gives a distinct pointer for every allocation, so round up to one byte.
   void* p = std::malloc(bytes ? bytes : 1);
-  if (p == nullptr) return fail(cudaErrorMemoryAllocation, "cudaMalloc: out of memory for " + std::to_string(bytes) + " bytes");
+  if (p == nullptr) {
+    return fail(cudaErrorMemoryAllocation, "cudaMalloc: out of memory for " + std::to_string(bytes) + " bytes");
+  }
   {
     std::lock_guard<std::mutex> lock(pydl::sim::memory_mutex);
     pydl::sim::allocations()[static_cast<const char*>(p)] = bytes;
@@ -374,7 +376,9 @@ cudaError_t cudaFree(void* ptr) {
     std::lock_guard<std::mutex> lock(pydl::sim::memory_mutex);
     auto& live = pydl::sim::allocations();
     auto it = live.find(static_cast<const char*>(ptr));
-    if (it == live.end()) return fail(cudaErrorInvalidDevicePointer, "cudaFree of a pointer cudaMalloc did not return");
+    if (it == live.end()) {
+      return fail(cudaErrorInvalidDevicePointer, "cudaFree of a pointer cudaMalloc did not return");
+    }
     live.erase(it);
   }
   std::free(ptr);
@@ -389,14 +393,13 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
     std::memmove(dst, src, bytes);
     return cudaSuccess;
   }
-  if (dst_device && !is_device_memory(dst, bytes)) {
-    return fail(cudaErrorInvalidValue, "cudaMemcpy: the destination is not " + std::to_string(bytes) + " bytes of device memory");
-  }
-  if (src_device && !is_device_memory(src, bytes)) {
-    return fail(cudaErrorInvalidValue, "cudaMemcpy: the source is not " + std::to_string(bytes) + " bytes of device memory");
-  }
-  if (!dst_device && is_device_memory(dst, 1)) return fail(cudaErrorInvalidValue, "cudaMemcpy: a host destination is device memory");
-  if (!src_device && is_device_memory(src, 1)) return fail(cudaErrorInvalidValue, "cudaMemcpy: a host source is device memory");
+  const std::string span = " is not " + std::to_string(bytes) + " bytes of device memory";
+  std::string wrong;
+  if (dst_device && !is_device_memory(dst, bytes)) wrong = "the destination" + span;
+  else if (src_device && !is_device_memory(src, bytes)) wrong = "the source" + span;
+  else if (!dst_device && is_device_memory(dst, 1)) wrong = "a host destination lies in device memory";
+  else if (!src_device && is_device_memory(src, 1)) wrong = "a host source lies in device memory";
+  if (!wrong.empty()) return fail(cudaErrorInvalidValue, "cudaMemcpy: " + wrong);
   std::memmove(dst, src, bytes);
   return cudaSuccess;
 }
@@ -407,7 +410,9 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpy
 
 cudaError_t cudaMemset(void* ptr, int value, size_t bytes) {
   if (bytes == 0) return cudaSuccess;
-  if (!is_device_memory(ptr, bytes)) return fail(cudaErrorInvalidValue, "cudaMemset: not " + std::to_string(bytes) + " bytes of device memory");
+  if (!is_device_memory(ptr, bytes)) {
+    return fail(cudaErrorInvalidValue, "cudaMemset: not " + std::to_string(bytes) + " bytes of device memory");
+  }
   std::memset(ptr, value, bytes);
   return cudaSuccess;
 }
