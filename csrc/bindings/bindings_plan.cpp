@@ -50,11 +50,7 @@ class PyPlan {
   py::tuple run(const py::object& x_obj, const py::object& t_obj, const py::object& labels_obj, const py::object& epochs_obj,
                 const py::object& batch_obj, const py::object& perms_obj, const py::object& lrs_obj,
                 const py::object& lr_obj, const py::object& step_obj, const py::object& seeds_obj) {
-    const int64_t epochs = int_arg(kFn, "epochs", epochs_obj);
-    const int64_t batch = int_arg(kFn, "batch_size", batch_obj);
-    const double lr = float_arg(kFn, "lr", lr_obj);
-    int64_t step = int_arg(kFn, "step", step_obj);
-    if (epochs < 1 || batch < 1) value_error(std::string(kFn) + ": epochs and batch_size must be >= 1");
+    PlanSchedule sched = plan_schedule(kFn, epochs_obj, batch_obj, lr_obj, step_obj);
     py::array x = float_input(kFn, "x", x_obj);
     same_dtype(kFn, "x", x, "the plan", like_);
     if (x.ndim() < 1 || x.shape(0) < 1 || x.size() != checked_mul(kFn, "x", x.shape(0), in_size_)) {
@@ -67,7 +63,7 @@ class PyPlan {
     const bool has_labels_target = labels_loss_ && is_int_array(t_obj);
     if (has_labels_target) {
       target_labels = int_input(kFn, "target", t_obj, {n});
-      check_labels(target_labels, out_size_);
+      check_index_range(kFn, target_labels, out_size_);
     } else {
       target = float_input(kFn, "target", t_obj);
       same_dtype(kFn, "target", target, "x", x);
@@ -76,38 +72,15 @@ class PyPlan {
       }
     }
     py::array labels = int_input(kFn, "labels", labels_obj, {n});
-    check_labels(labels, out_size_ == 1 ? 2 : out_size_);
-    const int64_t batches = (n + std::min(batch, n) - 1) / std::min(batch, n);
-    py::array perms, lrs;
-    const bool has_perms = !perms_obj.is_none(), has_lrs = !lrs_obj.is_none();
-    if (has_perms) {
-      perms = int_input(kFn, "perms", perms_obj, {epochs, n});
-      check_labels(perms, n);
-    }
-    if (has_lrs) {
-      lrs = py::array_t<double, py::array::c_style | py::array::forcecast>(lrs_obj);
-      if (lrs.ndim() != 1 || lrs.size() != checked_mul(kFn, "lrs", epochs, batches)) {
-        value_error(std::string(kFn) + ": lrs must hold one rate per step (" + std::to_string(epochs * batches) + ")");
-      }
-    }
-    py::array seeds;
-    const bool random = f32_ ? f32_plan_->random() : f64_plan_->random();
-    if (random) {
-      if (seeds_obj.is_none()) value_error(std::string(kFn) + ": a plan with dropout needs seeds, one per step");
-      seeds = int_input(kFn, "seeds", seeds_obj, {checked_mul(kFn, "seeds", epochs, batches)});
-      const int64_t* sp = static_cast<const int64_t*>(seeds.data());
-      for (int64_t i = 0; i < seeds.size(); ++i) {
-        if (sp[i] < 0) value_error(std::string(kFn) + ": seeds must be >= 0, got " + std::to_string(sp[i]));
-      }
-    }
-    py::array_t<double> losses(epochs);
-    py::array_t<int64_t> correct(epochs);
+    check_index_range(kFn, labels, out_size_ == 1 ? 2 : out_size_);
+    sched.read_arrays(kFn, n, perms_obj, lrs_obj, seeds_obj, f32_ ? f32_plan_->random() : f64_plan_->random());
+    py::array_t<double> losses(sched.epochs);
+    py::array_t<int64_t> correct(sched.epochs);
+    int64_t step = sched.step;
     int64_t done;
     {
       py::gil_scoped_release nogil;
-      EpochSchedule s{epochs, batch, has_perms ? static_cast<const int64_t*>(perms.data()) : nullptr,
-                      has_lrs ? static_cast<const double*>(lrs.data()) : nullptr, lr,
-                      random ? static_cast<const int64_t*>(seeds.data()) : nullptr};
+      const EpochSchedule s = sched.schedule();
       const int64_t* tl = has_labels_target ? static_cast<const int64_t*>(target_labels.data()) : nullptr;
       const int64_t* lab = static_cast<const int64_t*>(labels.data());
       done = by_dtype(x, [&](auto zero) {
@@ -125,16 +98,6 @@ class PyPlan {
  private:
   Plan<float>& plan_of(float) { return *f32_plan_; }
   Plan<double>& plan_of(double) { return *f64_plan_; }
-
-  static void check_labels(const py::array& a, int64_t classes) {
-    const int64_t* p = static_cast<const int64_t*>(a.data());
-    for (int64_t i = 0; i < a.size(); ++i) {
-      if (p[i] < 0 || p[i] >= classes) {
-        value_error(std::string(kFn) + ": index or label " + std::to_string(p[i]) + " outside [0, " +
-                    std::to_string(classes) + ")");
-      }
-    }
-  }
 
   bool f32_ = true, labels_loss_ = false;
   int64_t in_size_ = 0, out_size_ = 0;

@@ -1,5 +1,6 @@
 #include "plan_description.h"
 
+#include <algorithm>
 #include <map>
 
 #include "check.h"
@@ -107,6 +108,59 @@ PlanDescription describe_plan(const char* fn, const py::list& steps, const py::t
   }
   d.optim = os;
   return d;
+}
+
+PlanSchedule plan_schedule(const char* fn, const py::object& epochs_obj, const py::object& batch_obj,
+                           const py::object& lr_obj, const py::object& step_obj) {
+  PlanSchedule s;
+  s.epochs = int_arg(fn, "epochs", epochs_obj);
+  s.batch = int_arg(fn, "batch_size", batch_obj);
+  s.lr = float_arg(fn, "lr", lr_obj);
+  s.step = int_arg(fn, "step", step_obj);
+  if (s.epochs < 1 || s.batch < 1) value_error(std::string(fn) + ": epochs and batch_size must be >= 1");
+  return s;
+}
+
+void PlanSchedule::read_arrays(const char* fn, int64_t n, const py::object& perms_obj, const py::object& lrs_obj,
+                               const py::object& seeds_obj, bool random) {
+  const int64_t batches = (n + std::min(batch, n) - 1) / std::min(batch, n);
+  has_perms = !perms_obj.is_none();
+  has_lrs = !lrs_obj.is_none();
+  has_seeds = random;
+  if (has_perms) {
+    perms = int_input(fn, "perms", perms_obj, {epochs, n});
+    check_index_range(fn, perms, n);
+  }
+  if (has_lrs) {
+    lrs = py::array_t<double, py::array::c_style | py::array::forcecast>(lrs_obj);
+    if (lrs.ndim() != 1 || lrs.size() != checked_mul(fn, "lrs", epochs, batches)) {
+      value_error(std::string(fn) + ": lrs must hold one rate per step (" + std::to_string(epochs * batches) + ")");
+    }
+  }
+  if (random) {
+    if (seeds_obj.is_none()) value_error(std::string(fn) + ": a plan with dropout needs seeds, one per step");
+    seeds = int_input(fn, "seeds", seeds_obj, {checked_mul(fn, "seeds", epochs, batches)});
+    const int64_t* sp = static_cast<const int64_t*>(seeds.data());
+    for (int64_t i = 0; i < seeds.size(); ++i) {
+      if (sp[i] < 0) value_error(std::string(fn) + ": seeds must be >= 0, got " + std::to_string(sp[i]));
+    }
+  }
+}
+
+EpochSchedule PlanSchedule::schedule() const {
+  return EpochSchedule{epochs, batch, has_perms ? static_cast<const int64_t*>(perms.data()) : nullptr,
+                       has_lrs ? static_cast<const double*>(lrs.data()) : nullptr, lr,
+                       has_seeds ? static_cast<const int64_t*>(seeds.data()) : nullptr};
+}
+
+void check_index_range(const char* fn, const py::array& a, int64_t bound) {
+  const int64_t* p = static_cast<const int64_t*>(a.data());
+  for (int64_t i = 0; i < a.size(); ++i) {
+    if (p[i] < 0 || p[i] >= bound) {
+      value_error(std::string(fn) + ": index or label " + std::to_string(p[i]) + " outside [0, " +
+                  std::to_string(bound) + ")");
+    }
+  }
 }
 
 }  // namespace pydl

@@ -8,23 +8,10 @@
 #include "dropout.h"
 #include "normalization.h"
 #include "plan/step.h"
+#include "plan/step_args.h"
 
 namespace pydl {
 namespace {
-
-// A layer's weight and optional bias, with their gradients (the spec's params and grads, in that order).
-template <typename T>
-struct Weights {
-  explicit Weights(const StepSpec& s)
-      : w(static_cast<T*>(s.params[0])), b(s.params.size() > 1 ? static_cast<T*>(s.params[1]) : nullptr),
-        dw(static_cast<T*>(s.grads[0])), db(s.grads.size() > 1 ? static_cast<T*>(s.grads[1]) : nullptr) {}
-  const T* w;
-  const T* b;
-  T* dw;
-  T* db;
-};
-
-Activation activation_of(const StepSpec& s) { return static_cast<Activation>(int(s.number("activation"))); }
 
 // Dense: y = act(x W + b), nn.Dense.
 template <typename T>
@@ -86,33 +73,22 @@ class Conv2DStep : public Step<T> {
       : p_(s),
         relu_(activation_of(s) == Activation::relu), spec_(s) {}
 
-  void forward(const T* x, T* y, int64_t rows) override { conv2d_forward(geometry(rows), x, p_.w, p_.b, relu_, y); }
+  void forward(const T* x, T* y, int64_t rows) override {
+    conv2d_forward(conv_of(spec_, rows), x, p_.w, p_.b, relu_, y);
+  }
 
   // The ReLU's backward is the kernel's masked read of dy: the same values as relu_backward's, without
   // writing and re-reading them.
   void backward(const T* x, const T* y, const T* dy, T* dx, int64_t rows) override {
-    conv2d_backward(geometry(rows), x, p_.w, dy, relu_ ? y : nullptr, dx, p_.dw, p_.db);
+    conv2d_backward(conv_of(spec_, rows), x, p_.w, dy, relu_ ? y : nullptr, dx, p_.dw, p_.db);
   }
 
  private:
-  ConvGeom geometry(int64_t rows) const {
-    const StepSpec& s = spec_;
-    return conv_geometry(rows, s.in_shape[0], s.in_shape[1], s.in_shape[2], s.out_shape[0],
-                         int64_t(s.number("kernel_h")), int64_t(s.number("kernel_w")), int64_t(s.number("stride_h")),
-                         int64_t(s.number("stride_w")), int64_t(s.number("pad_h")), int64_t(s.number("pad_w")));
-  }
-
   Weights<T> p_;
   bool relu_;
   StepSpec spec_;
 };
 PYDL_PLAN_STEP("conv2d", Conv2DStep);
-
-PoolGeom pool_of(const StepSpec& s, int64_t rows) {
-  return pool_geometry(rows * s.in_shape[0], s.in_shape[1], s.in_shape[2], int64_t(s.number("kernel_h")),
-                       int64_t(s.number("kernel_w")), int64_t(s.number("stride_h")), int64_t(s.number("stride_w")),
-                       int64_t(s.number("pad_h")), int64_t(s.number("pad_w")));
-}
 
 // MaxPool2D, keeping the arg-max indices its backward needs.
 template <typename T>

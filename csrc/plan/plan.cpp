@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <utility>
 
 #include "batch.h"
 #include "dense.h"
@@ -44,15 +45,13 @@ template <typename T>
 Plan<T>::Plan(const std::vector<StepSpec>& layer_steps, const LossSpec& loss, const OptimSpec& optim)
     : loss_(loss), optim_(optim), fm_(narrow_network(layer_steps)) {
   const std::vector<StepSpec> steps = fm_ ? feature_major_steps(layer_steps) : layer_steps;
-  bool params_before = false;
   for (const StepSpec& spec : steps) {
     steps_.push_back(make_step<T>(spec));
     random_ = random_ || steps_.back()->random();
-    size_.push_back(spec.in_size());
-    need_dx_.push_back(params_before);
-    params_before = params_before || !spec.params.empty();
   }
-  size_.push_back(steps.back().out_size());
+  StepShapes shapes = step_shapes(steps);
+  size_ = std::move(shapes.sizes);
+  need_dx_ = std::move(shapes.need_dx);
   act_.resize(steps.size() + 1);
   grad_.resize(steps.size() + 1);
 }

@@ -48,4 +48,16 @@ std::unique_ptr<Step<double>> make_step<double>(const StepSpec& spec) {
   return it->second.f64(spec);
 }
 
+StepShapes step_shapes(const std::vector<StepSpec>& steps) {
+  StepShapes shapes;
+  bool params_before = false;
+  for (const StepSpec& spec : steps) {
+    shapes.sizes.push_back(spec.in_size());
+    shapes.need_dx.push_back(params_before);
+    params_before = params_before || !spec.params.empty();
+  }
+  shapes.sizes.push_back(steps.back().out_size());
+  return shapes;
+}
+
 }  // namespace pydl

@@ -26,6 +26,14 @@ struct StepSpec {
   int64_t out_size() const;
 };
 
+// Per-sample sizes of each step's input plus the last step's output (sizes.back()), and whether step i
+// must produce dL/dx (some step before it has parameters): what every plan sizes its buffers by.
+struct StepShapes {
+  std::vector<int64_t> sizes;
+  std::vector<bool> need_dx;
+};
+StepShapes step_shapes(const std::vector<StepSpec>& steps);
+
 template <typename T>
 class Step {
  public:

@@ -6,39 +6,10 @@ import pytest
 from pydl import reference as R
 
 from cuda_twin import close, in_every_thread_order, raises_like_the_twin
+from kernel_configs import conv_configs, conv_id
 
 
-def _out(n, k, s, p):
-    return (n + 2 * p - k) // s + 1
-
-
-def _random_configs(count, seed=1234):
-    """tests/kernels/test_conv.py's generator and seed: kernels 1-5, strides 1-3, paddings 0-2 (square or
-    not), odd sizes up to 20, batches up to 4."""
-    rng = np.random.default_rng(seed)
-    valid = []
-    while len(valid) < count:
-        kh, kw = rng.integers(1, 6, size=2)
-        if rng.random() < 0.5:
-            kw = kh
-        sh, sw = rng.integers(1, 4, size=2) if rng.random() < 0.3 else (rng.integers(1, 4),) * 2
-        ph, pw = rng.integers(0, 3, size=2) if rng.random() < 0.3 else (rng.integers(0, 3),) * 2
-        cfg = dict(n=int(rng.integers(1, 5)), c_in=int(rng.integers(1, 9)), c_out=int(rng.integers(1, 17)),
-                   h=int(rng.integers(1, 21)), w=int(rng.integers(1, 21)), kh=int(kh), kw=int(kw),
-                   stride=(int(sh), int(sw)), padding=(int(ph), int(pw)),
-                   dtype=np.float32 if len(valid) % 2 else np.float64, seed=int(rng.integers(1 << 30)))
-        if _out(cfg["h"], cfg["kh"], sh, ph) >= 1 and _out(cfg["w"], cfg["kw"], sw, pw) >= 1:
-            valid.append(cfg)
-    return valid
-
-
-CONFIGS = _random_configs(64)
-
-
-def _id(cfg):
-    s, p = cfg["stride"], cfg["padding"]
-    return (f"n{cfg['n']}-{cfg['c_in']}x{cfg['h']}x{cfg['w']}-o{cfg['c_out']}-k{cfg['kh']}x{cfg['kw']}"
-            f"-s{s[0]}{s[1]}-p{p[0]}{p[1]}-{np.dtype(cfg['dtype']).name}")
+CONFIGS = conv_configs(64)[0]
 
 
 def _arrays(cfg):
@@ -50,7 +21,7 @@ def _arrays(cfg):
     return x, w, b
 
 
-@pytest.mark.parametrize("cfg", CONFIGS, ids=_id)
+@pytest.mark.parametrize("cfg", CONFIGS, ids=conv_id)
 def test_forward_and_backward_equal_the_twin(sim, cfg):
     s, d = sim, sim.from_numpy
     x, w, b = _arrays(cfg)
@@ -64,7 +35,7 @@ def test_forward_and_backward_equal_the_twin(sim, cfg):
         close(got, want)
 
 
-@pytest.mark.parametrize("cfg", CONFIGS[:6], ids=_id)
+@pytest.mark.parametrize("cfg", CONFIGS[:6], ids=conv_id)
 def test_backward_has_the_same_bits_in_every_thread_order(sim_forward, cfg):
     s, d = sim_forward, sim_forward.from_numpy
     x, w, b = _arrays(cfg)

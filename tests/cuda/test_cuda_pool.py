@@ -7,34 +7,10 @@ import pytest
 from pydl import reference as R
 
 from cuda_twin import close, raises_like_the_twin
+from kernel_configs import pool_configs, pool_id
 
 
-def _random_configs(count, seed=4321):
-    """tests/kernels/test_pool.py's generator and seed: kernels 1-5, strides 1-3 or None, paddings up to half
-    the kernel, odd sizes up to 20."""
-    rng = np.random.default_rng(seed)
-    configs = []
-    while len(configs) < count:
-        kh, kw = (int(v) for v in rng.integers(1, 6, size=2))
-        stride = None if rng.random() < 0.25 else (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
-        padding = (int(rng.integers(0, kh // 2 + 1)), int(rng.integers(0, kw // 2 + 1)))
-        cfg = dict(shape=(int(rng.integers(1, 5)), int(rng.integers(1, 6)), int(rng.integers(1, 21)),
-                          int(rng.integers(1, 21))),
-                   kernel=(kh, kw), stride=stride, padding=padding,
-                   dtype=np.float32 if len(configs) % 2 else np.float64, seed=int(rng.integers(1 << 30)))
-        s = stride or (kh, kw)
-        h, w = cfg["shape"][2:]
-        if (h + 2 * padding[0] - kh) // s[0] >= 0 and (w + 2 * padding[1] - kw) // s[1] >= 0:
-            configs.append(cfg)
-    return configs
-
-
-CONFIGS = _random_configs(40)
-
-
-def _id(cfg):
-    return (f"{'x'.join(map(str, cfg['shape']))}-k{cfg['kernel']}-s{cfg['stride']}-p{cfg['padding']}"
-            f"-{np.dtype(cfg['dtype']).name}").replace(" ", "")
+CONFIGS = pool_configs(40)
 
 
 def _tied(shape, dtype, seed):
@@ -49,7 +25,7 @@ def _pool_tol(got, want):
 
 
 @pytest.mark.parametrize("values", ["normal", "tied"])
-@pytest.mark.parametrize("cfg", CONFIGS, ids=_id)
+@pytest.mark.parametrize("cfg", CONFIGS, ids=pool_id)
 def test_forward_and_backward_equal_the_twin(sim, cfg, values):
     s, d = sim, sim.from_numpy
     x = (_tied(cfg["shape"], cfg["dtype"], cfg["seed"]) if values == "tied"

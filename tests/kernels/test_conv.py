@@ -6,35 +6,13 @@ import pydl
 from pydl import kernels as K
 from pydl import reference as R
 
+from kernel_configs import conv_configs, conv_id
 from numgrad import numerical_grad, rel_err
 
 BACKENDS = [pytest.param(K, id="cpp"), pytest.param(R, id="numpy")]
 
 
-def _out(n, k, s, p):
-    return (n + 2 * p - k) // s + 1
-
-
-def _random_configs(count, seed=1234):
-    """`count` configurations whose output is at least 1x1, and the rejected ones on the way (which must raise)."""
-    rng = np.random.default_rng(seed)
-    valid, invalid = [], []
-    while len(valid) < count:
-        kh, kw = rng.integers(1, 6, size=2)
-        if rng.random() < 0.5:
-            kw = kh
-        sh, sw = rng.integers(1, 4, size=2) if rng.random() < 0.3 else (rng.integers(1, 4),) * 2
-        ph, pw = rng.integers(0, 3, size=2) if rng.random() < 0.3 else (rng.integers(0, 3),) * 2
-        cfg = dict(n=int(rng.integers(1, 5)), c_in=int(rng.integers(1, 9)), c_out=int(rng.integers(1, 17)),
-                   h=int(rng.integers(1, 21)), w=int(rng.integers(1, 21)), kh=int(kh), kw=int(kw),
-                   stride=(int(sh), int(sw)), padding=(int(ph), int(pw)),
-                   dtype=np.float32 if len(valid) % 2 else np.float64, seed=int(rng.integers(1 << 30)))
-        ok = _out(cfg["h"], cfg["kh"], sh, ph) >= 1 and _out(cfg["w"], cfg["kw"], sw, pw) >= 1
-        (valid if ok else invalid).append(cfg)
-    return valid, invalid
-
-
-VALID, INVALID = _random_configs(64)
+VALID, INVALID = conv_configs(64)
 
 
 def _arrays(cfg):
@@ -53,13 +31,7 @@ def _close(actual, expected, dtype):
     np.testing.assert_allclose(actual, expected, rtol=tol, atol=tol * scale)
 
 
-def _id(cfg):
-    s, p = cfg["stride"], cfg["padding"]
-    return (f"n{cfg['n']}-{cfg['c_in']}x{cfg['h']}x{cfg['w']}-o{cfg['c_out']}-k{cfg['kh']}x{cfg['kw']}"
-            f"-s{s[0]}{s[1]}-p{p[0]}{p[1]}-{np.dtype(cfg['dtype']).name}")
-
-
-@pytest.mark.parametrize("cfg", VALID, ids=_id)
+@pytest.mark.parametrize("cfg", VALID, ids=conv_id)
 def test_matches_reference(cfg):
     x, w, b = _arrays(cfg)
     s, p, dt = cfg["stride"], cfg["padding"], cfg["dtype"]
@@ -71,7 +43,7 @@ def test_matches_reference(cfg):
         _close(got, want, dt)
 
 
-@pytest.mark.parametrize("cfg", VALID[:24], ids=_id)
+@pytest.mark.parametrize("cfg", VALID[:24], ids=conv_id)
 @pytest.mark.parametrize("mod", BACKENDS)
 def test_fused_relu_is_the_convolution_clipped_at_zero(mod, cfg):
     x, w, b = _arrays(cfg)
@@ -123,7 +95,7 @@ def test_enough_random_configs():
     assert any(c["kh"] != c["kw"] for c in VALID) and len(INVALID) > 0
 
 
-@pytest.mark.parametrize("cfg", INVALID[:10], ids=_id)
+@pytest.mark.parametrize("cfg", INVALID[:10], ids=conv_id)
 @pytest.mark.parametrize("mod", BACKENDS)
 def test_output_below_one_raises(mod, cfg):
     x, w, b = _arrays(cfg)
@@ -310,7 +282,7 @@ class TestBadInput:
             mod.conv2d_backward(self.x, self.w, np.full((2, 4, 3, 3), np.nan, np.float32))
 
 
-@pytest.mark.parametrize("cfg", VALID[:24], ids=_id)
+@pytest.mark.parametrize("cfg", VALID[:24], ids=conv_id)
 def test_matches_torch(cfg):
     torch = pytest.importorskip("torch")
     F = torch.nn.functional

@@ -7,36 +7,13 @@ from pydl import kernels as K
 from pydl import reference as R
 
 from conftest import DTYPES
+from kernel_configs import pool_configs, pool_id
 from numgrad import numerical_grad, rel_err
 
 BACKENDS = [pytest.param(K, id="cpp"), pytest.param(R, id="numpy")]
 
 
-def _random_configs(count, seed=4321):
-    """`count` valid pooling configurations (padding <= kernel/2, output at least 1x1)."""
-    rng = np.random.default_rng(seed)
-    configs = []
-    while len(configs) < count:
-        kh, kw = (int(v) for v in rng.integers(1, 6, size=2))
-        stride = None if rng.random() < 0.25 else (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
-        padding = (int(rng.integers(0, kh // 2 + 1)), int(rng.integers(0, kw // 2 + 1)))
-        cfg = dict(shape=(int(rng.integers(1, 5)), int(rng.integers(1, 6)), int(rng.integers(1, 21)),
-                          int(rng.integers(1, 21))),
-                   kernel=(kh, kw), stride=stride, padding=padding,
-                   dtype=np.float32 if len(configs) % 2 else np.float64, seed=int(rng.integers(1 << 30)))
-        s = stride or (kh, kw)
-        h, w = cfg["shape"][2:]
-        if (h + 2 * padding[0] - kh) // s[0] >= 0 and (w + 2 * padding[1] - kw) // s[1] >= 0:
-            configs.append(cfg)
-    return configs
-
-
-CONFIGS = _random_configs(40)
-
-
-def _id(cfg):
-    return (f"{'x'.join(map(str, cfg['shape']))}-k{cfg['kernel']}-s{cfg['stride']}-p{cfg['padding']}"
-            f"-{np.dtype(cfg['dtype']).name}").replace(" ", "")
+CONFIGS = pool_configs(40)
 
 
 def _input(cfg):
@@ -49,7 +26,7 @@ def _close(actual, expected):
     np.testing.assert_allclose(actual, expected, rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("cfg", CONFIGS, ids=_id)
+@pytest.mark.parametrize("cfg", CONFIGS, ids=pool_id)
 def test_matches_reference(cfg):
     x = _input(cfg)
     args = (cfg["kernel"], cfg["stride"], cfg["padding"])
@@ -261,7 +238,7 @@ class TestBadInput:
             mod.avg_pool2d_backward(np.zeros((2, 3, 3, 3), np.float32), self.x.shape, 2)
 
 
-@pytest.mark.parametrize("cfg", CONFIGS[:16], ids=_id)
+@pytest.mark.parametrize("cfg", CONFIGS[:16], ids=pool_id)
 def test_matches_torch(cfg):
     torch = pytest.importorskip("torch")
     F = torch.nn.functional

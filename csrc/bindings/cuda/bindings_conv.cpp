@@ -8,65 +8,11 @@
 #include "cuda/conv.h"
 #include "cuda/pool.h"
 #include "device_check.h"
+#include "geometry_check.h"
 #include "registry.h"
 
 namespace pydl::cuda {
 namespace {
-
-int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
-// The bound of reference/_checks.py MAX_STAGED (the CPU kernel's staging of one zero-padded sample),
-// kept here so that every backend refuses the same geometries.
-constexpr int64_t kMaxStagedElements = int64_t(1) << 28;
-
-// floor((in + 2 pad - k) / stride) + 1 for both dimensions, in checked arithmetic; ValueError naming all
-// sizes when one is < 1.
-Pair out_size(const char* fn, Pair in, Pair k, Pair stride, Pair padding) {
-  auto one = [&](int64_t i, int64_t kk, int64_t s, int64_t p) {
-    const int64_t padded = checked_add(fn, "the padded input size", i, checked_mul(fn, "2 * padding", 2, p));
-    return floor_div(padded - kk, s) + 1;
-  };
-  Pair o{one(in.first, k.first, stride.first, padding.first), one(in.second, k.second, stride.second, padding.second)};
-  if (o.first < 1 || o.second < 1) {
-    value_error(std::string(fn) + ": output size would be " + pair_str(o) + " for input (H, W) = " + pair_str(in) +
-                ", kernel " + pair_str(k) + ", stride " + pair_str(stride) + ", padding " + pair_str(padding) +
-                "; the kernel must fit in the padded input (H + 2*padding >= kernel)");
-  }
-  return o;
-}
-
-ConvGeom conv_geom(const char* fn, const DeviceArray& x, const DeviceArray& w, const py::handle& stride_obj,
-                   const py::handle& padding_obj) {
-  const Pair stride = int_pair(fn, "stride", stride_obj), padding = int_pair(fn, "padding", padding_obj);
-  geometry_range(fn, "stride", stride, 1);
-  geometry_range(fn, "padding", padding, 0);
-  const Shape& xs = x.shape;
-  const Shape& ws = w.shape;
-  if (xs[1] != ws[1]) {
-    value_error(std::string(fn) + ": x has " + std::to_string(xs[1]) + " input channels (shape " + shape_str(xs) +
-                ", NCHW) but w expects " + std::to_string(ws[1]) + " (shape " + shape_str(ws) +
-                ", (C_out, C_in, kH, kW))");
-  }
-  const Pair k{ws[2], ws[3]};
-  out_size(fn, {xs[2], xs[3]}, k, stride, padding);  // raises when the kernel does not fit
-  const ConvGeom g = conv_geometry(xs[0], xs[1], xs[2], xs[3], ws[0], k.first, k.second, stride.first, stride.second,
-                                   padding.first, padding.second);
-  const int64_t sw = g.sw;
-  if (padding.first > 0 || padding.second > 0 || sw > 1) {
-    const int64_t hp = xs[2] + 2 * padding.first, wp = xs[3] + 2 * padding.second;
-    const int64_t row = ((wp + sw - 1) / sw) * sw;
-    const int64_t staged =
-        checked_mul(fn, "the padded sample size", checked_mul(fn, "the padded sample size", xs[1], hp), row);
-    if (staged > kMaxStagedElements) {
-      value_error(std::string(fn) + ": the zero-padded sample would hold " + std::to_string(staged) +
-                  " elements (C_in x (H + 2*pad_h) x (W + 2*pad_w), padding " + pair_str(padding) +
-                  "), more than the limit 2**28; use less padding");
-    }
-  }
-  return g;
-}
-
-Shape conv_out_shape(const ConvGeom& g) { return {g.n, g.c_out, g.ho, g.wo}; }
 
 py::object conv2d_forward_py(const py::object& x_obj, const py::object& w_obj, const py::object& b_obj,
                              const py::object& stride, const py::object& padding, const py::object& activation_obj,
@@ -83,7 +29,7 @@ py::object conv2d_forward_py(const py::object& x_obj, const py::object& w_obj, c
     same_dtype(fn, "b", b, "x", x);
     same_shape(fn, "b", b, {w.shape[0]});
   }
-  const ConvGeom g = conv_geom(fn, x, w, stride, padding);
+  const ConvGeom g = conv_geom(fn, x.shape, w.shape, stride, padding);
   const bool relu = activation_arg(fn, activation, 2) == Activation::relu;
   reject_nan(fn, "x", x);
   reject_nan(fn, "w", w);
@@ -116,7 +62,7 @@ py::tuple conv2d_backward_py(const py::object& x_obj, const py::object& w_obj, c
   const DeviceArray dy = float_input(fn, "dy", dy_obj, 4);
   same_dtype(fn, "w", w, "x", x);
   same_dtype(fn, "dy", dy, "x", x);
-  const ConvGeom g = conv_geom(fn, x, w, stride, padding);
+  const ConvGeom g = conv_geom(fn, x.shape, w.shape, stride, padding);
   same_shape(fn, "dy", dy, conv_out_shape(g));
   reject_nan(fn, "x", x);
   reject_nan(fn, "w", w);
@@ -151,35 +97,6 @@ py::tuple conv2d_backward_py(const py::object& x_obj, const py::object& w_obj, c
                         has_bias ? result(db_obj, db) : py::none());
 }
 
-// Pool geometry from the input's (N, C, H, W); stride None means the kernel size (PyTorch's default).
-PoolGeom pool_geom(const char* fn, const Shape& x_shape, const py::handle& kernel_obj, const py::handle& stride_obj,
-                   const py::handle& padding_obj) {
-  const Pair k = int_pair(fn, "kernel_size", kernel_obj);
-  const Pair stride = stride_obj.is_none() ? k : int_pair(fn, "stride", stride_obj);
-  const Pair padding = int_pair(fn, "padding", padding_obj);
-  geometry_range(fn, "kernel_size", k, 1);
-  geometry_range(fn, "stride", stride, 1);
-  geometry_range(fn, "padding", padding, 0);
-  if (padding.first > k.first / 2 || padding.second > k.second / 2) {
-    value_error(std::string(fn) + ": padding " + pair_str(padding) + " must be at most half the kernel size " +
-                pair_str(k) + " (as in PyTorch), so every window holds an input element");
-  }
-  const Pair o = out_size(fn, {x_shape[2], x_shape[3]}, k, stride, padding);
-  return {x_shape[0] * x_shape[1], x_shape[2], x_shape[3], k.first, k.second, stride.first, stride.second,
-          padding.first, padding.second, o.first, o.second};
-}
-
-// x_shape argument of the pooling backwards: 4 positive ints whose product is an allocatable size.
-Shape shape4(const char* fn, const py::handle& obj, const DeviceArray& dy) {
-  Shape s = int_tuple(fn, "x_shape", obj, 4);
-  for (int64_t v : s) {
-    if (v < 1) value_error(std::string(fn) + ": x_shape must be positive, got " + shape_str(s));
-  }
-  checked_numel(fn, "dx", s, int64_t(itemsize(dy.dtype)));
-  return s;
-}
-
-Shape pool_out_shape(const Shape& x_shape, const PoolGeom& g) { return {x_shape[0], x_shape[1], g.ho, g.wo}; }
 
 py::tuple max_pool2d_forward_py(const py::object& x_obj, const py::object& kernel, const py::object& stride,
                                 const py::object& padding, const py::object& out_obj, const py::object& argmax_obj) {
@@ -222,7 +139,7 @@ py::object max_pool2d_backward_py(const py::object& dy_obj, const py::object& ar
   const char* fn = "max_pool2d_backward";
   const DeviceArray dy = float_input(fn, "dy", dy_obj, 4);
   const DeviceArray argmax = int64_input(fn, "argmax", argmax_obj, dy.shape);
-  const Shape xs = shape4(fn, x_shape_obj, dy);
+  const Shape xs = pool_x_shape(fn, x_shape_obj, int64_t(itemsize(dy.dtype)));
   if (xs[0] != dy.shape[0] || xs[1] != dy.shape[1]) {
     value_error(std::string(fn) + ": x_shape " + shape_str(xs) + " must share N and C with dy " + shape_str(dy.shape));
   }
@@ -266,7 +183,7 @@ py::object avg_pool2d_backward_py(const py::object& dy_obj, const py::object& x_
                                   const py::object& stride, const py::object& padding, const py::object& out_obj) {
   const char* fn = "avg_pool2d_backward";
   const DeviceArray dy = float_input(fn, "dy", dy_obj, 4);
-  const Shape xs = shape4(fn, x_shape_obj, dy);
+  const Shape xs = pool_x_shape(fn, x_shape_obj, int64_t(itemsize(dy.dtype)));
   const PoolGeom g = pool_geom(fn, xs, kernel, stride, padding);
   same_shape(fn, "dy", dy, pool_out_shape(xs, g));
   reject_nan(fn, "dy", dy);

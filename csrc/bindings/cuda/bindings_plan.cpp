@@ -46,11 +46,7 @@ class PyDevicePlan {
                 const py::object& epochs_obj, const py::object& batch_obj, const py::object& perms_obj,
                 const py::object& lrs_obj, const py::object& lr_obj, const py::object& step_obj,
                 const py::object& seeds_obj) {
-    const int64_t epochs = int_arg(kFn, "epochs", epochs_obj);
-    const int64_t batch = int_arg(kFn, "batch_size", batch_obj);
-    const double lr = float_arg(kFn, "lr", lr_obj);
-    int64_t step = int_arg(kFn, "step", step_obj);
-    if (epochs < 1 || batch < 1) value_error(std::string(kFn) + ": epochs and batch_size must be >= 1");
+    PlanSchedule sched = plan_schedule(kFn, epochs_obj, batch_obj, lr_obj, step_obj);
     const DeviceArray x = float_input(kFn, "x", x_obj);
     if (x.dtype != dtype_) type_error(std::string(kFn) + ": x must have the plan's dtype " + cuda::dtype_name(dtype_));
     if (x.shape.empty() || x.size() != x.shape[0] * in_size_) {
@@ -74,35 +70,14 @@ class PyDevicePlan {
     DeviceArray labels = is_device_array(labels_obj) ? int64_input(kFn, "labels", labels_obj, {n})
                                                      : upload_ints("labels", labels_obj, {n});
     check_indices("labels", labels, out_size_ == 1 ? 2 : out_size_);
-    const int64_t batches = (n + std::min(batch, n) - 1) / std::min(batch, n);
-    py::array perms, lrs, seeds;  // a default py::array is an empty array, not null: the flags say which are given
-    const bool has_perms = !perms_obj.is_none(), has_lrs = !lrs_obj.is_none();
-    if (has_perms) {
-      perms = pydl::int_input(kFn, "perms", perms_obj, {epochs, n});
-      const int64_t* p = static_cast<const int64_t*>(perms.data());
-      for (int64_t i = 0; i < perms.size(); ++i) {
-        if (p[i] < 0 || p[i] >= n) value_error(std::string(kFn) + ": perms hold " + std::to_string(p[i]) + " outside [0, n)");
-      }
-    }
-    if (has_lrs) {
-      lrs = py::array_t<double, py::array::c_style | py::array::forcecast>(lrs_obj);
-      if (lrs.ndim() != 1 || lrs.size() != epochs * batches) {
-        value_error(std::string(kFn) + ": lrs must hold one rate per step (" + std::to_string(epochs * batches) + ")");
-      }
-    }
-    const bool random = f32_ ? f32_->random() : f64_->random();
-    if (random) {
-      if (seeds_obj.is_none()) value_error(std::string(kFn) + ": a plan with dropout needs seeds, one per step");
-      seeds = pydl::int_input(kFn, "seeds", seeds_obj, {epochs * batches});
-    }
-    py::array_t<double> losses(epochs);
-    py::array_t<int64_t> correct(epochs);
+    sched.read_arrays(kFn, n, perms_obj, lrs_obj, seeds_obj, f32_ ? f32_->random() : f64_->random());
+    py::array_t<double> losses(sched.epochs);
+    py::array_t<int64_t> correct(sched.epochs);
+    int64_t step = sched.step;
     int64_t done;
     {
       py::gil_scoped_release nogil;
-      EpochSchedule s{epochs, batch, has_perms ? static_cast<const int64_t*>(perms.data()) : nullptr,
-                      has_lrs ? static_cast<const double*>(lrs.data()) : nullptr, lr,
-                      random ? static_cast<const int64_t*>(seeds.data()) : nullptr};
+      const EpochSchedule s = sched.schedule();
       const int64_t* tl = labels_target ? target_labels.ptr<int64_t>() : nullptr;
       if (f32_) {
         EpochData<float> d{x.ptr<float>(), n, labels_target ? nullptr : target.ptr<float>(), tl, labels.ptr<int64_t>()};

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "../batch.h"
 #include "../losses.h"
@@ -12,15 +13,13 @@ namespace pydl::cuda {
 template <typename T>
 DevicePlan<T>::DevicePlan(const std::vector<StepSpec>& steps, const LossSpec& loss, const OptimSpec& optim)
     : loss_(loss), optim_(optim), act_(steps.size() + 1), grad_(steps.size() + 1) {
-  bool params_before = false;
   for (const StepSpec& spec : steps) {
     steps_.push_back(make_device_step<T>(spec));
     random_ = random_ || steps_.back()->random();
-    size_.push_back(spec.in_size());
-    need_dx_.push_back(params_before);
-    params_before = params_before || !spec.params.empty();
   }
-  size_.push_back(steps.back().out_size());
+  StepShapes shapes = step_shapes(steps);
+  size_ = std::move(shapes.sizes);
+  need_dx_ = std::move(shapes.need_dx);
   loss_workspace_.reserve(kLossWorkspace);
   correct_.reserve(1);
 }

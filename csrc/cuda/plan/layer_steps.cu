@@ -11,11 +11,10 @@
 #include "../pool.h"
 #include "device_buffer.h"
 #include "device_step.h"
+#include "plan/step_args.h"
 
 namespace pydl::cuda {
 namespace {
-
-Activation activation_of(const StepSpec& s) { return static_cast<Activation>(int(s.number("activation"))); }
 
 template <typename T>
 void activation_forward(Activation act, const T* x, T* y, int64_t n, double clip, cudaStream_t stream) {
@@ -36,18 +35,6 @@ void activation_backward(Activation act, const T* y, const T* dy, T* dx, int64_t
     case Activation::none: break;
   }
 }
-
-// A layer's weight and optional bias, with their gradients (the spec's params and grads, in that order).
-template <typename T>
-struct Weights {
-  explicit Weights(const StepSpec& s)
-      : w(static_cast<T*>(s.params[0])), b(s.params.size() > 1 ? static_cast<T*>(s.params[1]) : nullptr),
-        dw(static_cast<T*>(s.grads[0])), db(s.grads.size() > 1 ? static_cast<T*>(s.grads[1]) : nullptr) {}
-  const T* w;
-  const T* b;
-  T* dw;
-  T* db;
-};
 
 // Dense: y = act(x W + b).
 template <typename T>
@@ -75,12 +62,6 @@ class DenseStep : public DeviceStep<T> {
   DeviceBuffer<T> dz_;  // dL/d(pre-activation)
 };
 PYDL_CUDA_PLAN_STEP("dense", DenseStep);
-
-ConvGeom conv_of(const StepSpec& s, int64_t rows) {
-  return conv_geometry(rows, s.in_shape[0], s.in_shape[1], s.in_shape[2], s.out_shape[0], int64_t(s.number("kernel_h")),
-                       int64_t(s.number("kernel_w")), int64_t(s.number("stride_h")), int64_t(s.number("stride_w")),
-                       int64_t(s.number("pad_h")), int64_t(s.number("pad_w")));
-}
 
 // Conv2D: y = conv(x, W) + b, with a fused ReLU when activation is relu.
 template <typename T>
@@ -111,12 +92,6 @@ class Conv2DStep : public DeviceStep<T> {
   DeviceBuffer<T> dz_, workspace_;
 };
 PYDL_CUDA_PLAN_STEP("conv2d", Conv2DStep);
-
-PoolGeom pool_of(const StepSpec& s, int64_t rows) {
-  return pool_geometry(rows * s.in_shape[0], s.in_shape[1], s.in_shape[2], int64_t(s.number("kernel_h")),
-                       int64_t(s.number("kernel_w")), int64_t(s.number("stride_h")), int64_t(s.number("stride_w")),
-                       int64_t(s.number("pad_h")), int64_t(s.number("pad_w")));
-}
 
 template <typename T>
 class MaxPool2DStep : public DeviceStep<T> {
