@@ -110,54 +110,54 @@ py::tuple bce_with_logits_py(const py::object& z_obj, const py::object& target_o
   });
 }
 
-py::tuple softmax_cross_entropy_py(const py::object& z_obj, const py::object& target_obj,
-                                   const py::object& grad_obj) {
-  const char* fn = "softmax_cross_entropy";
+// softmax_cross_entropy and multi_bce_loss: integer labels (N,) or target rows (N, C), checked as the twin's
+// _class_setup; launch_labels / launch_rows(T{}, z, labels or target, grad, loss_out, workspace) run the kernel.
+template <typename Labels, typename Rows>
+py::tuple class_loss(const char* fn, const py::object& z_obj, const py::object& target_obj, const py::object& grad_obj,
+                     Labels launch_labels, Rows launch_rows) {
   const DeviceArray z = float_input(fn, "logits", z_obj, 2);
-  const int64_t n = z.shape[0], c = z.shape[1];
   const DeviceArray t = to_device_array(fn, "target", target_obj);
   if (t.dtype == DType::i64) {
     DeviceArray grad;
     const DeviceArray labels = labels_setup(fn, z, target_obj, t, grad_obj, grad);
     return run_loss(fn, grad, grad_obj, [&](double* loss_out, double* work) {
-      by_dtype(z, [&](auto zero) {
-        using T = decltype(zero);
-        softmax_ce_labels<T>(z.ptr<T>(), labels.ptr<int64_t>(), grad.ptr<T>(), n, c, loss_out, false, work, stream());
-      });
+      by_dtype(z, [&](auto zero) { launch_labels(zero, z, labels, grad, loss_out, work); });
     });
   }
   const Checked p = paired(fn, "logits", z_obj, target_obj, grad_obj, true);
   return run_loss(fn, p.grad, grad_obj, [&](double* loss_out, double* work) {
-    by_dtype(z, [&](auto zero) {
-      using T = decltype(zero);
-      softmax_ce_rows<T>(z.ptr<T>(), p.target.ptr<T>(), p.grad.ptr<T>(), n, c, loss_out, false, work, stream());
-    });
+    by_dtype(z, [&](auto zero) { launch_rows(zero, z, p.target, p.grad, loss_out, work); });
   });
 }
 
-py::tuple multi_bce_loss_py(const py::object& z_obj, const py::object& target_obj, const py::object& grad_obj) {
-  const char* fn = "multi_bce_loss";
-  const DeviceArray z = float_input(fn, "logits", z_obj, 2);
-  const int64_t n = z.shape[0], c = z.shape[1];
-  const DeviceArray t = to_device_array(fn, "target", target_obj);
-  if (t.dtype == DType::i64) {
-    DeviceArray grad;
-    const DeviceArray labels = labels_setup(fn, z, target_obj, t, grad_obj, grad);
-    return run_loss(fn, grad, grad_obj, [&](double* loss_out, double* work) {
-      by_dtype(z, [&](auto zero) {
+py::tuple softmax_cross_entropy_py(const py::object& z_obj, const py::object& target_obj,
+                                   const py::object& grad_obj) {
+  return class_loss(
+      "softmax_cross_entropy", z_obj, target_obj, grad_obj,
+      [](auto zero, const DeviceArray& z, const DeviceArray& labels, const DeviceArray& g, double* out, double* ws) {
         using T = decltype(zero);
-        multi_bce_labels<T>(z.ptr<T>(), labels.ptr<int64_t>(), grad.ptr<T>(), n, c, loss_out, false, work, stream());
+        softmax_ce_labels<T>(z.ptr<T>(), labels.ptr<int64_t>(), g.ptr<T>(), z.shape[0], z.shape[1], out, false,
+                             ws, stream());
+      },
+      [](auto zero, const DeviceArray& z, const DeviceArray& target, const DeviceArray& g, double* out, double* ws) {
+        using T = decltype(zero);
+        softmax_ce_rows<T>(z.ptr<T>(), target.ptr<T>(), g.ptr<T>(), z.shape[0], z.shape[1], out, false, ws,
+                           stream());
       });
-    });
-  }
-  const Checked p = paired(fn, "logits", z_obj, target_obj, grad_obj, true);
-  return run_loss(fn, p.grad, grad_obj, [&](double* loss_out, double* work) {
-    by_dtype(z, [&](auto zero) {
-      using T = decltype(zero);
-      bce_with_logits_loss<T>(z.ptr<T>(), p.target.ptr<T>(), p.grad.ptr<T>(), z.size(), loss_out, false, work,
-                              stream());
-    });
-  });
+}
+
+py::tuple multi_bce_loss_py(const py::object& z_obj, const py::object& target_obj, const py::object& grad_obj) {
+  return class_loss(
+      "multi_bce_loss", z_obj, target_obj, grad_obj,
+      [](auto zero, const DeviceArray& z, const DeviceArray& labels, const DeviceArray& g, double* out, double* ws) {
+        using T = decltype(zero);
+        multi_bce_labels<T>(z.ptr<T>(), labels.ptr<int64_t>(), g.ptr<T>(), z.shape[0], z.shape[1], out, false,
+                            ws, stream());
+      },
+      [](auto zero, const DeviceArray& z, const DeviceArray& target, const DeviceArray& g, double* out, double* ws) {
+        using T = decltype(zero);
+        bce_with_logits_loss<T>(z.ptr<T>(), target.ptr<T>(), g.ptr<T>(), z.size(), out, false, ws, stream());
+      });
 }
 
 }  // namespace
