@@ -377,6 +377,9 @@ class _PlanEpochs:
     Per-batch schedules are stepped here, ahead of the call, into the rate of each of its steps."""
 
     def __init__(self, plan, x, t, labels, bs, shuffle, rng, schedules, progress):
+        dev = plan.net._dev
+        # Class labels go to a GPU once per fit, not with every call (host devices read them in place).
+        labels = labels if dev.host else dev.from_numpy(labels)
         self.plan, self.x, self.t, self.labels, self.bs = plan, x, t, labels, bs
         self.shuffle, self.rng, self.schedules, self.progress = shuffle, rng, schedules, progress
         self.kernels = plan.net.layers[0].kernels
