@@ -6,7 +6,9 @@ Workloads (the targets of the CUDA issue, on an H200): one epoch of the 784-256-
 batch 100 on 60000 MNIST-shaped images and one epoch of bench.py's CNN on 10000 (both faster than PyTorch
 CUDA), sigmoid of 100M float32 (>= 80% of PyTorch's speed), a 4096^3 float32 GEMM (>= 50% of PyTorch's
 matmul). Data are synthetic images of MNIST's shape (the GPU machine has no data set). Times are medians
-of --repeats after one warm-up, with the device synchronised before each clock read. --device cuda-sim
+of --repeats after one warm-up, with the device synchronised before each clock read. An epoch's time is
+that of --epochs epochs in one fit (PyTorch: one loop) divided by their number, so pydl's one upload and
+check of the data per fit counts once per --epochs. --device cuda-sim
 --quick runs the same code on tiny sizes through the CPU simulator: a smoke test of this script.
 """
 import argparse
@@ -43,7 +45,7 @@ def timed(run, sync, repeats):
 
 # ---- pydl ------------------------------------------------------------------------------------------
 
-def pydl_mlp(device, n):
+def pydl_mlp(device, n, epochs):
     import pydl
     from pydl import nn, optim
 
@@ -54,7 +56,7 @@ def pydl_mlp(device, n):
             layers.append(nn.ReLU())
     net = pydl.Network(layers, loss="cross_entropy", optimizer=optim.SGD(lr=0.1), device=device, seed=0)
     x, y = images(n, (784,))
-    return lambda: net.fit(x, y, epochs=1, batch_size=100, verbose=0)
+    return lambda: net.fit(x, y, epochs=epochs, batch_size=100, verbose=0)
 
 
 def cnn_layers(nn, dense):
@@ -62,14 +64,14 @@ def cnn_layers(nn, dense):
             nn.MaxPool2D(2), nn.Flatten(), dense(1568, 128), nn.ReLU(), dense(128, 10)]
 
 
-def pydl_cnn(device, n):
+def pydl_cnn(device, n, epochs):
     import pydl
     from pydl import nn, optim
 
     net = pydl.Network(cnn_layers(nn, nn.Dense), loss="cross_entropy", optimizer=optim.Adam(lr=1e-3), device=device,
                        seed=0)
     x, y = images(n, (1, 28, 28))
-    return lambda: net.fit(x, y, epochs=1, batch_size=64, verbose=0)
+    return lambda: net.fit(x, y, epochs=epochs, batch_size=64, verbose=0)
 
 
 def pydl_sigmoid(module, n):
@@ -87,21 +89,21 @@ def pydl_gemm(module, size):
 
 # ---- PyTorch ---------------------------------------------------------------------------------------
 
-def torch_mlp(torch, n):
+def torch_mlp(torch, n, epochs):
     torch.manual_seed(0)
     layers = []
     for i in range(len(MLP) - 1):
         layers.append(torch.nn.Linear(MLP[i], MLP[i + 1]))
         if i < len(MLP) - 2:
             layers.append(torch.nn.ReLU())
-    return torch_epoch(torch, torch.nn.Sequential(*layers), torch.optim.SGD, 0.1, images(n, (784,)), 100)
+    return torch_epoch(torch, torch.nn.Sequential(*layers), torch.optim.SGD, 0.1, images(n, (784,)), 100, epochs)
 
 
-def torch_cnn(torch, n):
+def torch_cnn(torch, n, epochs):
     torch.manual_seed(0)
     nn = torch.nn
     model = nn.Sequential(*cnn_layers(_TorchNames(nn), nn.Linear))
-    return torch_epoch(torch, model, torch.optim.Adam, 1e-3, images(n, (1, 28, 28)), 64)
+    return torch_epoch(torch, model, torch.optim.Adam, 1e-3, images(n, (1, 28, 28)), 64, epochs)
 
 
 class _TorchNames:
@@ -111,23 +113,24 @@ class _TorchNames:
         self.Conv2D, self.ReLU, self.MaxPool2D, self.Flatten = nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.Flatten
 
 
-def torch_epoch(torch, model, optimizer_class, lr, data, batch):
+def torch_epoch(torch, model, optimizer_class, lr, data, batch, epochs):
     model = model.cuda()
     optimizer = optimizer_class(model.parameters(), lr=lr)
     loss_fn = torch.nn.CrossEntropyLoss()
     x, y = (torch.from_numpy(a).cuda() for a in data)
 
     def run():
-        perm = torch.randperm(len(x), device="cuda")
-        total = torch.zeros((), device="cuda")
-        for s in range(0, len(x), batch):
-            idx = perm[s:s + batch]
-            optimizer.zero_grad()
-            loss = loss_fn(model(x[idx]), y[idx])
-            loss.backward()
-            optimizer.step()
-            total += loss.detach()
-        return total.item()  # one read of the epoch's loss, as fit reports it
+        for _ in range(epochs):
+            perm = torch.randperm(len(x), device="cuda")
+            total = torch.zeros((), device="cuda")
+            for s in range(0, len(x), batch):
+                idx = perm[s:s + batch]
+                optimizer.zero_grad()
+                loss = loss_fn(model(x[idx]), y[idx])
+                loss.backward()
+                optimizer.step()
+                total += loss.detach()
+            total.item()  # one read of the epoch's loss, as fit reports it
     return run
 
 
@@ -148,6 +151,7 @@ def main():
     p.add_argument("--device", default="cuda", choices=("cuda", "cuda-sim"))
     p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test; with --device cuda-sim, seconds)")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=3, help="epochs per timed fit; the table shows one epoch's time")
     args = p.parse_args()
 
     import pydl
@@ -168,29 +172,30 @@ def main():
         except ImportError:
             torch = None
 
-    rows = [
-        ("MLP epoch, batch 100", f"{sizes['mlp_n']} images", lambda: pydl_mlp(args.device, sizes["mlp_n"]),
-         lambda: torch_mlp(torch, sizes["mlp_n"]), "faster than PyTorch"),
-        ("CNN epoch, batch 64", f"{sizes['cnn_n']} images", lambda: pydl_cnn(args.device, sizes["cnn_n"]),
-         lambda: torch_cnn(torch, sizes["cnn_n"]), "faster than PyTorch"),
+    e = args.epochs
+    rows = [  # (name, size, pydl, PyTorch, calls per timed run, target)
+        ("MLP epoch, batch 100", f"{sizes['mlp_n']} images", lambda: pydl_mlp(args.device, sizes["mlp_n"], e),
+         lambda: torch_mlp(torch, sizes["mlp_n"], e), e, "faster than PyTorch"),
+        ("CNN epoch, batch 64", f"{sizes['cnn_n']} images", lambda: pydl_cnn(args.device, sizes["cnn_n"], e),
+         lambda: torch_cnn(torch, sizes["cnn_n"], e), e, "faster than PyTorch"),
         ("sigmoid float32", f"{sizes['sigmoid_n']:,} values", lambda: pydl_sigmoid(module, sizes["sigmoid_n"]),
-         lambda: torch_sigmoid(torch, sizes["sigmoid_n"]), ">= 80% of PyTorch"),
+         lambda: torch_sigmoid(torch, sizes["sigmoid_n"]), 1, ">= 80% of PyTorch"),
         ("GEMM float32", f"{sizes['gemm']}^3", lambda: pydl_gemm(module, sizes["gemm"]),
-         lambda: torch_gemm(torch, sizes["gemm"]), ">= 50% of PyTorch"),
+         lambda: torch_gemm(torch, sizes["gemm"]), 1, ">= 50% of PyTorch"),
     ]
     print(f"# pydl {pydl.__version__} on {args.device} vs PyTorch CUDA; {platform.node()}; "
-          f"load {os.getloadavg()[0]:.2f}; median of {args.repeats} (min)")
+          f"load {os.getloadavg()[0]:.2f}; median of {args.repeats} (min); epochs per fit {e}")
     if torch is not None:
         print(f"# GPU: {torch.cuda.get_device_name()}; torch {torch.__version__}")
     print("| workload | size | pydl | PyTorch | pydl speed / PyTorch's | target |")
     print("|---|---|---|---|---|---|")
     torch_sync = (lambda: torch.cuda.synchronize()) if torch is not None else (lambda: None)
-    for name, size, make_pydl, make_torch, target in rows:
-        med, low = timed(make_pydl(), backend.synchronize, args.repeats)
+    for name, size, make_pydl, make_torch, per_run, target in rows:
+        med, low = (t / per_run for t in timed(make_pydl(), backend.synchronize, args.repeats))
         mine = f"{med * 1e3:.2f} ms ({low * 1e3:.2f})"
         theirs, ratio = "n/a", "n/a"
         if torch is not None:
-            t_med, t_low = timed(make_torch(), torch_sync, args.repeats)
+            t_med, t_low = (t / per_run for t in timed(make_torch(), torch_sync, args.repeats))
             theirs, ratio = f"{t_med * 1e3:.2f} ms ({t_low * 1e3:.2f})", f"{t_med / med:.2f}x"
         print(f"| {name} | {size} | {mine} | {theirs} | {ratio} | {target} |", flush=True)
     return 0

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # On a machine with an NVIDIA GPU: build pydl with its CUDA module, run the GPU tests (pytest -m cuda: every
-# CUDA kernel test on the real device) and scripts/bench_gpu.py against PyTorch CUDA, in under 8 minutes.
+# CUDA kernel test and the device-parametrised API tests on the real device) and scripts/bench_gpu.py against
+# PyTorch CUDA, in under 8 minutes.
 # Needs nvcc, PyTorch with CUDA and pydl's build requirements already installed (it fetches nothing).
 #
 #     bash scripts/gpu_check.sh            # PYTHON=python3.12 to choose the interpreter
@@ -20,8 +21,16 @@ time "$py" -m pip install -q --no-build-isolation --no-deps "$repo" -Cbuild-dir=
 cd /tmp  # import the installed pydl, not the source tree
 "$py" -c "import pydl; print('pydl.cuda.is_available():', pydl.cuda.is_available(), pydl.cuda.why_unavailable())"
 
-echo "## tests on the GPU (pytest -m cuda)"
-timeout 240 "$py" -m pytest -q -p no:cacheprovider -m cuda "$repo/tests/cuda" || echo "GPU TESTS FAILED (status $?)"
+echo "## tests on the GPU (pytest -m cuda: the CUDA kernel tests and the API tests on device 'cuda')"
+timeout 200 "$py" -m pytest -q -p no:cacheprovider -m cuda --maxfail=30 "$repo/tests" || echo "GPU TESTS FAILED (status $?)"
 
 echo "## benchmark"
-timeout 240 "$py" "$repo/scripts/bench_gpu.py" --device cuda --repeats "${REPEATS:-5}"
+timeout 180 "$py" "$repo/scripts/bench_gpu.py" --device cuda --repeats "${REPEATS:-5}" || echo "BENCHMARK FAILED (status $?)"
+
+# The GPU training tests once more under compute-sanitizer's memcheck: an out-of-bounds or misaligned access
+# on the real device fails them (the simulator's AddressSanitizer run covers the CPU side of the same code).
+if command -v compute-sanitizer >/dev/null; then
+  echo "## compute-sanitizer memcheck: GPU training tests"
+  timeout 120 compute-sanitizer --tool memcheck --error-exitcode 99 "$py" -m pytest -q -p no:cacheprovider -m cuda \
+    "$repo/tests/cuda/test_cuda_training.py" || echo "MEMCHECK FAILED OR TIMED OUT (status $?)"
+fi

@@ -43,14 +43,17 @@ def threads(request):
 
 
 # "wrapped" is tests/wrapped_backend.py: arrays NumPy cannot read, so a NumPy call behind the backend fails;
-# "cuda-sim" runs the CUDA kernels (and the GPU plan) on the simulator, its DeviceArrays equally unreadable.
-DEVICES = ("cpu", "numpy", "wrapped", "cuda-sim")
+# "cuda-sim" runs the CUDA kernels (and the GPU plan) on the simulator, its DeviceArrays equally unreadable;
+# "cuda" runs them on a real GPU, where there is one (marked ``cuda``: ``pytest -m cuda``).
+DEVICES = ("cpu", "numpy", "wrapped", "cuda-sim", pytest.param("cuda", marks=pytest.mark.cuda))
 
 
 @pytest.fixture(params=DEVICES)
 def device(request):
     """The name of each device an API test runs on."""
     import wrapped_backend  # noqa: F401 -- registers "wrapped"
+    if request.param == "cuda" and not pydl.cuda.is_available():
+        pytest.skip(f"no usable GPU: {pydl.cuda.why_unavailable()}")
     return request.param
 
 

@@ -360,7 +360,7 @@ def test_bench_quick_smoke(env, tmp_path):
 
 def test_bench_gpu_runs_its_workloads_on_the_simulator(env):
     # scripts/bench_gpu.py is for a GPU machine (scripts/gpu_check.sh); here its code runs on tiny sizes.
-    proc = run("bench_gpu.py", "--device", "cuda-sim", "--quick", "--repeats", "1", env=env)
+    proc = run("bench_gpu.py", "--device", "cuda-sim", "--quick", "--repeats", "1", "--epochs", "1", env=env)
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "ms" in line]
     assert [r.split(" | ")[0] for r in rows] == ["| MLP epoch, batch 100", "| CNN epoch, batch 64", "| sigmoid float32",
                                                  "| GEMM float32"]

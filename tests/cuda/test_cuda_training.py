@@ -1,6 +1,6 @@
-"""Training on the CUDA simulator equals training on the CPU: an MLP and a CNN, two epochs, to 1e-10 in
-float64, through the GPU plan (whole epochs on the device, one synchronisation each) and step by step
-through the layers' CUDA kernels."""
+"""Training on the CUDA simulator (and on a GPU, where there is one) equals training on the CPU: an MLP and
+a CNN, two epochs, to 1e-10 in float64, through the GPU plan (whole epochs on the device, one
+synchronisation each) and step by step through the layers' CUDA kernels."""
 import numpy as np
 import pytest
 
@@ -34,9 +34,12 @@ CASES = [(mlp, (12,)), (cnn, (1, 8, 8))]
 
 @pytest.mark.parametrize("native", [True, False], ids=["gpu-plan", "step-by-step"])
 @pytest.mark.parametrize("make,shape", CASES, ids=["mlp", "cnn"])
-def test_two_epochs_on_cuda_sim_equal_the_cpu(make, shape, native):
+@pytest.mark.parametrize("device", ["cuda-sim", pytest.param("cuda", marks=pytest.mark.cuda)])
+def test_two_epochs_on_a_cuda_device_equal_the_cpu(device, make, shape, native):
+    if device == "cuda" and not pydl.cuda.is_available():
+        pytest.skip(f"no usable GPU: {pydl.cuda.why_unavailable()}")
     x, y = data(shape)
-    cpu, sim = make("cpu", True), make("cuda-sim", native)
+    cpu, sim = make("cpu", True), make(device, native)
     h_cpu = cpu.fit(x, y, epochs=2, batch_size=16, verbose=0, seed=3)
     h_sim = sim.fit(x, y, epochs=2, batch_size=16, verbose=0, seed=3)
     np.testing.assert_allclose(h_sim["loss"], h_cpu["loss"], rtol=1e-10)
