@@ -22,7 +22,11 @@ cd /tmp  # import the installed pydl, not the source tree
 "$py" -c "import pydl; print('pydl.cuda.is_available():', pydl.cuda.is_available(), pydl.cuda.why_unavailable())"
 
 echo "## tests on the GPU (pytest -m cuda: the CUDA kernel tests and the API tests on device 'cuda')"
-timeout 200 "$py" -m pytest -q -p no:cacheprovider -m cuda --maxfail=30 "$repo/tests" || echo "GPU TESTS FAILED (status $?)"
+# In worker processes where pytest-xdist is installed: a test that crashes the process loses only its worker.
+workers=()
+if "$py" -c "import xdist" 2>/dev/null; then workers=(-n 8); fi
+timeout 200 "$py" -m pytest -q -p no:cacheprovider -m cuda -rfE --tb=short "${workers[@]}" "$repo/tests" \
+  || echo "GPU TESTS FAILED (status $?)"
 
 echo "## benchmark"
 timeout 180 "$py" "$repo/scripts/bench_gpu.py" --device cuda --repeats "${REPEATS:-5}" || echo "BENCHMARK FAILED (status $?)"

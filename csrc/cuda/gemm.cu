@@ -1,7 +1,8 @@
 // Tiled GEMM, row-major: C[M x N] = alpha * op(A)[M x K] * op(B)[K x N] + beta * C, then the epilogue
 // (bias per row or column, activation).
 //   gemm_kernel   grid (ceil(M / 128), ceil(N / 128), batch), 256 threads: one 128 x 128 tile of C per
-//                 block, an 8 x 8 register tile per thread, K walked in slices of 16 staged in shared memory
+//                 block, an 8 x 8 register tile per thread (runs of 4 rows and columns), K walked in slices
+//                 of 16 staged in shared memory
 #include "runtime.h"
 
 #include <algorithm>
@@ -16,20 +17,27 @@ namespace {
 constexpr int kTileM = 128, kTileN = 128, kTileK = 16;  // block tile of C, and the K slice staged per step
 constexpr int kThreadM = 8, kThreadN = 8;               // register tile of C per thread
 constexpr int kThreadsN = kTileN / kThreadN;            // 16 threads across a tile's columns
-constexpr int kGemmThreads = (kTileM / kThreadM) * kThreadsN;  // 256
+constexpr int kThreadsM = kTileM / kThreadM;            // 16 threads across its rows
+constexpr int kGemmThreads = kThreadsM * kThreadsN;     // 256
+static_assert(kThreadsM == kThreadsN, "tile_row serves rows and columns alike");
+constexpr int kRun = 4;  // a thread's rows and columns come in runs of 4: one 16-byte shared load each
 constexpr int kPad = 4;  // shared rows padded so the transposing stores spread over the banks
 constexpr int64_t kMaxGridYZ = 65535;
 
-// Thread (tx, ty) owns rows ty + 16 m and columns tx + 16 n of the tile (m, n < 8): a warp's reads of a
-// staged row are consecutive (no bank conflicts) and its stores to C cover 16 consecutive columns.
+// The tile row (or column) of a thread's m-th register row (column), t its thread row (column).
+__device__ __forceinline__ int tile_row(int t, int m) { return kRun * t + (m / kRun) * (kRun * kThreadsM) + m % kRun; }
+
+// Thread (tx, ty) owns rows 4 ty + 64 h + r and columns 4 tx + 64 h + r of the tile (h < 2, r < 4): it
+// reads each run of a staged row in one 16-byte load, a warp's loads from Bs cover 256 consecutive bytes
+// (no bank conflicts; those from As are two broadcasts), and its stores to C 64 consecutive columns.
 // float: at most 128 registers a thread (none spilled), so that two blocks share an SM and one's loads
 // overlap the other's arithmetic.
 template <typename T>
 __global__ void __launch_bounds__(kGemmThreads, sizeof(T) == 4 ? 2 : 1) gemm_kernel(
     bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, int64_t stride_a,
     const T* B, int64_t ldb, int64_t stride_b, T beta, T* C, int64_t ldc, int64_t stride_c, GemmEpilogue<T> epilogue) {
-  __shared__ T As[kTileK][kTileM + kPad];  // As[p][i] = op(A)(row0 + i, k0 + p)
-  __shared__ T Bs[kTileK][kTileN + kPad];  // Bs[p][j] = op(B)(k0 + p, col0 + j)
+  __shared__ __align__(16) T As[kTileK][kTileM + kPad];  // As[p][i] = op(A)(row0 + i, k0 + p)
+  __shared__ __align__(16) T Bs[kTileK][kTileN + kPad];  // Bs[p][j] = op(B)(k0 + p, col0 + j)
   const int tid = threadIdx.x;
   const int tx = tid % kThreadsN, ty = tid / kThreadsN;
   const int64_t row0 = int64_t(blockIdx.x) * kTileM, col0 = int64_t(blockIdx.y) * kTileN;
@@ -55,11 +63,16 @@ __global__ void __launch_bounds__(kGemmThreads, sizeof(T) == 4 ? 2 : 1) gemm_ker
       Bs[p][j] = (gj < N && gp < K) ? B[trans_b ? gj * ldb + gp : gp * ldb + gj] : T(0);
     }
     __syncthreads();
+#pragma unroll
     for (int p = 0; p < kTileK; ++p) {
       T a[kThreadM], b[kThreadN];
-      for (int m = 0; m < kThreadM; ++m) a[m] = As[p][ty + m * (kTileM / kThreadM)];
-      for (int n = 0; n < kThreadN; ++n) b[n] = Bs[p][tx + n * kThreadsN];
+#pragma unroll
+      for (int m = 0; m < kThreadM; ++m) a[m] = As[p][tile_row(ty, m)];
+#pragma unroll
+      for (int n = 0; n < kThreadN; ++n) b[n] = Bs[p][tile_row(tx, n)];
+#pragma unroll
       for (int m = 0; m < kThreadM; ++m)
+#pragma unroll
         for (int n = 0; n < kThreadN; ++n) acc[m][n] += a[m] * b[n];
     }
     __syncthreads();  // the next slice overwrites As and Bs
@@ -67,10 +80,10 @@ __global__ void __launch_bounds__(kGemmThreads, sizeof(T) == 4 ? 2 : 1) gemm_ker
 
 #pragma unroll
   for (int m = 0; m < kThreadM; ++m) {
-    const int64_t i = row0 + ty + m * (kTileM / kThreadM);
+    const int64_t i = row0 + tile_row(ty, m);
 #pragma unroll
     for (int n = 0; n < kThreadN; ++n) {
-      const int64_t j = col0 + tx + n * kThreadsN;
+      const int64_t j = col0 + tile_row(tx, n);
       if (i >= M || j >= N) continue;
       T v = alpha * acc[m][n];
       if (beta != T(0)) v += beta * C[i * ldc + j];

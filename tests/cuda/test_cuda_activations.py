@@ -4,11 +4,13 @@ import pytest
 
 from pydl import reference
 
-SIZES = [1, 7, 255, 256, 257, 1000, 2 * 8 * 256 + 3]  # around the block size and past the simulator's grid cap
+# Around the block size, past the simulator's grid cap (8 blocks of 256), and past 4 rounds of it, where
+# the element-wise kernels' unrolled loop takes over from their tail loop.
+SIZES = [1, 7, 255, 256, 257, 1000, 2 * 8 * 256 + 3, 9 * 8 * 256 + 5]
 DTYPES = [np.float32, np.float64]
 # The reference's exp/tanh against the device's: a few ulp apart.
 RTOL = {np.float32: 4e-6, np.float64: 1e-14}
-SHAPES = [(1,), (7,), (257,), (13, 17), (3, 5, 7), (2 * 8 * 256 + 3,)]
+SHAPES = [(1,), (7,), (257,), (13, 17), (3, 5, 7), (2 * 8 * 256 + 3,), (9 * 8 * 256 + 5,)]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

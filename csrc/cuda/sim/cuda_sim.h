@@ -25,6 +25,7 @@
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
 // Block-local storage: the fibers of one block share this OS thread's copy; blocks run one at a time.
 #define __shared__ static thread_local
 
