@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <sstream>
 
 #include "parallel.h"
 
@@ -57,13 +56,12 @@ std::string prefix(const char* fn, const char* name) { return std::string(fn) + 
 
 }  // namespace
 
+// Without iostreams: the CUDA module links a static CUDA runtime, and an ostream insertion there crashed
+// on an H200 image (the locale of a second libstdc++ copy); std::to_string has no locale.
 std::string shape_str(const Shape& shape) {
-  std::ostringstream s;
-  s << '(';
-  for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
-  if (shape.size() == 1) s << ',';
-  s << ')';
-  return s.str();
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + (shape.size() == 1 ? ",)" : ")");
 }
 
 std::string pair_str(Pair p) { return "(" + std::to_string(p.first) + ", " + std::to_string(p.second) + ")"; }

@@ -1,5 +1,5 @@
 // Activations (twins: pydl/reference/activations.py, csrc/cpu/activations.cpp). Element-wise kernels: a
-// grid-stride loop, kUnroll elements a thread per round; softmax: one warp per row.
+// grid-stride loop over 16-byte packs, kUnroll a thread per round; softmax: one warp per row.
 //   relu                 x (n) -> y (n)
 //   relu_backward        y (n), dy (n) -> dx (n)
 //   sigmoid              x (n) -> y (n), optionally clipped to [lo, hi]
@@ -23,40 +23,70 @@ namespace {
 constexpr int kWarp = 32;
 constexpr int kRowsPerBlock = kThreads / kWarp;
 
-// Each thread takes kUnroll elements a round and loads them all before it stores any: with one load in
-// flight per thread an element-wise kernel reaches only about a third of a GPU's memory bandwidth. A
-// thread reads each element before writing it, so the output may be an input.
+// Element-wise maps. Each thread takes kUnroll 16-byte packs a round and loads them all before it stores
+// any: with one 4-byte load in flight per thread a kernel reaches only about a third of a GPU's memory
+// bandwidth. Packs need 16-byte aligned arrays (cudaMalloc's are; a view may not be): the elements that
+// no pack covers, or all of them, go through the scalar loop. A thread reads each element before
+// writing it, so the output may be an input.
 constexpr int kUnroll = 4;
+
+template <typename T>
+struct alignas(16) Pack {
+  static constexpr int kLanes = 16 / sizeof(T);
+  T v[kLanes];
+};
+
+__device__ __forceinline__ bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+
+// Calls body(i) for the pack indices [0, packs) of this thread, kUnroll of them at once: load(i) reads a
+// pack's inputs, body stores its outputs.
+template <typename Load, typename Store>
+__device__ __forceinline__ void for_packs(int64_t packs, Load load, Store store) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  for (; i + (kUnroll - 1) * stride < packs; i += kUnroll * stride) {
+    decltype(load(i)) in[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) in[u] = load(i + u * stride);
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) store(i + u * stride, in[u]);
+  }
+  for (; i < packs; i += stride) store(i, load(i));
+}
 
 template <typename T, typename F>
 __device__ __forceinline__ void map_unary(const T* x, T* y, int64_t n, F f) {
+  using P = Pack<T>;
+  const int64_t packs = aligned16(x) && aligned16(y) ? n / P::kLanes : 0;
+  for_packs(packs, [=](int64_t i) { return reinterpret_cast<const P*>(x)[i]; },
+            [=](int64_t i, P v) {
+#pragma unroll
+              for (int l = 0; l < P::kLanes; ++l) v.v[l] = f(v.v[l]);
+              reinterpret_cast<P*>(y)[i] = v;
+            });
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
-  int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  for (; i + (kUnroll - 1) * stride < n; i += kUnroll * stride) {
-    T v[kUnroll];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) v[u] = x[i + u * stride];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) y[i + u * stride] = f(v[u]);
+  for (int64_t i = packs * P::kLanes + blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += stride) {
+    y[i] = f(x[i]);
   }
-  for (; i < n; i += stride) y[i] = f(x[i]);
 }
 
 template <typename T, typename F>
 __device__ __forceinline__ void map_binary(const T* a, const T* b, T* out, int64_t n, F f) {
+  using P = Pack<T>;
+  struct Two {
+    P a, b;
+  };
+  const int64_t packs = aligned16(a) && aligned16(b) && aligned16(out) ? n / P::kLanes : 0;
+  for_packs(packs, [=](int64_t i) { return Two{reinterpret_cast<const P*>(a)[i], reinterpret_cast<const P*>(b)[i]}; },
+            [=](int64_t i, Two v) {
+#pragma unroll
+              for (int l = 0; l < P::kLanes; ++l) v.a.v[l] = f(v.a.v[l], v.b.v[l]);
+              reinterpret_cast<P*>(out)[i] = v.a;
+            });
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
-  int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  for (; i + (kUnroll - 1) * stride < n; i += kUnroll * stride) {
-    T va[kUnroll], vb[kUnroll];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      va[u] = a[i + u * stride];
-      vb[u] = b[i + u * stride];
-    }
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) out[i + u * stride] = f(va[u], vb[u]);
+  for (int64_t i = packs * P::kLanes + blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += stride) {
+    out[i] = f(a[i], b[i]);
   }
-  for (; i < n; i += stride) out[i] = f(a[i], b[i]);
 }
 
 template <typename T>
@@ -75,7 +105,7 @@ __global__ void sigmoid_kernel(const T* x, T* y, int64_t n, bool clip, T lo, T h
   map_unary(x, y, n, [=](T v) {
     // From exp(-|x|) in (0, 1], so no exp overflows for any finite x (as csrc/core/activation_math.h).
     const T e = dexp(-dfabs(v));
-    const T s = T(1) / (T(1) + e);
+    const T s = drcp(T(1) + e);
     const T r = v >= T(0) ? s : e * s;
     return clip ? (r < lo ? lo : (r > hi ? hi : r)) : r;
   });

@@ -3,7 +3,6 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
-#include <sstream>
 
 #include "dlpack.h"
 
@@ -18,14 +17,6 @@ const char* dtype_name(DType dtype) {
     case DType::i64: return "int64";
   }
   return "?";
-}
-
-std::string shape_str(const Shape& shape) {
-  std::ostringstream s;
-  s << "(";
-  for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
-  s << (shape.size() == 1 ? ",)" : ")");
-  return s.str();
 }
 
 int64_t DeviceArray::size() const {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
 #include "cuda/runtime.h"
 
 namespace py = pybind11;
@@ -22,7 +23,7 @@ enum class DType { f32, f64, i64 };
 
 size_t itemsize(DType dtype);
 const char* dtype_name(DType dtype);
-std::string shape_str(const Shape& shape);
+using pydl::shape_str;  // check.h
 
 struct DeviceArray {
   std::shared_ptr<void> owner;  // keeps the memory alive: a device allocation or a foreign array object

@@ -136,6 +136,10 @@ T __shfl_xor_sync(unsigned, T v, int lane_mask, int width = 32) {
   const int src = (lane ^ lane_mask) < ((lane & ~(width - 1)) + width) ? lane ^ lane_mask : lane;
   return ::pydl::sim::from_bits<T>(::pydl::sim::warp_exchange(::pydl::sim::to_bits(v), src));
 }
+// Correctly rounded reciprocals: 1 / x in IEEE arithmetic, as on the device.
+inline float __frcp_rn(float x) { return 1.0f / x; }
+inline double __drcp_rn(double x) { return 1.0 / x; }
+
 inline unsigned __ballot_sync(unsigned, int predicate) { return ::pydl::sim::warp_ballot(predicate != 0); }
 inline int __any_sync(unsigned mask, int predicate) { return __ballot_sync(mask, predicate) != 0; }
 inline int __all_sync(unsigned mask, int predicate) {
