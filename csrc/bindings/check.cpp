@@ -56,8 +56,8 @@ std::string prefix(const char* fn, const char* name) { return std::string(fn) + 
 
 }  // namespace
 
-// Without iostreams: the CUDA module links a static CUDA runtime, and an ostream insertion there crashed
-// on an H200 image (the locale of a second libstdc++ copy); std::to_string has no locale.
+// Without iostreams: an ostream insertion of an integer crashed pydl._cuda built on the H200 image
+// (docs/DEVELOPING.md, measurements); std::to_string needs no locale.
 std::string shape_str(const Shape& shape) {
   std::string s = "(";
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
