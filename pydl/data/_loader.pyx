@@ -7,115 +7,83 @@ The NumPy twins are :func:`pydl.reference.data.gather_transform` (same signature
 both check their arguments with :func:`pydl.data._checks.gather_transform_args` before anything is written)
 and :class:`pydl.reference.data.DataLoader`, which fills the same batches through that twin.
 """
-cimport cython
+from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython.parallel cimport prange
+from libc.stdint cimport int64_t, uint8_t
 
 import numpy as np
 
-from pydl import _info
+from pydl import _core, _info
 from pydl import random as _random
 from pydl.data._checks import gather_transform_args
 from pydl.data.transforms import pipeline
+
+cdef extern from "augment_api.h":
+    ctypedef struct PydlAugmentGeometry:
+        int64_t channels, height, width, out_height, out_width
+    ctypedef void (*PydlAugmentSampleFn)(const void* img, void* out, const PydlAugmentGeometry* g, int64_t shift_y,
+                                         int64_t shift_x, int flip, const void* mean, const void* scale) noexcept nogil
+    ctypedef struct PydlAugmentApi:
+        PydlAugmentSampleFn sample[3][2]
+
+# The per-sample kernel (csrc/cpu/augment*.cpp), in _core's dispatch to this CPU's instruction set.
+cdef const PydlAugmentApi* _api = <const PydlAugmentApi*>PyCapsule_GetPointer(_core._augment_api,
+                                                                              b"pydl._core.augment_api")
 
 # Below this many output elements per batch one thread is faster: an OpenMP fork/join costs more than it
 # saves. Measured on 2 cores (scripts/bench.py loader): 32x3x32x32 batches gain nothing from 2 threads.
 _MIN_PARALLEL_ELEMENTS = 1 << 18
 
-ctypedef fused src_t:
-    unsigned char
-    float
-    double
-
-ctypedef fused dst_t:
-    float
-    double
+_SOURCE_CODES = {np.dtype(np.uint8): 0, np.dtype(np.float32): 1, np.dtype(np.float64): 2}
+_OUT_CODES = {np.dtype(np.float32): 0, np.dtype(np.float64): 1}
 
 
-cdef inline void _sample(const src_t* img, dst_t* o, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
-                         Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t sy, Py_ssize_t sx, bint flip,
-                         const dst_t* mean, const dst_t* scale) noexcept nogil:
-    cdef Py_ssize_t c, i, j, si, j0, j1, f, j0_row, j1_row
-    cdef const src_t* src
-    cdef dst_t* row
-    cdef const dst_t* m
-    cdef const dst_t* s
-    # Output column j reads source column j + sx: columns [j0, j1) fall inside the image, the rest is padding.
-    # Mirrored, out[j] = cropped[Wo - 1 - j]: the copied columns become [Wo - j1, Wo - j0).
-    j0 = min(max(<Py_ssize_t>0, -sx), Wo)
-    j1 = max(min(Wo, W - sx), j0)
-    if flip:
-        j0, j1 = Wo - j1, Wo - j0
-    for c in range(C):
-        for i in range(Ho):
-            f = (c * Ho + i) * Wo
-            row = o + f
-            si = i + sy
-            if si < 0 or si >= H:
-                j0_row, j1_row = 0, 0
-            else:
-                j0_row, j1_row = j0, j1
-            src = img + (c * H + si) * W + sx
-            if mean == NULL:
-                for j in range(j0_row):
-                    row[j] = 0
-                if flip:
-                    for j in range(j0_row, j1_row):
-                        row[j] = <dst_t>src[Wo - 1 - j]
-                else:
-                    for j in range(j0_row, j1_row):
-                        row[j] = <dst_t>src[j]
-                for j in range(j1_row, Wo):
-                    row[j] = 0
-            else:  # normalization fused into the copy: (v - mean) * scale, padding v = 0, as the twin
-                m = mean + f
-                s = scale + f
-                for j in range(j0_row):
-                    row[j] = (<dst_t>0 - m[j]) * s[j]
-                if flip:
-                    for j in range(j0_row, j1_row):
-                        row[j] = (<dst_t>src[Wo - 1 - j] - m[j]) * s[j]
-                else:
-                    for j in range(j0_row, j1_row):
-                        row[j] = (<dst_t>src[j] - m[j]) * s[j]
-                for j in range(j1_row, Wo):
-                    row[j] = (<dst_t>0 - m[j]) * s[j]
+cdef void _gather(PydlAugmentSampleFn sample, const uint8_t* x, Py_ssize_t image_bytes,
+                  const PydlAugmentGeometry* g, const int64_t* index, uint8_t* out, Py_ssize_t sample_bytes,
+                  const int64_t* shift_y, const int64_t* shift_x, const uint8_t* flip, const void* mean,
+                  const void* scale, Py_ssize_t batch, int threads) noexcept nogil:
+    """``out`` sample b from ``x`` sample ``index[b]``. Samples are independent and each is written by one
+    thread: results never depend on ``threads``."""
+    cdef Py_ssize_t b
+    if threads > 1:
+        for b in prange(batch, num_threads=threads, schedule="static"):
+            sample(x + index[b] * image_bytes, out + b * sample_bytes, g, shift_y[b], shift_x[b], flip[b], mean,
+                   scale)
+    else:
+        for b in range(batch):
+            sample(x + index[b] * image_bytes, out + b * sample_bytes, g, shift_y[b], shift_x[b], flip[b], mean,
+                   scale)
 
 
-cdef void _gather(const src_t[:, :, :, ::1] x, const long long[::1] index, dst_t[:, :, :, ::1] out,
-                  const long long[::1] shift_y, const long long[::1] shift_x, const unsigned char[::1] flip,
-                  const dst_t[::1] mean, const dst_t[::1] scale, bint normalize, int threads):
-    cdef Py_ssize_t b, B = out.shape[0], C = out.shape[1], Ho = out.shape[2], Wo = out.shape[3]
-    cdef Py_ssize_t H = x.shape[2], W = x.shape[3], image = C * H * W, sample = C * Ho * Wo
-    cdef const src_t* xp = &x[0, 0, 0, 0]
-    cdef dst_t* op = &out[0, 0, 0, 0]
-    cdef const dst_t* mp = &mean[0] if normalize else NULL
-    cdef const dst_t* sp = &scale[0] if normalize else NULL
-    # Samples are independent and each is written by one thread: results never depend on `threads`.
-    for b in prange(B, nogil=True, num_threads=threads, schedule="static"):
-        _sample(xp + index[b] * image, op + b * sample, C, H, W, Ho, Wo, shift_y[b], shift_x[b],
-                flip[b] != 0, mp, sp)
+cdef PydlAugmentGeometry _geometry(image, out_image):
+    cdef PydlAugmentGeometry g
+    g.channels, g.height, g.width = image
+    g.out_height, g.out_width = out_image[1], out_image[2]
+    return g
+
+
+cdef const uint8_t[::1] _bytes(a):
+    """The bytes of a C-contiguous array (read-only ones too), for a pointer to its data."""
+    return a.reshape(-1).view(np.uint8)
 
 
 cdef _dispatch(x, index, out, shift_y, shift_x, flip, mean, scale, int threads):
-    """Runs the kernel specialised for x's and out's dtypes on checked arrays."""
-    normalize = mean is not None
-    if not normalize:
-        mean = scale = out.reshape(-1)[:1]  # typed placeholders, never read
-    if x.dtype.char == "B":
-        if out.dtype.char == "f":
-            _gather[cython.uchar, float](x, index, out, shift_y, shift_x, flip, mean, scale, normalize, threads)
-        else:
-            _gather[cython.uchar, double](x, index, out, shift_y, shift_x, flip, mean, scale, normalize, threads)
-    elif x.dtype.char == "f":
-        if out.dtype.char == "f":
-            _gather[float, float](x, index, out, shift_y, shift_x, flip, mean, scale, normalize, threads)
-        else:
-            _gather[float, double](x, index, out, shift_y, shift_x, flip, mean, scale, normalize, threads)
-    else:
-        if out.dtype.char == "f":
-            _gather[double, float](x, index, out, shift_y, shift_x, flip, mean, scale, normalize, threads)
-        else:
-            _gather[double, double](x, index, out, shift_y, shift_x, flip, mean, scale, normalize, threads)
+    """Runs the kernel for x's and out's dtypes on checked arrays: x (N, C, H, W), out (B, C, Ho, Wo)."""
+    cdef PydlAugmentGeometry g = _geometry(x.shape[1:], out.shape[1:])
+    cdef const uint8_t[::1] xv = _bytes(x), fv = flip.view(np.uint8)
+    cdef uint8_t[::1] ov = out.reshape(-1).view(np.uint8)
+    cdef const int64_t[::1] iv = index, yv = shift_y, xsv = shift_x
+    cdef const uint8_t[::1] mv, sv
+    cdef const void* mp = NULL
+    cdef const void* sp = NULL
+    if mean is not None:
+        mv, sv = _bytes(mean), _bytes(scale)
+        mp, sp = &mv[0], &sv[0]
+    cdef PydlAugmentSampleFn sample = _api.sample[_SOURCE_CODES[x.dtype]][_OUT_CODES[out.dtype]]
+    cdef Py_ssize_t image_bytes = x[0].nbytes, sample_bytes = out[0].nbytes, batch = out.shape[0]
+    with nogil:
+        _gather(sample, &xv[0], image_bytes, &g, &iv[0], &ov[0], sample_bytes, &yv[0], &xsv[0], &fv[0], mp, sp,
+                batch, threads)
 
 
 def gather_transform(x, index, out, shift_y=None, shift_x=None, flip=None, mean=None, scale=None, *,
@@ -257,7 +225,8 @@ cdef class DataLoader:
         return _Epoch(self, np.random.default_rng([self.seed, int(epoch)]), np.dtype(dtype), rows)
 
     def _draw(self, rng, Py_ssize_t b):
-        """This batch's shifts and flips, drawn in a fixed order (crop rows, crop columns, flips)."""
+        """Shifts and flips of ``b`` samples (an epoch's, in batch order), drawn in a fixed order: crop rows,
+        crop columns, flips."""
         if self._crop is not None:
             shift_y, shift_x = self._crop.draw(rng, b, self.image[1], self.image[2])
         else:
@@ -279,22 +248,55 @@ cdef class DataLoader:
 
 
 cdef class _Epoch:
-    """One pass over a DataLoader: Python's iterator protocol around the compiled gather."""
-    cdef object loader, rng, order, xbuf, out, ybuf, mean, scale
-    cdef Py_ssize_t pos, end, bs
-    cdef bint rows
+    """One pass over a DataLoader: Python's iterator protocol around the compiled gather. The epoch's
+    order and random numbers are drawn when it starts; a batch is then one nogil call over raw pointers
+    (a subclass that overrides ``_fill``, such as the NumPy twin, gets array slices of the same draws)."""
+    cdef object loader, order, xbuf, out, ybuf, mean, scale, shift_y, shift_x, flip
+    cdef Py_ssize_t pos, end, bs, image_bytes, sample_bytes, parallel_batch
+    cdef bint rows, compiled, int_labels
+    cdef int threads
+    cdef PydlAugmentSampleFn sample
+    cdef PydlAugmentGeometry geometry
+    # Views held for their pointers (the compiled path).
+    cdef const uint8_t[::1] x_view, flip_view, mean_view, scale_view
+    cdef const int64_t[::1] order_view, shift_y_view, shift_x_view, y_view
+    cdef uint8_t[::1] out_view
+    cdef int64_t[::1] ybuf_view
 
     def __init__(self, DataLoader loader, rng, dtype, rows):
-        self.loader, self.rng, self.rows = loader, rng, rows
+        self.loader, self.rows = loader, rows
         n, bs = loader.n, loader.batch_size
         self.order = rng.permutation(n) if loader.shuffle else np.arange(n, dtype=np.int64)
         self.pos, self.bs = 0, bs
         self.end = n - n % bs if loader.drop_last else n
+        self.shift_y, self.shift_x, flip = loader._draw(rng, self.end)
+        self.flip = flip.view(np.uint8)
         self.xbuf = np.empty((bs,) + loader.sample_shape, dtype)  # reused by every batch of the epoch
         self.out = self.xbuf.reshape((bs,) + tuple(loader._out_image))
         y = loader.y
         self.ybuf = None if y is None or rows else np.empty((bs,) + y.shape[1:], y.dtype)
         self.mean, self.scale = loader._normalization(np.dtype(dtype))
+        self.compiled = type(loader) is DataLoader
+        if self.compiled:
+            self._pointers(loader, np.dtype(dtype))
+
+    cdef _pointers(self, DataLoader loader, dtype):
+        self.x_view, self.out_view = _bytes(loader._images), self.xbuf.reshape(-1).view(np.uint8)
+        self.order_view, self.shift_y_view, self.shift_x_view = self.order, self.shift_y, self.shift_x
+        self.flip_view = self.flip
+        if self.mean is not None:
+            self.mean_view, self.scale_view = _bytes(self.mean), _bytes(self.scale)
+        self.sample = _api.sample[_SOURCE_CODES[loader._images.dtype]][_OUT_CODES[dtype]]
+        self.geometry = _geometry(loader.image, loader._out_image)
+        self.image_bytes = loader._images[0].nbytes
+        self.sample_bytes = self.out[0].nbytes
+        self.threads = _info.get_num_threads()
+        per_sample = self.out[0].size
+        self.parallel_batch = (_MIN_PARALLEL_ELEMENTS + per_sample - 1) // per_sample
+        y = loader.y
+        self.int_labels = self.ybuf is not None and y.dtype == np.int64 and y.ndim == 1
+        if self.int_labels:
+            self.y_view, self.ybuf_view = y, self.ybuf
 
     def __iter__(self):
         return self
@@ -305,15 +307,33 @@ cdef class _Epoch:
     def __next__(self):
         if self.pos >= self.end:
             raise StopIteration
-        cdef Py_ssize_t b = min(self.bs, self.end - self.pos)
-        index = self.order[self.pos:self.pos + b]
+        cdef Py_ssize_t b = min(self.bs, self.end - self.pos), p = self.pos, k
         self.pos += b
-        shift_y, shift_x, flip = self.loader._draw(self.rng, b)
-        self.loader._fill(index, shift_y, shift_x, flip, self.out[:b], self.mean, self.scale)
-        xb = self.xbuf[:b]
+        if self.compiled:
+            self._fill_compiled(p, b)
+        else:
+            self.loader._fill(self.order[p:p + b], self.shift_y[p:p + b], self.shift_x[p:p + b],
+                              self.flip[p:p + b], self.out[:b], self.mean, self.scale)
+        xb = self.xbuf if b == self.bs else self.xbuf[:b]
         if self.rows:
-            return xb, index
+            return xb, self.order[p:p + b]
         y = self.loader.y
         if y is None:
             return xb
-        return xb, np.take(y, index, axis=0, out=self.ybuf[:b])
+        yb = self.ybuf if b == self.bs else self.ybuf[:b]
+        if self.int_labels:
+            for k in range(b):
+                self.ybuf_view[k] = self.y_view[self.order_view[p + k]]
+            return xb, yb
+        return xb, np.take(y, self.order[p:p + b], axis=0, out=yb)
+
+    cdef void _fill_compiled(self, Py_ssize_t p, Py_ssize_t b):
+        cdef const void* mean = NULL
+        cdef const void* scale = NULL
+        if self.mean is not None:
+            mean, scale = &self.mean_view[0], &self.scale_view[0]
+        cdef int threads = self.threads if b >= self.parallel_batch else 1
+        with nogil:
+            _gather(self.sample, &self.x_view[0], self.image_bytes, &self.geometry, &self.order_view[p],
+                    &self.out_view[0], self.sample_bytes, &self.shift_y_view[p], &self.shift_x_view[p],
+                    &self.flip_view[p], mean, scale, b, threads)

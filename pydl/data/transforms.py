@@ -1,9 +1,10 @@
 """Transforms of :class:`pydl.data.DataLoader`: translation (random crop of a zero-padded image),
 horizontal flip and normalization, applied in that order inside the loader's batch gather.
 
-Random transforms draw their numbers per batch from the loader's generator, with NumPy, in a fixed
-order (crop rows, crop columns, flips), so a loader yields the same batches for the same seed and epoch
-and its NumPy twin (:class:`pydl.reference.data.DataLoader`) reproduces them exactly.
+Random transforms draw their numbers once per epoch from the loader's generator, with NumPy, after the
+epoch's order and in a fixed order (crop rows, crop columns, flips; one value per sample of the epoch, in
+batch order), so a loader yields the same batches for the same seed and epoch and its NumPy twin
+(:class:`pydl.reference.data.DataLoader`) reproduces them exactly.
 """
 import numbers
 

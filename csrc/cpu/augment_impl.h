@@ -1,0 +1,172 @@
+// The augmentation loop, written once and compiled per instruction set: augment.cpp, augment_avx2.cpp and
+// augment_avx512.cpp include this inside their own namespace (needs <algorithm>, <cstdint>, <type_traits> and <vector>).
+// Per channel: the source rows widened into a zero-bordered plane, then per output row one fixed-length
+// loop reads the shifted (or mirrored) window and normalizes it, in whole vector registers.
+
+// One vector register of the instruction set this file is compiled for.
+#if defined(__AVX512F__)
+constexpr int kAugmentVectorBytes = 64;
+#elif defined(__AVX2__)
+constexpr int kAugmentVectorBytes = 32;
+#else
+constexpr int kAugmentVectorBytes = 16;
+#endif
+
+// Calls chunk(j) for whole chunks [j, j + kLanes) covering [0, n), the last one ending at n and possibly
+// overlapping the one before (an output computed twice gets the same value), so a row needs no remainder
+// loop; a row shorter than a chunk goes one element at a time through one(j).
+template <int kLanes, typename Chunk, typename One>
+static inline void by_chunks(int64_t n, Chunk chunk, One one) {
+  if (n < kLanes) {
+    for (int64_t j = 0; j < n; ++j) one(j);
+    return;
+  }
+  for (int64_t j = 0; j + kLanes < n; j += kLanes) chunk(j);
+  chunk(n - kLanes);
+}
+
+// kLanes values of T as one GCC vector (the instruction set's register when kLanes * sizeof(T) fits it).
+template <typename T, int kLanes>
+struct Lanes {
+  typedef T type __attribute__((vector_size(kLanes * sizeof(T))));
+};
+template <typename V, typename T>
+static inline V load_lanes(const T* p) {
+  V v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+template <typename T, typename V>
+static inline void store_lanes(T* p, V v) {
+  __builtin_memcpy(p, &v, sizeof v);
+}
+template <typename V, int kLanes>
+static inline V reversed(V v) {
+  typedef typename std::conditional<sizeof(v[0]) == 4, int32_t, int64_t>::type Index;
+  typename Lanes<Index, kLanes>::type last_first;
+  for (int l = 0; l < kLanes; ++l) last_first[l] = kLanes - 1 - l;
+  return __builtin_shuffle(v, last_first);
+}
+
+// kLanes bytes from p as int32 lanes: one zero-extending load where the instruction set has it (GCC
+// widens unsigned char vectors one lane at a time).
+template <int kLanes>
+static inline typename Lanes<int32_t, kLanes>::type widened_bytes(const uint8_t* p) {
+  typename Lanes<int32_t, kLanes>::type v;
+#if defined(__AVX512F__)
+  if constexpr (kLanes == 16) {
+    const __m512i w = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    __builtin_memcpy(&v, &w, sizeof v);
+    return v;
+  }
+#endif
+#if defined(__AVX2__)
+  if constexpr (kLanes == 8) {
+    const __m256i w = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    __builtin_memcpy(&v, &w, sizeof v);
+    return v;
+  }
+#endif
+  for (int l = 0; l < kLanes; ++l) v[l] = p[l];
+  return v;
+}
+
+// kLanes source values as output lanes.
+template <typename VD, int kLanes, typename S>
+static inline VD widened(const S* p) {
+  if constexpr (sizeof(S) == 1) {
+    return __builtin_convertvector(widened_bytes<kLanes>(p), VD);
+  } else {
+    return __builtin_convertvector(load_lanes<typename Lanes<S, kLanes>::type>(p), VD);
+  }
+}
+
+enum class Source { padding, forward, mirrored };
+
+// One output row: each value is padding (0), window[j] or last[-j] (mirrored), then (v - m[j]) * s[j].
+template <Source kSource, bool kNormalize, int L, typename D>
+static inline void output_row(D* __restrict row, int64_t n, const D* window, const D* last, const D* __restrict m,
+                              const D* __restrict s) {
+  using V = typename Lanes<D, L>::type;
+  by_chunks<L>(
+      n,
+      [&](int64_t j) {
+        V v{};
+        if constexpr (kSource == Source::forward) v = load_lanes<V>(window + j);
+        if constexpr (kSource == Source::mirrored) v = reversed<V, L>(load_lanes<V>(last - j - (L - 1)));
+        if constexpr (kNormalize) v = (v - load_lanes<V>(m + j)) * load_lanes<V>(s + j);
+        store_lanes(row + j, v);
+      },
+      [&](int64_t j) {
+        D v = kSource == Source::padding ? D(0) : (kSource == Source::forward ? window[j] : last[-j]);
+        row[j] = kNormalize ? (v - m[j]) * s[j] : v;
+      });
+}
+
+template <bool kNormalize, int L, typename D>
+static inline void output_row(Source source, D* row, int64_t n, const D* window, const D* last, const D* m,
+                              const D* s) {
+  switch (source) {
+    case Source::padding: return output_row<Source::padding, kNormalize, L>(row, n, window, last, m, s);
+    case Source::forward: return output_row<Source::forward, kNormalize, L>(row, n, window, last, m, s);
+    case Source::mirrored: return output_row<Source::mirrored, kNormalize, L>(row, n, window, last, m, s);
+  }
+}
+
+template <typename S, typename D>
+static void augment_sample_impl(const S* __restrict img, D* __restrict out, const PydlAugmentGeometry& g,
+                                int64_t shift_y, int64_t shift_x, bool flip, const D* __restrict mean,
+                                const D* __restrict scale) {
+  constexpr int L = kAugmentVectorBytes / int(sizeof(D));  // outputs per chunk: one vector register
+  using VD = typename Lanes<D, L>::type;
+  const int64_t H = g.height, W = g.width, Ho = g.out_height, Wo = g.out_width;
+  // A channel's source rows are widened into the middle of the rows of `plane`, Wo zeros at either side:
+  // every output column j then reads plane[si][Wo + shift_x + j] (mirrored: column Wo - 1 - j), with no
+  // padding cases, and a shift past the image reads only zeros, as the clipped one does. The whole
+  // channel is widened before any output row reads it, so the reads find the values in L1, not in the
+  // store buffer (a load across two recent stores waits for them).
+  const int64_t sx = std::min(std::max(shift_x, -Wo), W), stride = W + 2 * Wo;
+  thread_local std::vector<D> plane;  // this thread's, reused while the geometry stays: its borders stay 0
+  thread_local int64_t plane_rows = -1, plane_width = -1, plane_border = -1;
+  if (plane_rows != H || plane_width != W || plane_border != Wo) {
+    plane.assign(size_t(H * stride), D(0));
+    plane_rows = H, plane_width = W, plane_border = Wo;
+  }
+  const int64_t first = std::max<int64_t>(0, shift_y), end = std::min(H, shift_y + Ho);  // rows read
+  for (int64_t c = 0; c < g.channels; ++c) {
+    for (int64_t si = first; si < end; ++si) {
+      const S* src = img + (c * H + si) * W;
+      D* __restrict middle = plane.data() + si * stride + Wo;
+      by_chunks<L>(
+          W, [&](int64_t j) { store_lanes(middle + j, widened<VD, L>(src + j)); },
+          [&](int64_t j) { middle[j] = D(src[j]); });
+    }
+    for (int64_t i = 0; i < Ho; ++i) {
+      const int64_t f = (c * Ho + i) * Wo, si = i + shift_y;
+      const bool inside = si >= 0 && si < H;
+      const Source source = !inside ? Source::padding : (flip ? Source::mirrored : Source::forward);
+      const D* window = plane.data() + (inside ? si : 0) * stride + Wo + sx;
+      const D* last = window + (Wo - 1);  // mirrored, out[j] reads last[-j]
+      if (mean) {
+        output_row<true, L>(source, out + f, Wo, window, last, mean + f, scale + f);
+      } else {
+        output_row<false, L>(source, out + f, Wo, window, last, mean, scale);
+      }
+    }
+  }
+}
+
+template <typename S, typename D>
+static void augment_sample(const void* img, void* out, const PydlAugmentGeometry* g, int64_t shift_y,
+                           int64_t shift_x, int flip, const void* mean, const void* scale) {
+  augment_sample_impl(static_cast<const S*>(img), static_cast<D*>(out), *g, shift_y, shift_x, flip != 0,
+                      static_cast<const D*>(mean), static_cast<const D*>(scale));
+}
+
+static const PydlAugmentApi kAugmentApi = {{
+    {augment_sample<uint8_t, float>, augment_sample<uint8_t, double>},
+    {augment_sample<float, float>, augment_sample<float, double>},
+    {augment_sample<double, float>, augment_sample<double, double>},
+}};
+
+const PydlAugmentApi* augment_table() { return &kAugmentApi; }
