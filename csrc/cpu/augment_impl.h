@@ -1,5 +1,6 @@
 // The augmentation loop, written once and compiled per instruction set: augment.cpp, augment_avx2.cpp and
-// augment_avx512.cpp include this inside their own namespace (needs <algorithm>, <cstdint>, <type_traits> and <vector>).
+// augment_avx512.cpp include this inside their own namespace (needs <algorithm>, <cstdint>, <type_traits>,
+// <vector>, and <immintrin.h> for the AVX builds).
 // Per channel: the source rows widened into a zero-bordered plane, then per output row one fixed-length
 // loop reads the shifted (or mirrored) window and normalizes it, in whole vector registers.
 
