@@ -10,14 +10,18 @@ static inline int32_t f32_to_bits(float f) { int32_t i; __builtin_memcpy(&i, &f,
 static inline double bits_to_f64(int64_t i) { double f; __builtin_memcpy(&f, &i, 8); return f; }
 static inline int64_t f64_to_bits(double f) { int64_t i; __builtin_memcpy(&i, &f, 8); return i; }
 
-// e^u = p * 2^n after Cephes' range reduction, for u inside the float range; returns p, sets n.
-static inline float exp_reduce(float u, int32_t* n) {
-  // n = round(u / ln 2): adding 1.5 * 2^23 leaves n in the low mantissa bits (round to nearest even).
+// exp(x) for x <= 0 (every caller takes exp of a non-positive value: -|x|, x - max), +0 below the
+// denormal range like expf; NaN stays NaN. p * 2^n is formed as (p * 2^(n + 64)) * 2^-64: the first
+// product is exact (n + 64 >= -86 keeps it normal), the second rounds once, so results down in the
+// denormal range are correctly rounded. 2^(n + 64) comes from t's bits shifted into the exponent: the
+// low bits of t = u / ln 2 + 1.5 * 2^23 hold n (and those of 1.5 * 2^23 are zero).
+static inline float vexp_nonpos(float x) {
+  const float lo = -103.972084f;  // below this expf is 0
+  const float xc = x < lo ? lo : x;
   const float magic = 12582912.0f;
-  float t = u * 1.44269504088896341f + magic;
-  *n = int32_t(uint32_t(f32_to_bits(t)) - uint32_t(f32_to_bits(magic)));
-  float fn = t - magic;
-  float r = u - fn * 0.693359375f;
+  const float t = xc * 1.44269504088896341f + magic;
+  const float fn = t - magic;
+  float r = xc - fn * 0.693359375f;
   r = r - fn * -2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -25,28 +29,20 @@ static inline float exp_reduce(float u, int32_t* n) {
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  return p * r * r + r + 1.0f;
+  p = p * r * r + r + 1.0f;
+  // Shifts on unsigned: for a NaN x the bits are arbitrary (p is NaN then, and so is the result).
+  const float scale = bits_to_f32(int32_t((uint32_t(f32_to_bits(t)) << 23) + (uint32_t(127 + 64) << 23)));
+  return p * scale * 0x1p-64f;
 }
 
-// exp(x) for finite x; 0 below the denormal range and inf above the float range, like expf.
-static inline float vexp(float x) {
-  const float hi = 88.7228394f, lo = -103.972084f;  // beyond these expf is inf / 0
-  float xc = x > hi ? hi : (x < lo ? lo : x);
-  int32_t n;
-  float p = exp_reduce(xc, &n);
-  // 2^n in two factors so results down in the denormal range and up to the overflow edge stay exact.
-  // Shifts on unsigned: for a NaN x, n comes from NaN bits and (n + 127) << 23 would overflow (UB).
-  int32_t n1 = n >> 1, n2 = n - n1;
-  float s = p * bits_to_f32(int32_t(uint32_t(n1 + 127) << 23)) * bits_to_f32(int32_t(uint32_t(n2 + 127) << 23));
-  return x > hi ? bits_to_f32(0x7f800000) : s;
-}
-
-static inline double exp_reduce(double u, int64_t* n) {
+// The double twin of the above: n + 600 >= -475 keeps the first product normal.
+static inline double vexp_nonpos(double x) {
+  const double lo = -745.1332191019412;
+  const double xc = x < lo ? lo : x;
   const double magic = 6755399441055744.0;  // 1.5 * 2^52
-  double t = u * 1.4426950408889634074 + magic;
-  *n = int64_t(uint64_t(f64_to_bits(t)) - uint64_t(f64_to_bits(magic)));
-  double fn = t - magic;
-  double r = u - fn * 6.93145751953125e-1;
+  const double t = xc * 1.4426950408889634074 + magic;
+  const double fn = t - magic;
+  double r = xc - fn * 6.93145751953125e-1;
   r = r - fn * 1.42860682030941723212e-6;
   // Taylor series to r^13 / 13!: |r| <= ln2/2 makes the next term below 1e-17 relative.
   double p = 1.0 / 6227020800.0;
@@ -61,17 +57,9 @@ static inline double exp_reduce(double u, int64_t* n) {
   p = p * r + 1.0 / 24.0;
   p = p * r + 1.0 / 6.0;
   p = p * r + 0.5;
-  return p * r * r + r + 1.0;
-}
-
-static inline double vexp(double x) {
-  const double hi = 709.782712893384, lo = -745.1332191019412;
-  double xc = x > hi ? hi : (x < lo ? lo : x);
-  int64_t n;
-  double p = exp_reduce(xc, &n);
-  int64_t n1 = n >> 1, n2 = n - n1;
-  double s = p * bits_to_f64(int64_t(uint64_t(n1 + 1023) << 52)) * bits_to_f64(int64_t(uint64_t(n2 + 1023) << 52));
-  return x > hi ? bits_to_f64(INT64_C(0x7ff0000000000000)) : s;
+  p = p * r * r + r + 1.0;
+  const double scale = bits_to_f64(int64_t((uint64_t(f64_to_bits(t)) << 52) + (uint64_t(1023 + 600) << 52)));
+  return p * scale * 0x1p-600;
 }
 
 
