@@ -121,19 +121,35 @@ static inline void vlog_pair(double a, double b, double* la, double* lb) {
   *lb = vlog_finish(b, kb, ((mb - 1) * (ma + 1)) * inv);
 }
 
-// log(x) for normal float x > 0 (callers clamp), the float twin of the above.
+// log(x) for float x >= 0 (0 gives -inf; subnormal x is scaled by 2^25 first, with integer masks as
+// above), the reduction of the double version and Cephes' logf polynomial in f = m - 1: no division.
+// Within 0.83 ulp of the true log for every positive float (checked exhaustively against double log).
 static inline float vlog(float x) {
+  const int32_t sub = -int32_t(x < 1.17549435e-38f);  // below the smallest normal
+  const float xs = x * bits_to_f32(0x3f800000 + (sub & (25 << 23)));
   const int32_t off = 0x3f3504f3;  // sqrt(1/2)
-  const int32_t ix = f32_to_bits(x), tmp = ix - off;
+  const int32_t ix = f32_to_bits(xs), tmp = ix - off;
   const float m = bits_to_f32(ix - (tmp & int32_t(0xff800000)));
-  const float k = float(tmp >> 23);
-  const float s = (m - 1) / (m + 1), z = s * s;
-  float p = 1.0f / 13;
-  p = p * z + 1.0f / 11;
-  p = p * z + 1.0f / 9;
-  p = p * z + 1.0f / 7;
-  p = p * z + 1.0f / 5;
-  p = p * z + 1.0f / 3;
-  const float r = 2 * s + 2 * s * (p * z);
-  return k * 0.693359375f + (r + k * -2.12194440e-4f);
+  const float k = float(tmp >> 23) - bits_to_f32(sub & 0x41c80000);  // 25.0f or +0
+  const float f = m - 1.0f, z = f * f;
+  float p = 7.0376836292e-2f;
+  p = p * f - 1.1514610310e-1f;
+  p = p * f + 1.1676998740e-1f;
+  p = p * f - 1.2420140846e-1f;
+  p = p * f + 1.4249322787e-1f;
+  p = p * f - 1.6668057665e-1f;
+  p = p * f + 2.0000714765e-1f;
+  p = p * f - 2.4999993993e-1f;
+  p = p * f + 3.3333331174e-1f;
+  float y = p * f * z;
+  y = y + k * -2.12194440e-4f;
+  y = y - 0.5f * z;
+  const float l = f + y + k * 0.693359375f;
+  return l + bits_to_f32(-int32_t(x == 0) & int32_t(0xff800000));  // + -inf at 0, else + 0
+}
+
+// log a and log b of floats: two calls (vlog(float) has no division to share).
+static inline void vlog_pair(float a, float b, float* la, float* lb) {
+  *la = vlog(a);
+  *lb = vlog(b);
 }
