@@ -5,8 +5,7 @@
 
 template <typename T>
 static inline T sigmoid_of(T v) {
-  T a = v < T(0) ? -v : v;
-  T e = vexp_nonpos(-a);  // in [0, 1]
+  T e = vexp_nonpos(neg_abs(v));  // in [0, 1]; -0 for v = +-0 gives e = 1 as +0 does
   T s = T(1) / (T(1) + e);
   return v >= T(0) ? s : e * s;
 }

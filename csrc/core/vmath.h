@@ -10,6 +10,12 @@ static inline int32_t f32_to_bits(float f) { int32_t i; __builtin_memcpy(&i, &f,
 static inline double bits_to_f64(int64_t i) { double f; __builtin_memcpy(&f, &i, 8); return f; }
 static inline int64_t f64_to_bits(double f) { int64_t i; __builtin_memcpy(&i, &f, 8); return i; }
 
+// -|x| by setting the sign bit: one operation where x < 0 ? x : -x is a compare, a negation and a blend.
+static inline float neg_abs(float x) { return bits_to_f32(int32_t(uint32_t(f32_to_bits(x)) | 0x80000000u)); }
+static inline double neg_abs(double x) {
+  return bits_to_f64(int64_t(uint64_t(f64_to_bits(x)) | UINT64_C(0x8000000000000000)));
+}
+
 // exp(x) for x <= 0 (every caller takes exp of a non-positive value: -|x|, x - max), +0 below the
 // denormal range like expf; NaN stays NaN. p * 2^n is formed as (p * 2^(n + 64)) * 2^-64: the first
 // product is exact (n + 64 >= -86 keeps it normal), the second rounds once, so results down in the
