@@ -5,8 +5,7 @@
 
 template <typename T>
 static inline T sigmoid_of(T v) {
-  T a = v < T(0) ? -v : v;
-  T e = vexp(-a);  // in (0, 1]: never overflows
+  T e = vexp_nonpos(neg_abs(v));  // in [0, 1]; -0 for v = +-0 gives e = 1 as +0 does
   T s = T(1) / (T(1) + e);
   return v >= T(0) ? s : e * s;
 }
@@ -32,7 +31,7 @@ static inline double tanh_small(double x) {
 template <typename T>
 static inline T tanh_of(T v) {
   T a = v < T(0) ? -v : v;
-  T e = vexp(T(-2) * a);
+  T e = vexp_nonpos(T(-2) * a);
   T big = (T(1) - e) / (T(1) + e);
   T r = a < T(0.625) ? tanh_small(a) : big;
   return v < T(0) ? -r : r;

@@ -69,7 +69,7 @@ static bool softmax_rows(const T* x, T* y, int64_t rows, int64_t cols) {
     }
     T sum = 0;
     for (int64_t c = 0; c < cols; ++c) {
-      yr[c] = generic::vexp(xr[c] - mx);
+      yr[c] = generic::vexp_nonpos(xr[c] - mx);
       sum += yr[c];
     }
     T inv = T(1) / sum;

@@ -1,4 +1,6 @@
 // The narrow dense loops compiled for AVX512 (flags from CMakeLists.txt); entered only when cpu.h says so.
+#include <immintrin.h>
+
 #include <cstdint>
 
 namespace pydl::avx512_narrow {

@@ -124,6 +124,30 @@ struct LaneVec<double> {
   typedef double V __attribute__((vector_size(kLanes * sizeof(double))));
 };
 
+// The double sums of kLanes lanes as two halves of 8 (one AVX-512 register each): GCC kept a
+// 16-double vector in memory, a store and a reload in every iteration's dependency chain.
+static_assert(kLanes == 16, "DoubleLanes::add shuffles two halves of 8");
+typedef double HalfLanes __attribute__((vector_size(kLanes / 2 * sizeof(double))));
+struct DoubleLanes {
+  HalfLanes lo{}, hi{};
+  template <typename V>
+  void add(const V& v) {
+#ifdef __AVX512F__
+    if constexpr (sizeof(v[0]) == sizeof(float)) {
+      // Two 512-bit conversions: GCC 12 lowers the generic ones below to four 128-bit ones and inserts.
+      __m512 f;
+      __builtin_memcpy(&f, &v, sizeof(f));
+      lo += HalfLanes(_mm512_cvtps_pd(_mm512_castps512_ps256(f)));
+      hi += HalfLanes(_mm512_cvtps_pd(_mm512_extractf32x8_ps(f, 1)));
+      return;
+    }
+#endif
+    lo += __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7), HalfLanes);
+    hi += __builtin_convertvector(__builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15), HalfLanes);
+  }
+  double operator[](int l) const { return l < kLanes / 2 ? lo[l] : hi[l - kLanes / 2]; }
+};
+
 template <typename V, typename T>
 static inline V load_lanes(const T* p) {
   V v;
@@ -138,7 +162,6 @@ template <int IN, typename T, typename Grad>
 static void backward_fm(const T* x, int64_t ldx, const T* w, const T* y, const T* dy, T* dx, T* dw, T* db,
                         int64_t n, int64_t out, bool accumulate) {
   using V = typename LaneVec<T>::V;
-  using D = LaneVec<double>::V;
   const int64_t blocks_end = n / kLanes * kLanes;
   for (int64_t j = 0; j < out; ++j) {
     const T* yj = y + j * n;
@@ -146,11 +169,11 @@ static void backward_fm(const T* x, int64_t ldx, const T* w, const T* y, const T
     T wj[IN];
     for (int k = 0; k < IN; ++k) wj[k] = w[k * out + j];
     V acc[IN] = {};
-    D dacc = {};
+    DoubleLanes dacc;
     for (int64_t r = 0; r < blocks_end; r += kLanes) {
       const V dz = Grad::apply(load_lanes<V>(yj + r), load_lanes<V>(dyj + r));
       for (int k = 0; k < IN; ++k) acc[k] += load_lanes<V>(x + k * ldx + r) * dz;
-      dacc += __builtin_convertvector(dz, D);
+      dacc.add(dz);
       if (!dx) continue;
       for (int k = 0; k < IN; ++k) {
         T* d = dx + k * n + r;

@@ -46,19 +46,25 @@ __global__ void mse_kernel(const T* __restrict__ pred, const T* __restrict__ tar
   if (threadIdx.x == 0) partial[blockIdx.x] = sum;
 }
 
-// The gradient is taken at the clipped probability, so a saturated unit still gets a bounded one.
+// The gradient is taken at the clipped probability, so a saturated unit still gets a bounded one. Terms
+// and gradient in T, element by element as the CPU kernel and the twin (pydl/reference/losses.py) do: a
+// 0/1 target takes log q, q = t p + (1 - t)(1 - p), and ((1 - 2t) / n) / q while both clip bounds lie
+// inside (0, 1); other targets t log p + (1 - t) log(1 - p) and (p - t) / (p (1 - p)) / n.
 template <typename T>
 __global__ void bce_kernel(const T* __restrict__ prob, const T* __restrict__ target, T* __restrict__ grad,
                            int64_t n, double eps, double* __restrict__ partial) {
   __shared__ double sums[kThreads];
   // Clip in the input's precision, as the reference does: 1 - eps rounds differently in float32.
   const T lo = T(eps), hi = T(1) - T(eps);
-  const double inv_n = 1.0 / double(n);
+  const T inv_n = T(1.0 / double(n));
+  const bool inside = lo > T(0) && hi < T(1);
   double sum = 0;
   for (int64_t i = first_index(); i < n; i += grid_stride()) {
-    const double p = double(dfmin(dfmax(prob[i], lo), hi)), t = double(target[i]);
-    sum += t * dlog(p) + (1 - t) * dlog(1 - p);
-    grad[i] = T((p - t) / (p * (1 - p)) * inv_n);
+    const T p = dfmin(dfmax(prob[i], lo), hi), t = target[i];
+    const T q = t * p + (1 - t) * (1 - p);
+    const bool hard = inside && (t == T(0) || t == T(1));
+    sum += double(hard ? dlog(q) : t * dlog(p) + (1 - t) * dlog(1 - p));
+    grad[i] = hard ? ((1 - 2 * t) * inv_n) / q : (p - t) / (p * (1 - p)) * inv_n;
   }
   sum = block_sum(sums, sum);
   if (threadIdx.x == 0) partial[blockIdx.x] = sum;

@@ -64,16 +64,27 @@ def bce_loss(prob, target, eps=1e-7, grad=None):
     """Binary cross-entropy on probabilities clipped to [eps, 1 - eps] (mean over all elements).
 
     The gradient is taken at the clipped probability, -(t/p - (1-t)/(1-p)) / n, as the seed reports do,
-    so a saturated unit still gets a (bounded) gradient.
+    so a saturated unit still gets a (bounded) gradient. Terms and gradient are computed in the input's
+    dtype (the mean accumulated in float64), element by element as the kernel does (cpu/losses_impl.h):
+    a target of 0 or 1 takes the one-log form log q, q = t p + (1 - t)(1 - p) (exactly p or 1 - p), with
+    gradient ((1 - 2t) / n) / q; other targets t log p + (1 - t) log(1 - p) and (p - t) / (p (1 - p)) / n.
+    The one-log form needs both clip bounds strictly inside (0, 1) in the dtype (a tiny eps may round to 0).
     """
     eps = float_arg("bce_loss", "eps", eps)
     if not 0 < eps < 0.5:
         raise ValueError(f"bce_loss: eps must lie in (0, 0.5), got {eps}")
     prob, target, grad = _pair("bce_loss", "prob", prob, target, grad, True)
-    p = np.clip(prob, eps, 1 - eps).astype(np.float64)
-    t = target.astype(np.float64)
-    loss = -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))
-    grad[...] = (p - t) / (p * (1 - p)) / p.size
+    real = prob.dtype.type
+    lo, hi = real(eps), real(1) - real(eps)
+    p = np.clip(prob, lo, hi)
+    t = target
+    inv_n = real(1.0 / p.size)
+    hard = ((t == 0) | (t == 1)) & (lo > 0) & (hi < 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = t * p + (1 - t) * (1 - p)
+        terms = np.where(hard, np.log(q), t * np.log(p) + (1 - t) * np.log(1 - p))
+        grad[...] = np.where(hard, ((1 - 2 * t) * inv_n) / q, (p - t) / (p * (1 - p)) * inv_n)
+    loss = -np.sum(terms, dtype=np.float64) / p.size
     return float(loss), grad
 
 
