@@ -32,7 +32,7 @@ cdef const PydlAugmentApi* _api = <const PydlAugmentApi*>PyCapsule_GetPointer(_c
 
 # Below this many output elements per batch one thread is faster: an OpenMP fork/join costs more than it
 # saves. Measured on 2 cores (scripts/bench.py loader): 32x3x32x32 batches gain nothing from 2 threads.
-_MIN_PARALLEL_ELEMENTS = 1 << 18
+cdef Py_ssize_t _MIN_PARALLEL_ELEMENTS = 1 << 18
 
 _SOURCE_CODES = {np.dtype(np.uint8): 0, np.dtype(np.float32): 1, np.dtype(np.float64): 2}
 _OUT_CODES = {np.dtype(np.float32): 0, np.dtype(np.float64): 1}
@@ -53,6 +53,11 @@ cdef void _gather(PydlAugmentSampleFn sample, const uint8_t* x, Py_ssize_t image
         for b in range(batch):
             sample(x + index[b] * image_bytes, out + b * sample_bytes, g, shift_y[b], shift_x[b], flip[b], mean,
                    scale)
+
+
+cdef PydlAugmentSampleFn _kernel(source, out):
+    """The per-sample kernel for source and output dtypes."""
+    return _api.sample[_SOURCE_CODES[np.dtype(source)]][_OUT_CODES[np.dtype(out)]]
 
 
 cdef PydlAugmentGeometry _geometry(image, out_image):
@@ -79,7 +84,7 @@ cdef _dispatch(x, index, out, shift_y, shift_x, flip, mean, scale, int threads):
     if mean is not None:
         mv, sv = _bytes(mean), _bytes(scale)
         mp, sp = &mv[0], &sv[0]
-    cdef PydlAugmentSampleFn sample = _api.sample[_SOURCE_CODES[x.dtype]][_OUT_CODES[out.dtype]]
+    cdef PydlAugmentSampleFn sample = _kernel(x.dtype, out.dtype)
     cdef Py_ssize_t image_bytes = x[0].nbytes, sample_bytes = out[0].nbytes, batch = out.shape[0]
     with nogil:
         _gather(sample, &xv[0], image_bytes, &g, &iv[0], &ov[0], sample_bytes, &yv[0], &xsv[0], &fv[0], mp, sp,
@@ -100,8 +105,9 @@ def gather_transform(x, index, out, shift_y=None, shift_x=None, flip=None, mean=
     return out
 
 
-def _threads_for(Py_ssize_t elements):
-    return _info.get_num_threads() if elements >= _MIN_PARALLEL_ELEMENTS else 1
+cdef inline int _threads_for(Py_ssize_t elements, int threads) noexcept:
+    """The threads for a batch of this many output elements: ``threads``, or 1 below the threshold."""
+    return threads if elements >= _MIN_PARALLEL_ELEMENTS else 1
 
 
 _SOURCES = (np.uint8, np.float32, np.float64)
@@ -244,7 +250,7 @@ cdef class DataLoader:
     def _fill(self, index, shift_y, shift_x, flip, out, mean, scale):
         """Writes the batch into ``out`` (B, C, Ho, Wo): the compiled kernel (the twin overrides this)."""
         _dispatch(self._images, index, out, shift_y, shift_x, flip.view(np.uint8), mean, scale,
-                  _threads_for(out.size))
+                  _threads_for(out.size, _info.get_num_threads()))
 
 
 cdef class _Epoch:
@@ -252,7 +258,7 @@ cdef class _Epoch:
     order and random numbers are drawn when it starts; a batch is then one nogil call over raw pointers
     (a subclass that overrides ``_fill``, such as the NumPy twin, gets array slices of the same draws)."""
     cdef object loader, order, xbuf, out, ybuf, mean, scale, shift_y, shift_x, flip
-    cdef Py_ssize_t pos, end, bs, image_bytes, sample_bytes, parallel_batch
+    cdef Py_ssize_t pos, end, bs, image_bytes, sample_bytes, sample_elements
     cdef bint rows, compiled, int_labels
     cdef int threads
     cdef PydlAugmentSampleFn sample
@@ -286,13 +292,12 @@ cdef class _Epoch:
         self.flip_view = self.flip
         if self.mean is not None:
             self.mean_view, self.scale_view = _bytes(self.mean), _bytes(self.scale)
-        self.sample = _api.sample[_SOURCE_CODES[loader._images.dtype]][_OUT_CODES[dtype]]
+        self.sample = _kernel(loader._images.dtype, dtype)
         self.geometry = _geometry(loader.image, loader._out_image)
         self.image_bytes = loader._images[0].nbytes
         self.sample_bytes = self.out[0].nbytes
         self.threads = _info.get_num_threads()
-        per_sample = self.out[0].size
-        self.parallel_batch = (_MIN_PARALLEL_ELEMENTS + per_sample - 1) // per_sample
+        self.sample_elements = self.out[0].size
         y = loader.y
         self.int_labels = self.ybuf is not None and y.dtype == np.int64 and y.ndim == 1
         if self.int_labels:
@@ -332,7 +337,7 @@ cdef class _Epoch:
         cdef const void* scale = NULL
         if self.mean is not None:
             mean, scale = &self.mean_view[0], &self.scale_view[0]
-        cdef int threads = self.threads if b >= self.parallel_batch else 1
+        cdef int threads = _threads_for(b * self.sample_elements, self.threads)
         with nogil:
             _gather(self.sample, &self.x_view[0], self.image_bytes, &self.geometry, &self.order_view[p],
                     &self.out_view[0], self.sample_bytes, &self.shift_y_view[p], &self.shift_x_view[p],
