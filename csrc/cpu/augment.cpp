@@ -36,8 +36,8 @@ static const PydlAugmentApi* current_table() {
 
 template <int kSource, int kOut>
 static void dispatched(const void* img, void* out, const PydlAugmentGeometry* g, int64_t shift_y, int64_t shift_x,
-                       int flip, const void* mean, const void* scale) {
-  current_table()->sample[kSource][kOut](img, out, g, shift_y, shift_x, flip, mean, scale);
+                       int flip, const void* mean, const void* scale, int per_channel) {
+  current_table()->sample[kSource][kOut](img, out, g, shift_y, shift_x, flip, mean, scale, per_channel);
 }
 
 const PydlAugmentApi* augment_api() {

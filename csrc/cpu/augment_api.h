@@ -13,14 +13,22 @@ typedef struct PydlAugmentGeometry {
 } PydlAugmentGeometry;
 
 /* out[c, i, j] = img[c, i + shift_y, j' + shift_x], j' = out_width - 1 - j when flip (else j), 0 outside the
-   image; then (v - mean[f]) * scale[f] for each output feature f when mean is not NULL. img: the source
-   dtype, out, mean, scale: the output dtype; out overlaps nothing. */
+   image; then (v - mean[k]) * scale[k] when mean is not NULL, with k = c when per_channel (mean and scale
+   hold one value per channel), else k = the output feature (c, i, j) (one value per output feature).
+   img: the source dtype, out, mean, scale: the output dtype; out overlaps nothing. */
 typedef void (*PydlAugmentSampleFn)(const void* img, void* out, const PydlAugmentGeometry* g, int64_t shift_y,
-                                    int64_t shift_x, int flip, const void* mean, const void* scale);
+                                    int64_t shift_x, int flip, const void* mean, const void* scale,
+                                    int per_channel);
 
 /* sample[source][output]: source 0 uint8, 1 float32, 2 float64; output 0 float32, 1 float64. */
 typedef struct PydlAugmentApi {
   PydlAugmentSampleFn sample[3][2];
 } PydlAugmentApi;
+
+/* Asks the cache for the n bytes at p, the next sample's image, while this one is transformed: a shuffled
+   epoch reads its images in random order, where the hardware's prefetchers cannot guess the next one. */
+static inline void pydl_prefetch(const void* p, int64_t n) {
+  for (int64_t k = 0; k < n; k += 64) __builtin_prefetch((const char*)p + k, 0, 1);
+}
 
 #endif

@@ -2,7 +2,8 @@
 // augment_avx512.cpp include this inside their own namespace (needs <algorithm>, <cstdint>, <type_traits>,
 // <vector>, and <immintrin.h> for the AVX builds).
 // Per channel: the source rows widened into a zero-bordered plane, then per output row one fixed-length
-// loop reads the shifted (or mirrored) window and normalizes it, in whole vector registers.
+// loop reads the shifted (or mirrored) window and normalizes it, in whole vector registers. With AVX-512BW,
+// uint8 -> float32 needs no plane: masked byte loads give the padding's zeros (bytes_to_float32).
 
 // One vector register of the instruction set this file is compiled for.
 #if defined(__AVX512F__)
@@ -84,8 +85,19 @@ static inline VD widened(const S* p) {
 
 enum class Source { padding, forward, mirrored };
 
-// One output row: each value is padding (0), window[j] or last[-j] (mirrored), then (v - m[j]) * s[j].
-template <Source kSource, bool kNormalize, int L, typename D>
+// What (v - m) * s reads: nothing (no normalization), the channel's m[0] and s[0] in every lane, or the
+// output feature's m[j] and s[j].
+enum class Normalization { none, per_channel, per_feature };
+
+template <Normalization kNorm, typename V, typename D>
+static inline V normalized(V v, const D* __restrict m, const D* __restrict s, int64_t j) {
+  if constexpr (kNorm == Normalization::per_channel) return (v - m[0]) * s[0];
+  if constexpr (kNorm == Normalization::per_feature) return (v - load_lanes<V>(m + j)) * load_lanes<V>(s + j);
+  return v;
+}
+
+// One output row: each value is padding (0), window[j] or last[-j] (mirrored), then normalized.
+template <Source kSource, Normalization kNorm, int L, typename D>
 static inline void output_row(D* __restrict row, int64_t n, const D* window, const D* last, const D* __restrict m,
                               const D* __restrict s) {
   using V = typename Lanes<D, L>::type;
@@ -95,29 +107,82 @@ static inline void output_row(D* __restrict row, int64_t n, const D* window, con
         V v{};
         if constexpr (kSource == Source::forward) v = load_lanes<V>(window + j);
         if constexpr (kSource == Source::mirrored) v = reversed<V, L>(load_lanes<V>(last - j - (L - 1)));
-        if constexpr (kNormalize) v = (v - load_lanes<V>(m + j)) * load_lanes<V>(s + j);
-        store_lanes(row + j, v);
+        store_lanes(row + j, normalized<kNorm>(v, m, s, j));
       },
       [&](int64_t j) {
-        D v = kSource == Source::padding ? D(0) : (kSource == Source::forward ? window[j] : last[-j]);
-        row[j] = kNormalize ? (v - m[j]) * s[j] : v;
+        const D v = kSource == Source::padding ? D(0) : (kSource == Source::forward ? window[j] : last[-j]);
+        const int64_t k = kNorm == Normalization::per_feature ? j : 0;
+        row[j] = kNorm == Normalization::none ? v : (v - m[k]) * s[k];
       });
 }
 
-template <bool kNormalize, int L, typename D>
+template <Normalization kNorm, int L, typename D>
 static inline void output_row(Source source, D* row, int64_t n, const D* window, const D* last, const D* m,
                               const D* s) {
   switch (source) {
-    case Source::padding: return output_row<Source::padding, kNormalize, L>(row, n, window, last, m, s);
-    case Source::forward: return output_row<Source::forward, kNormalize, L>(row, n, window, last, m, s);
-    case Source::mirrored: return output_row<Source::mirrored, kNormalize, L>(row, n, window, last, m, s);
+    case Source::padding: return output_row<Source::padding, kNorm, L>(row, n, window, last, m, s);
+    case Source::forward: return output_row<Source::forward, kNorm, L>(row, n, window, last, m, s);
+    case Source::mirrored: return output_row<Source::mirrored, kNorm, L>(row, n, window, last, m, s);
   }
 }
 
-template <typename S, typename D>
+#if defined(__AVX512BW__)
+// uint8 -> float32 without the plane: a masked byte load reads only the columns inside the image and gives 0
+// for the others (the zero padding; masked-off lanes never fault). A window column's mask is the same on
+// every row, so the loops go column chunk by column chunk, each down its rows.
+static inline __mmask16 columns_inside(int64_t first, int64_t width) {
+  const int64_t lo = std::min<int64_t>(16, std::max<int64_t>(0, -first));
+  const int64_t hi = std::max<int64_t>(0, std::min<int64_t>(16, width - first));
+  return hi > lo ? __mmask16(((1u << hi) - 1u) & ~((1u << lo) - 1u)) : __mmask16(0);
+}
+
+template <bool kFlip, Normalization kNorm>
+static void bytes_to_float32(const uint8_t* __restrict img, float* __restrict out, const PydlAugmentGeometry& g,
+                             int64_t shift_y, int64_t shift_x, const float* __restrict mean,
+                             const float* __restrict scale) {
+  using V = Lanes<float, 16>::type;
+  const int64_t H = g.height, W = g.width, Ho = g.out_height, Wo = g.out_width, plane = Ho * Wo;
+  const __m512i last_first = _mm512_set_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const int64_t top = std::clamp<int64_t>(-shift_y, 0, Ho), bottom = std::clamp<int64_t>(H - shift_y, 0, Ho);
+  for (int64_t c = 0; c < g.channels; ++c) {
+    by_chunks<16>(
+        Wo,
+        [&](int64_t j) {
+          const int64_t first = (kFlip ? Wo - 16 - j : j) + shift_x;  // the source column of lane 0
+          const __mmask16 inside = columns_inside(first, W);
+          // Row i reads source row i + shift_y; the address is only formed, rows outside load nothing.
+          const uintptr_t src = reinterpret_cast<uintptr_t>(img + c * H * W) + uintptr_t(first + shift_y * W);
+          const int64_t f = c * plane + j;
+          const int64_t k = kNorm == Normalization::per_channel ? c : f;  // mean and scale are NULL for none
+          const float* m = kNorm == Normalization::none ? mean : mean + k;
+          const float* s = kNorm == Normalization::none ? scale : scale + k;
+          for (int64_t i = 0; i < Ho; ++i) {
+            const __mmask16 live = i >= top && i < bottom ? inside : __mmask16(0);
+            const __m128i bytes = _mm_maskz_loadu_epi8(live, reinterpret_cast<const void*>(src + uintptr_t(i * W)));
+            __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(bytes));
+            if constexpr (kFlip) v = _mm512_permutexvar_ps(last_first, v);
+            V lanes;
+            __builtin_memcpy(&lanes, &v, sizeof lanes);
+            store_lanes(out + f + i * Wo, normalized<kNorm>(lanes, m, s, i * Wo));
+          }
+        },
+        [](int64_t) {});
+  }
+}
+#endif
+
+template <typename S, typename D, Normalization kNorm>
 static void augment_sample_impl(const S* __restrict img, D* __restrict out, const PydlAugmentGeometry& g,
                                 int64_t shift_y, int64_t shift_x, bool flip, const D* __restrict mean,
                                 const D* __restrict scale) {
+#if defined(__AVX512BW__)
+  if constexpr (std::is_same<S, uint8_t>::value && std::is_same<D, float>::value) {
+    if (g.out_width >= 16) {
+      return flip ? bytes_to_float32<true, kNorm>(img, out, g, shift_y, shift_x, mean, scale)
+                  : bytes_to_float32<false, kNorm>(img, out, g, shift_y, shift_x, mean, scale);
+    }
+  }
+#endif
   constexpr int L = kAugmentVectorBytes / int(sizeof(D));  // outputs per chunk: one vector register
   using VD = typename Lanes<D, L>::type;
   const int64_t H = g.height, W = g.width, Ho = g.out_height, Wo = g.out_width;
@@ -148,20 +213,24 @@ static void augment_sample_impl(const S* __restrict img, D* __restrict out, cons
       const Source source = !inside ? Source::padding : (flip ? Source::mirrored : Source::forward);
       const D* window = plane.data() + (inside ? si : 0) * stride + Wo + sx;
       const D* last = window + (Wo - 1);  // mirrored, out[j] reads last[-j]
-      if (mean) {
-        output_row<true, L>(source, out + f, Wo, window, last, mean + f, scale + f);
-      } else {
-        output_row<false, L>(source, out + f, Wo, window, last, mean, scale);
-      }
+      const int64_t k = kNorm == Normalization::per_channel ? c : f;  // mean and scale are NULL for none
+      output_row<kNorm, L>(source, out + f, Wo, window, last, kNorm == Normalization::none ? mean : mean + k,
+                           kNorm == Normalization::none ? scale : scale + k);
     }
   }
 }
 
 template <typename S, typename D>
 static void augment_sample(const void* img, void* out, const PydlAugmentGeometry* g, int64_t shift_y,
-                           int64_t shift_x, int flip, const void* mean, const void* scale) {
-  augment_sample_impl(static_cast<const S*>(img), static_cast<D*>(out), *g, shift_y, shift_x, flip != 0,
-                      static_cast<const D*>(mean), static_cast<const D*>(scale));
+                           int64_t shift_x, int flip, const void* mean, const void* scale, int per_channel) {
+  const auto* x = static_cast<const S*>(img);
+  auto* o = static_cast<D*>(out);
+  const auto *m = static_cast<const D*>(mean), *s = static_cast<const D*>(scale);
+  if (!mean) return augment_sample_impl<S, D, Normalization::none>(x, o, *g, shift_y, shift_x, flip != 0, m, s);
+  if (per_channel) {
+    return augment_sample_impl<S, D, Normalization::per_channel>(x, o, *g, shift_y, shift_x, flip != 0, m, s);
+  }
+  augment_sample_impl<S, D, Normalization::per_feature>(x, o, *g, shift_y, shift_x, flip != 0, m, s);
 }
 
 static const PydlAugmentApi kAugmentApi = {{

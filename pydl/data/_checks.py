@@ -55,12 +55,14 @@ def gather_transform_args(fn, x, index, out, shift_y, shift_x, flip, mean, scale
     if (mean is None) != (scale is None):
         raise ValueError(f"{fn}: mean and scale must be given together")
     if mean is not None:
-        features = out[0].size
+        channels, features = out.shape[1], out[0].size
         for name, a in (("mean", mean), ("scale", scale)):
             _array(fn, name, a, (out.dtype.type,), 1, f"{out.dtype} (out's dtype)")
-            if a.shape[0] != features:
-                raise ValueError(f"{fn}: {name} must have shape ({features},) (one value per output feature), "
-                                 f"got {a.shape}")
+            if a.shape[0] not in (channels, features):
+                raise ValueError(f"{fn}: {name} must have shape ({channels},) (one value per channel) or "
+                                 f"({features},) (one per output feature), got {a.shape}")
+        if mean.shape != scale.shape:
+            raise ValueError(f"{fn}: mean and scale must have the same shape, got {mean.shape} and {scale.shape}")
         if not (np.isfinite(mean).all() and np.isfinite(scale).all()):
             raise ValueError(f"{fn}: mean and scale must be finite")
     if np.shares_memory(out, x) or any(np.shares_memory(out, a) for a in (index, *shifts, flip, mean, scale)

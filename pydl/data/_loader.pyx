@@ -22,9 +22,11 @@ cdef extern from "augment_api.h":
     ctypedef struct PydlAugmentGeometry:
         int64_t channels, height, width, out_height, out_width
     ctypedef void (*PydlAugmentSampleFn)(const void* img, void* out, const PydlAugmentGeometry* g, int64_t shift_y,
-                                         int64_t shift_x, int flip, const void* mean, const void* scale) noexcept nogil
+                                         int64_t shift_x, int flip, const void* mean, const void* scale,
+                                         int per_channel) noexcept nogil
     ctypedef struct PydlAugmentApi:
         PydlAugmentSampleFn sample[3][2]
+    void pydl_prefetch(const void* p, int64_t n) noexcept nogil
 
 # The per-sample kernel (csrc/cpu/augment*.cpp), in _core's dispatch to this CPU's instruction set.
 cdef const PydlAugmentApi* _api = <const PydlAugmentApi*>PyCapsule_GetPointer(_core._augment_api,
@@ -41,18 +43,22 @@ _OUT_CODES = {np.dtype(np.float32): 0, np.dtype(np.float64): 1}
 cdef void _gather(PydlAugmentSampleFn sample, const uint8_t* x, Py_ssize_t image_bytes,
                   const PydlAugmentGeometry* g, const int64_t* index, uint8_t* out, Py_ssize_t sample_bytes,
                   const int64_t* shift_y, const int64_t* shift_x, const uint8_t* flip, const void* mean,
-                  const void* scale, Py_ssize_t batch, int threads) noexcept nogil:
+                  const void* scale, int per_channel, Py_ssize_t batch, int threads) noexcept nogil:
     """``out`` sample b from ``x`` sample ``index[b]``. Samples are independent and each is written by one
     thread: results never depend on ``threads``."""
     cdef Py_ssize_t b
     if threads > 1:
         for b in prange(batch, num_threads=threads, schedule="static"):
+            if b + 1 < batch:
+                pydl_prefetch(x + index[b + 1] * image_bytes, image_bytes)
             sample(x + index[b] * image_bytes, out + b * sample_bytes, g, shift_y[b], shift_x[b], flip[b], mean,
-                   scale)
+                   scale, per_channel)
     else:
         for b in range(batch):
+            if b + 1 < batch:
+                pydl_prefetch(x + index[b + 1] * image_bytes, image_bytes)
             sample(x + index[b] * image_bytes, out + b * sample_bytes, g, shift_y[b], shift_x[b], flip[b], mean,
-                   scale)
+                   scale, per_channel)
 
 
 cdef PydlAugmentSampleFn _kernel(source, out):
@@ -81,6 +87,7 @@ cdef _dispatch(x, index, out, shift_y, shift_x, flip, mean, scale, int threads):
     cdef const uint8_t[::1] mv, sv
     cdef const void* mp = NULL
     cdef const void* sp = NULL
+    cdef int per_channel = mean is not None and mean.shape[0] == out.shape[1]
     if mean is not None:
         mv, sv = _bytes(mean), _bytes(scale)
         mp, sp = &mv[0], &sv[0]
@@ -88,7 +95,7 @@ cdef _dispatch(x, index, out, shift_y, shift_x, flip, mean, scale, int threads):
     cdef Py_ssize_t image_bytes = x[0].nbytes, sample_bytes = out[0].nbytes, batch = out.shape[0]
     with nogil:
         _gather(sample, &xv[0], image_bytes, &g, &iv[0], &ov[0], sample_bytes, &yv[0], &xsv[0], &fv[0], mp, sp,
-                batch, threads)
+                per_channel, batch, threads)
 
 
 def gather_transform(x, index, out, shift_y=None, shift_x=None, flip=None, mean=None, scale=None, *,
@@ -96,13 +103,24 @@ def gather_transform(x, index, out, shift_y=None, shift_x=None, flip=None, mean=
     """``out[b] = normalize(flip(translate(x[index[b]])))`` for images ``x`` (N, C, H, W) and a batch
     ``out`` (B, C, Ho, Wo): ``out[b, c, i, j]`` reads ``x[index[b], c, i + shift_y[b], j' + shift_x[b]]``
     with ``j' = Wo - 1 - j`` when ``flip[b]`` (else ``j``), and 0 outside the image; then
-    ``(v - mean) * scale`` with per-feature ``mean``/``scale`` (C*Ho*Wo,) in ``out``'s dtype when given.
+    ``(v - mean) * scale`` when given, in ``out``'s dtype: ``mean``/``scale`` of shape (C,) hold one value
+    per channel, of shape (C*Ho*Wo,) one per output feature.
     ``x``: uint8, float32 or float64; ``out``: float32 or float64; ``index``, ``shift_*``: int64 (B,),
     ``flip``: bool/uint8 (B,), all C-contiguous. ``threads``: OpenMP threads over the batch."""
     x, index, out, shift_y, shift_x, flip, mean, scale, threads = gather_transform_args(
         "gather_transform", x, index, out, shift_y, shift_x, flip, mean, scale, threads)
     _dispatch(x, index, out, shift_y, shift_x, flip, mean, scale, threads)
     return out
+
+
+def _cache_aligned(shape, dtype):
+    """np.empty(shape, dtype) starting on a 64-byte boundary: NumPy's large buffers start 16 bytes past a
+    page, which splits every 64-byte store of the batch gather across two cache lines."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    raw = np.empty(nbytes + 64, np.uint8)
+    start = -raw.ctypes.data % 64
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
 
 
 cdef inline int _threads_for(Py_ssize_t elements, int threads) noexcept:
@@ -259,7 +277,7 @@ cdef class _Epoch:
     (a subclass that overrides ``_fill``, such as the NumPy twin, gets array slices of the same draws)."""
     cdef object loader, order, xbuf, out, ybuf, mean, scale, shift_y, shift_x, flip
     cdef Py_ssize_t pos, end, bs, image_bytes, sample_bytes, sample_elements
-    cdef bint rows, compiled, int_labels
+    cdef bint rows, compiled, int_labels, per_channel
     cdef int threads
     cdef PydlAugmentSampleFn sample
     cdef PydlAugmentGeometry geometry
@@ -277,7 +295,7 @@ cdef class _Epoch:
         self.end = n - n % bs if loader.drop_last else n
         self.shift_y, self.shift_x, flip = loader._draw(rng, self.end)
         self.flip = flip.view(np.uint8)
-        self.xbuf = np.empty((bs,) + loader.sample_shape, dtype)  # reused by every batch of the epoch
+        self.xbuf = _cache_aligned((bs,) + loader.sample_shape, dtype)  # reused by every batch of the epoch
         self.out = self.xbuf.reshape((bs,) + tuple(loader._out_image))
         y = loader.y
         self.ybuf = None if y is None or rows else np.empty((bs,) + y.shape[1:], y.dtype)
@@ -292,6 +310,7 @@ cdef class _Epoch:
         self.flip_view = self.flip
         if self.mean is not None:
             self.mean_view, self.scale_view = _bytes(self.mean), _bytes(self.scale)
+            self.per_channel = self.mean.shape[0] == self.out.shape[1]
         self.sample = _kernel(loader._images.dtype, dtype)
         self.geometry = _geometry(loader.image, loader._out_image)
         self.image_bytes = loader._images[0].nbytes
@@ -341,4 +360,4 @@ cdef class _Epoch:
         with nogil:
             _gather(self.sample, &self.x_view[0], self.image_bytes, &self.geometry, &self.order_view[p],
                     &self.out_view[0], self.sample_bytes, &self.shift_y_view[p], &self.shift_x_view[p],
-                    &self.flip_view[p], mean, scale, b, threads)
+                    &self.flip_view[p], mean, scale, self.per_channel, b, threads)

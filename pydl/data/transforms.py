@@ -90,21 +90,22 @@ class Normalize(Transform):
         return cls(mean, std)
 
     def arrays(self, channels, sample_shape, dtype):
-        """(mean, scale) with one value per feature of a sample, in ``dtype``."""
+        """(mean, scale) in ``dtype``: one value per channel (C,) when mean and std are scalars or per
+        channel, else one per feature of a sample."""
         size = int(np.prod(sample_shape))
-        full = []
+        shaped = []
         for name, a in (("mean", self.mean), ("std", self.std)):
-            if a.ndim == 0 or a.size == 1:
-                a = np.full(size, a.reshape(-1)[0])
-            elif a.ndim == 1 and a.size == channels and channels > 1:
-                a = np.repeat(a, size // channels)
-            elif a.size == size:
-                a = a.reshape(-1)
-            else:
+            if a.size == 1:
+                a = np.full(channels, a.reshape(-1)[0])
+            elif not (a.ndim == 1 and a.size == channels) and a.size != size:
                 raise ValueError(f"Normalize: {name} has shape {a.shape}; expected one value, one per channel "
                                  f"({channels}) or one per feature ({tuple(sample_shape)})")
-            full.append(a)
-        return np.ascontiguousarray(full[0], dtype=dtype), np.ascontiguousarray(1.0 / full[1], dtype=dtype)
+            shaped.append(a.reshape(-1))
+        if any(a.size != channels for a in shaped):  # one is per feature: both are
+            shaped = [np.broadcast_to(a.reshape(channels, -1), (channels, size // channels)).reshape(-1)
+                      for a in shaped]
+        mean, std = shaped
+        return np.ascontiguousarray(mean, dtype=dtype), np.ascontiguousarray(1.0 / std, dtype=dtype)
 
     def __repr__(self):
         return f"Normalize(mean of shape {self.mean.shape}, std of shape {self.std.shape})"

@@ -27,7 +27,8 @@ def gather_transform(x, index, out, shift_y=None, shift_x=None, flip=None, mean=
     mirrored = flip.astype(bool)
     batch[mirrored] = batch[mirrored][..., ::-1]
     if mean is not None:
-        batch = (batch - mean.reshape(c, ho, wo)) * scale.reshape(c, ho, wo)
+        per = (c, 1, 1) if mean.shape[0] == c else (c, ho, wo)  # one value per channel or per output feature
+        batch = (batch - mean.reshape(per)) * scale.reshape(per)
     out[...] = batch
     return out
 

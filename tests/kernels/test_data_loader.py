@@ -65,17 +65,33 @@ def test_every_transform_equals_its_numpy_twin_exactly(name, source, dtype, batc
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("source", SOURCES)
-@pytest.mark.parametrize("normalize", [False, True], ids=["cast", "normalize"])
-def test_wide_rows_equal_the_twin_at_every_simd_level(simd_level, source, dtype, normalize):
-    # Windows 37 columns wide out of 45: each instruction set's vector loops and their remainders, on
-    # forward and mirrored runs cut by the padding at either side.
-    x = images(n=9, c=2, h=21, w=45, source=source)
-    transform = [RandomCrop((19, 37), padding=6), RandomHorizontalFlip()]
-    if normalize:
+@pytest.mark.parametrize("normalize", ["cast", "per channel", "per feature"])
+@pytest.mark.parametrize("geometry", [((21, 45), (19, 37), 6), ((5, 20), (4, 16), 40)],
+                         ids=["window 37 of 45", "image narrower than the padding"])
+def test_wide_rows_equal_the_twin_at_every_simd_level(simd_level, source, dtype, normalize, geometry):
+    # Windows wider than a vector register: each instruction set's vector loops and their remainders, on
+    # forward and mirrored runs cut by the padding at either side or lying wholly in it.
+    (h, w), size, padding = geometry
+    x = images(n=9, c=2, h=h, w=w, source=source)
+    transform = [RandomCrop(size, padding=padding), RandomHorizontalFlip()]
+    if normalize == "per channel":
         transform.append(Normalize([100.0, 120.0], [60.0, 50.0]))
+    if normalize == "per feature":
+        transform.append(Normalize(np.linspace(50, 150, 2 * size[0] * size[1]), np.linspace(20, 80, 2 * size[0] * size[1])))
     compiled, twin = both(x, np.arange(9), batch_size=4, seed=8, transform=transform, dtype=dtype)
     for (a, _), (b, _) in zip(compiled, twin):
         assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("fn", [gather_transform, R.gather_transform], ids=["compiled", "twin"])
+@pytest.mark.parametrize("width", [5, 37])
+def test_one_mean_and_scale_per_channel_equal_them_repeated_per_feature(fn, width):
+    x = images(n=6, c=3, h=4, w=width)
+    index, flip, shift = np.array([5, 0, 3]), np.array([1, 0, 1], np.uint8), np.array([-2, 0, 3])
+    mean, scale = np.array([100.0, 120.0, 90.0], np.float32), np.array([0.5, 0.25, 2.0], np.float32)
+    per_channel, per_feature = (fn(x, index, np.empty((3, 3, 4, width), np.float32), shift, -shift, flip, m, s)
+                                for m, s in ((mean, scale), (np.repeat(mean, 4 * width), np.repeat(scale, 4 * width))))
+    assert per_channel.tobytes() == per_feature.tobytes()
 
 
 def test_tiny_images_far_smaller_than_the_padding_equal_the_twin():
@@ -182,7 +198,10 @@ BAD = [
     (dict(flip=np.zeros(2, np.float32)), TypeError, "flip must be bool"),
     (dict(mean=np.zeros(9, np.float32)), ValueError, "mean and scale must be given together"),
     (dict(mean=np.zeros(9, np.float64), scale=np.ones(9, np.float64)), TypeError, "mean must be float32"),
-    (dict(mean=np.zeros(8, np.float32), scale=np.ones(8, np.float32)), ValueError, "mean must have shape (9,)"),
+    (dict(mean=np.zeros(8, np.float32), scale=np.ones(8, np.float32)), ValueError,
+     "mean must have shape (1,) (one value per channel) or (9,)"),
+    (dict(mean=np.zeros(1, np.float32), scale=np.ones(9, np.float32)), ValueError,
+     "mean and scale must have the same shape"),
     (dict(threads=0), ValueError, "threads must be in"),
 ]
 
