@@ -16,6 +16,23 @@ static inline double neg_abs(double x) {
   return bits_to_f64(int64_t(uint64_t(f64_to_bits(x)) | UINT64_C(0x8000000000000000)));
 }
 
+// a * b + c rounded once where the instruction set has FMA (the AVX2 and AVX-512 builds, which so give the
+// same bits), else rounded twice (the generic build, where fma would be a library call per element).
+static inline float mul_add(float a, float b, float c) {
+#ifdef __FMA__
+  return __builtin_fmaf(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+static inline double mul_add(double a, double b, double c) {
+#ifdef __FMA__
+  return __builtin_fma(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+
 // exp(x) for x <= 0 (every caller takes exp of a non-positive value: -|x|, x - max), +0 below the
 // denormal range like expf; NaN stays NaN. p * 2^n is formed as (p * 2^(n + 64)) * 2^-64: the first
 // product is exact (n + 64 >= -86 keeps it normal), the second rounds once, so results down in the
@@ -25,17 +42,17 @@ static inline float vexp_nonpos(float x) {
   const float lo = -103.972084f;  // below this expf is 0
   const float xc = x < lo ? lo : x;
   const float magic = 12582912.0f;
-  const float t = xc * 1.44269504088896341f + magic;
+  const float t = mul_add(xc, 1.44269504088896341f, magic);
   const float fn = t - magic;
-  float r = xc - fn * 0.693359375f;
-  r = r - fn * -2.12194440e-4f;
+  float r = mul_add(fn, -0.693359375f, xc);
+  r = mul_add(fn, 2.12194440e-4f, r);
   float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
+  p = mul_add(p, r, 1.3981999507e-3f);
+  p = mul_add(p, r, 8.3334519073e-3f);
+  p = mul_add(p, r, 4.1665795894e-2f);
+  p = mul_add(p, r, 1.6666665459e-1f);
+  p = mul_add(p, r, 5.0000001201e-1f);
+  p = mul_add(p * r, r, r) + 1.0f;
   // Shifts on unsigned: for a NaN x the bits are arbitrary (p is NaN then, and so is the result).
   const float scale = bits_to_f32(int32_t((uint32_t(f32_to_bits(t)) << 23) + (uint32_t(127 + 64) << 23)));
   return p * scale * 0x1p-64f;
@@ -46,24 +63,24 @@ static inline double vexp_nonpos(double x) {
   const double lo = -745.1332191019412;
   const double xc = x < lo ? lo : x;
   const double magic = 6755399441055744.0;  // 1.5 * 2^52
-  const double t = xc * 1.4426950408889634074 + magic;
+  const double t = mul_add(xc, 1.4426950408889634074, magic);
   const double fn = t - magic;
-  double r = xc - fn * 6.93145751953125e-1;
-  r = r - fn * 1.42860682030941723212e-6;
+  double r = mul_add(fn, -6.93145751953125e-1, xc);
+  r = mul_add(fn, -1.42860682030941723212e-6, r);
   // Taylor series to r^13 / 13!: |r| <= ln2/2 makes the next term below 1e-17 relative.
   double p = 1.0 / 6227020800.0;
-  p = p * r + 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r * r + r + 1.0;
+  p = mul_add(p, r, 1.0 / 479001600.0);
+  p = mul_add(p, r, 1.0 / 39916800.0);
+  p = mul_add(p, r, 1.0 / 3628800.0);
+  p = mul_add(p, r, 1.0 / 362880.0);
+  p = mul_add(p, r, 1.0 / 40320.0);
+  p = mul_add(p, r, 1.0 / 5040.0);
+  p = mul_add(p, r, 1.0 / 720.0);
+  p = mul_add(p, r, 1.0 / 120.0);
+  p = mul_add(p, r, 1.0 / 24.0);
+  p = mul_add(p, r, 1.0 / 6.0);
+  p = mul_add(p, r, 0.5);
+  p = mul_add(p * r, r, r) + 1.0;
   const double scale = bits_to_f64(int64_t((uint64_t(f64_to_bits(t)) << 52) + (uint64_t(1023 + 600) << 52)));
   return p * scale * 0x1p-600;
 }
