@@ -18,16 +18,14 @@ static inline double neg_abs(double x) {
 
 // a * b + c rounded once where the instruction set has FMA (the AVX2 and AVX-512 builds, which so give the
 // same bits), else rounded twice (the generic build, where fma would be a library call per element).
-static inline float mul_add(float a, float b, float c) {
+template <typename T>
+static inline T mul_add(T a, T b, T c) {
 #ifdef __FMA__
-  return __builtin_fmaf(a, b, c);
-#else
-  return a * b + c;
-#endif
-}
-static inline double mul_add(double a, double b, double c) {
-#ifdef __FMA__
-  return __builtin_fma(a, b, c);
+  if constexpr (sizeof(T) == sizeof(float)) {
+    return __builtin_fmaf(a, b, c);
+  } else {
+    return __builtin_fma(a, b, c);
+  }
 #else
   return a * b + c;
 #endif
