@@ -9,8 +9,10 @@ Workloads: the seed reports' toy classifiers (000: 2->1, 2->1->1, 2->3->1, sigmo
 /work/shared/data/mnist, else synthetic data of that shape) at batch sizes 50 and 100 (also with BatchNorm1d and Dropout(0.2) after each hidden layer), one epoch of a
 small CNN on 10k MNIST images (conv 16 and 32 channels, max pooling, Adam, batch 64), sigmoid on 10M
 floats, the MLP's GEMM shapes, conv2d forward + backward at the three shapes of
-scripts/bench_conv.py (which also times the forward alone, with GFLOP/s), and 2x2 max pooling forward +
-backward of the CNN's first pooling layer, (64, 16, 28, 28) float32.
+scripts/bench_conv.py (which also times the forward alone, with GFLOP/s), 2x2 max pooling forward +
+backward of the CNN's first pooling layer, (64, 16, 28, 28) float32, one Adam step on the CNN's 207k
+float32 parameters with normal and with subnormal state, and a DataLoader epoch of CIFAR-10-shaped uint8
+images with crop, flip and normalization.
 
 Each pydl contender runs in a fresh subprocess, so the peak RSS reported (VmHWM, reset once the data is
 built) is its own; the other contenders share one subprocess per workload (with --quick: one process for
@@ -504,6 +506,44 @@ def max_pool_workload(shape):
                "PyTorch": torch_pool}
 
 
+def adam_workload(n, subnormal):
+    """One Adam step (lr 1e-3) on n float32 parameters, the size of the CNN's; with ``subnormal`` its state
+    is what a long training leaves for weights whose gradients became tiny: m and v below float32's normal
+    range (x86 float arithmetic on those takes a microcode assist per operation)."""
+    scale, v0 = (1e-21, 1e-40) if subnormal else (1e-3, 1e-6)
+
+    def data():
+        rng = np.random.default_rng(0)
+        return (rng.standard_normal(n).astype(np.float32), (rng.standard_normal(n) * scale).astype(np.float32),
+                np.full(n, scale, np.float32), np.full(n, v0, np.float32))
+
+    def pydl_adam():
+        import pydl
+
+        p, g, m, v = data()
+        step = [0]
+
+        def run(reps):
+            for _ in range(reps):
+                step[0] += 1
+                pydl.kernels.adam_step(p, g, m, v, step=step[0])
+        return run
+
+    def torch_adam():
+        import torch
+
+        p, g, m, v = data()
+        tp = torch.nn.Parameter(torch.from_numpy(p))
+        tp.grad = torch.from_numpy(g)
+        opt = torch.optim.Adam([tp], lr=1e-3)
+        opt.step()
+        opt.state[tp]["exp_avg"].copy_(torch.from_numpy(m))
+        opt.state[tp]["exp_avg_sq"].copy_(torch.from_numpy(v))
+        return lambda reps: [opt.step() for _ in range(reps)]
+
+    return 1, {"pydl kernels": pydl_adam, "PyTorch": torch_adam}
+
+
 def workloads(args):
     mlp_n = 6000 if args.quick else 60000
     w = {name: toy_workload(sizes) for name, sizes in TOY_MODELS.items()}
@@ -520,6 +560,9 @@ def workloads(args):
     loader_n = 5000 if args.quick else 50000
     w[f"DataLoader epoch of {loader_n} uint8 3x32x32, crop+flip+normalize, batch 100"] = loader_workload(loader_n)
     w["max_pool2d 2x2 fwd+bwd (64, 16, 28, 28)"] = max_pool_workload((64, 16, 28, 28))
+    for subnormal in (False, True):
+        w["Adam step of 207k float32 parameters, " + ("subnormal state" if subnormal else "normal state")] = \
+            adam_workload(207_000, subnormal)
     w["sigmoid of 10M float32"] = sigmoid_workload(10_000_000)
     for shape in ((100, 784, 256), (100, 256, 128), (784, 100, 256)):
         w["GEMM {}x{} @ {}x{}".format(shape[0], shape[1], shape[1], shape[2])] = gemm_workload(*shape)

@@ -27,43 +27,56 @@ static bool sgd_loop(T* p, const T* grad, T* buf, int64_t n, const SgdConfig& c)
   return nan != 0;
 }
 
+// As adam_loop below, the float32 state in double: the running mean of squared gradients goes subnormal.
 template <typename T>
 static bool rmsprop_loop(T* p, const T* grad, T* sq, T* buf, T* gavg, int64_t n, const RmspropConfig& c) {
-  const T lr = T(c.lr), alpha = T(c.alpha), eps = T(c.eps), wd = T(c.weight_decay), mu = T(c.momentum);
+  using W = double;
+  const W lr = T(c.lr), alpha = T(c.alpha), eps = T(c.eps), wd = T(c.weight_decay), mu = T(c.momentum);
   int nan = 0;
   for (int64_t i = 0; i < n; ++i) {
-    T g = grad[i];
+    const W pi = p[i];
+    W g = grad[i];
     nan |= g != g;
-    g += wd * p[i];
-    sq[i] = alpha * sq[i] + (T(1) - alpha) * g * g;
-    T var = sq[i];
+    g += wd * pi;
+    const W si = alpha * W(sq[i]) + (W(1) - alpha) * g * g;
+    sq[i] = T(si);
+    W var = si;
     if (c.centered) {
-      gavg[i] = alpha * gavg[i] + (T(1) - alpha) * g;
-      var -= gavg[i] * gavg[i];
+      const W ai = alpha * W(gavg[i]) + (W(1) - alpha) * g;
+      gavg[i] = T(ai);
+      var -= ai * ai;
     }
-    T step = g / (std::sqrt(var) + eps);
+    W step = g / (std::sqrt(var) + eps);
     if (c.momentum > 0) {
-      buf[i] = mu * buf[i] + step;
-      step = buf[i];
+      step = mu * W(buf[i]) + step;
+      buf[i] = T(step);
     }
-    p[i] -= lr * step;
+    p[i] = T(pi - lr * step);
   }
   return nan != 0;
 }
 
+// Adam's float32 state is updated in double (exact widening, one rounding per stored value): a long training
+// leaves m and v subnormal in float32 (tiny gradients, squared), and float arithmetic on subnormal numbers
+// takes a microcode assist per operation on x86 (7x slower); in double they are normal numbers.
 template <typename T>
 static bool adam_loop(T* p, const T* grad, T* m, T* v, int64_t n, const AdamConfig& c, T step_size,
                       T inv_sqrt_bc2) {
-  const T b1 = T(c.beta1), b2 = T(c.beta2), eps = T(c.eps), wd = T(c.weight_decay);
-  const T shrink = T(1 - c.lr * c.decoupled_weight_decay);  // 1 for Adam: p * 1 is exactly p
+  using W = double;
+  const W b1 = T(c.beta1), b2 = T(c.beta2), eps = T(c.eps), wd = T(c.weight_decay);
+  const W shrink = T(1 - c.lr * c.decoupled_weight_decay);  // 1 for Adam: p * 1 is exactly p
+  const W step = step_size, inv = inv_sqrt_bc2;
   int nan = 0;
   for (int64_t i = 0; i < n; ++i) {
-    T g = grad[i];
+    const W pi = p[i];
+    W g = grad[i];
     nan |= g != g;
-    g += wd * p[i];
-    m[i] = b1 * m[i] + (T(1) - b1) * g;
-    v[i] = b2 * v[i] + (T(1) - b2) * g * g;
-    p[i] = p[i] * shrink - step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+    g += wd * pi;
+    const W mi = b1 * W(m[i]) + (W(1) - b1) * g;
+    const W vi = b2 * W(v[i]) + (W(1) - b2) * g * g;
+    m[i] = T(mi);
+    v[i] = T(vi);
+    p[i] = T(pi * shrink - step * mi / (std::sqrt(vi) * inv + eps));
   }
   return nan != 0;
 }
