@@ -166,7 +166,7 @@ static void bytes_to_float32(const uint8_t* __restrict img, float* __restrict ou
             store_lanes(out + f + i * Wo, normalized<kNorm>(lanes, m, s, i * Wo));
           }
         },
-        [](int64_t) {});
+        [](int64_t) {});  // never called: out_width >= 16 is whole chunks
   }
 }
 #endif
