@@ -24,7 +24,7 @@ static void forward_rows(const T* x, int64_t ldx, const T* w, const T* b, T* y, 
     const T bj = b ? b[j] : T(0);
     for (int64_t r = r0; r < r1; ++r) {
       T s = T(0);
-      for (int k = 0; k < IN; ++k) s += x[at<FM>(k, r, ldx, IN)] * wj[k];
+      for (int k = 0; k < IN; ++k) s = mul_add(x[at<FM>(k, r, ldx, IN)], wj[k], s);
       if (b) s += bj;
       y[at<FM>(j, r, n, out)] = act(s);
     }
@@ -69,12 +69,12 @@ static void backward_rows(const T* x, int64_t ldx, const T* w, const T* y, const
         dz[l] = Grad::apply(y[i], dy[i]);
       }
       for (int k = 0; k < IN; ++k)
-        for (int l = 0; l < kLanes; ++l) acc[k][j][l] += xv[k][l] * dz[l];
+        for (int l = 0; l < kLanes; ++l) acc[k][j][l] = mul_add(xv[k][l], dz[l], acc[k][j][l]);
       for (int l = 0; l < kLanes; ++l) dacc[j][l] += double(dz[l]);
       if (!dx) continue;
       const T* wj = w + j;
       for (int k = 0; k < IN; ++k)
-        for (int l = 0; l < kLanes; ++l) dxv[k][l] += dz[l] * wj[k * out];
+        for (int l = 0; l < kLanes; ++l) dxv[k][l] = mul_add(dz[l], wj[k * out], dxv[k][l]);
     }
     if (dx) {
       for (int k = 0; k < IN; ++k)
@@ -96,9 +96,9 @@ static void backward_rows(const T* x, int64_t ldx, const T* w, const T* y, const
     for (int64_t j = 0; j < out; ++j) {
       const int64_t i = at<FM>(j, r, n, out);
       const T dz = Grad::apply(y[i], dy[i]);
-      for (int k = 0; k < IN; ++k) sum[k][j] += x[at<FM>(k, r, ldx, IN)] * dz;
+      for (int k = 0; k < IN; ++k) sum[k][j] = mul_add(x[at<FM>(k, r, ldx, IN)], dz, sum[k][j]);
       dsum[j] += double(dz);
-      for (int k = 0; k < IN; ++k) dxr[k] += dz * w[k * out + j];
+      for (int k = 0; k < IN; ++k) dxr[k] = mul_add(dz, w[k * out + j], dxr[k]);
     }
     if (dx) {
       for (int k = 0; k < IN; ++k) dx[at<FM>(k, r, n, IN)] = dxr[k];
@@ -155,6 +155,37 @@ static inline V load_lanes(const T* p) {
   return v;
 }
 
+// mul_add (vmath.h) lane by lane: one FMA a register, as the scalar loops of backward_rows do per lane.
+template <typename V>
+static inline V lanes_mul_add(const V& a, const V& b, const V& c) {
+#ifdef __AVX512F__
+  constexpr int kRegs = int(sizeof(V) / 64);
+  V r;
+  for (int q = 0; q < kRegs; ++q) {
+    if constexpr (sizeof(a[0]) == sizeof(float)) {
+      __m512 x, y, z;
+      __builtin_memcpy(&x, reinterpret_cast<const char*>(&a) + 64 * q, 64);
+      __builtin_memcpy(&y, reinterpret_cast<const char*>(&b) + 64 * q, 64);
+      __builtin_memcpy(&z, reinterpret_cast<const char*>(&c) + 64 * q, 64);
+      const __m512 f = _mm512_fmadd_ps(x, y, z);
+      __builtin_memcpy(reinterpret_cast<char*>(&r) + 64 * q, &f, 64);
+    } else {
+      __m512d x, y, z;
+      __builtin_memcpy(&x, reinterpret_cast<const char*>(&a) + 64 * q, 64);
+      __builtin_memcpy(&y, reinterpret_cast<const char*>(&b) + 64 * q, 64);
+      __builtin_memcpy(&z, reinterpret_cast<const char*>(&c) + 64 * q, 64);
+      const __m512d f = _mm512_fmadd_pd(x, y, z);
+      __builtin_memcpy(reinterpret_cast<char*>(&r) + 64 * q, &f, 64);
+    }
+  }
+  return r;
+#else
+  V r;
+  for (int l = 0; l < kLanes; ++l) r[l] = mul_add(a[l], b[l], c[l]);
+  return r;
+#endif
+}
+
 // backward_rows<true, ...> with each lane a vector element: the same operations on the same values
 // in the same order, so the same bits. One output feature at a time (dx accumulates over them in
 // memory, in the order of j, as dxv does there).
@@ -172,12 +203,12 @@ static void backward_fm(const T* x, int64_t ldx, const T* w, const T* y, const T
     DoubleLanes dacc;
     for (int64_t r = 0; r < blocks_end; r += kLanes) {
       const V dz = Grad::apply(load_lanes<V>(yj + r), load_lanes<V>(dyj + r));
-      for (int k = 0; k < IN; ++k) acc[k] += load_lanes<V>(x + k * ldx + r) * dz;
+      for (int k = 0; k < IN; ++k) acc[k] = lanes_mul_add(load_lanes<V>(x + k * ldx + r), dz, acc[k]);
       dacc.add(dz);
       if (!dx) continue;
       for (int k = 0; k < IN; ++k) {
         T* d = dx + k * n + r;
-        const V v = (j == 0 ? V{} : load_lanes<V>(d)) + dz * wj[k];
+        const V v = lanes_mul_add(dz, V{} + wj[k], j == 0 ? V{} : load_lanes<V>(d));
         __builtin_memcpy(d, &v, sizeof(V));
       }
     }
@@ -190,10 +221,10 @@ static void backward_fm(const T* x, int64_t ldx, const T* w, const T* y, const T
     for (int l = 1; l < kLanes; ++l) dsum += dacc[l];
     for (int64_t r = blocks_end; r < n; ++r) {
       const T dz = Grad::apply(yj[r], dyj[r]);
-      for (int k = 0; k < IN; ++k) sum[k] += x[k * ldx + r] * dz;
+      for (int k = 0; k < IN; ++k) sum[k] = mul_add(x[k * ldx + r], dz, sum[k]);
       dsum += double(dz);
       if (dx) {
-        for (int k = 0; k < IN; ++k) dx[k * n + r] = (j == 0 ? T(0) : dx[k * n + r]) + dz * wj[k];
+        for (int k = 0; k < IN; ++k) dx[k * n + r] = mul_add(dz, wj[k], j == 0 ? T(0) : dx[k * n + r]);
       }
     }
     for (int k = 0; k < IN; ++k) dw[k * out + j] = accumulate ? dw[k * out + j] + sum[k] : sum[k];
