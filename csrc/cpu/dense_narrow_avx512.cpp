@@ -2,6 +2,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <type_traits>
 
 namespace pydl::avx512_narrow {
 #include "dense_narrow_impl.h"

@@ -156,34 +156,27 @@ static inline V load_lanes(const T* p) {
 }
 
 // mul_add (vmath.h) lane by lane: one FMA a register, as the scalar loops of backward_rows do per lane.
+#ifdef __AVX512F__
+static inline __m512 fmadd_register(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
+static inline __m512d fmadd_register(__m512d a, __m512d b, __m512d c) { return _mm512_fmadd_pd(a, b, c); }
+#endif
 template <typename V>
 static inline V lanes_mul_add(const V& a, const V& b, const V& c) {
+  V r;
 #ifdef __AVX512F__
-  constexpr int kRegs = int(sizeof(V) / 64);
-  V r;
-  for (int q = 0; q < kRegs; ++q) {
-    if constexpr (sizeof(a[0]) == sizeof(float)) {
-      __m512 x, y, z;
-      __builtin_memcpy(&x, reinterpret_cast<const char*>(&a) + 64 * q, 64);
-      __builtin_memcpy(&y, reinterpret_cast<const char*>(&b) + 64 * q, 64);
-      __builtin_memcpy(&z, reinterpret_cast<const char*>(&c) + 64 * q, 64);
-      const __m512 f = _mm512_fmadd_ps(x, y, z);
-      __builtin_memcpy(reinterpret_cast<char*>(&r) + 64 * q, &f, 64);
-    } else {
-      __m512d x, y, z;
-      __builtin_memcpy(&x, reinterpret_cast<const char*>(&a) + 64 * q, 64);
-      __builtin_memcpy(&y, reinterpret_cast<const char*>(&b) + 64 * q, 64);
-      __builtin_memcpy(&z, reinterpret_cast<const char*>(&c) + 64 * q, 64);
-      const __m512d f = _mm512_fmadd_pd(x, y, z);
-      __builtin_memcpy(reinterpret_cast<char*>(&r) + 64 * q, &f, 64);
-    }
+  using R = typename std::conditional<sizeof(a[0]) == sizeof(float), __m512, __m512d>::type;
+  for (size_t q = 0; q < sizeof(V) / sizeof(R); ++q) {
+    R x, y, z;
+    __builtin_memcpy(&x, reinterpret_cast<const char*>(&a) + sizeof(R) * q, sizeof(R));
+    __builtin_memcpy(&y, reinterpret_cast<const char*>(&b) + sizeof(R) * q, sizeof(R));
+    __builtin_memcpy(&z, reinterpret_cast<const char*>(&c) + sizeof(R) * q, sizeof(R));
+    const R f = fmadd_register(x, y, z);
+    __builtin_memcpy(reinterpret_cast<char*>(&r) + sizeof(R) * q, &f, sizeof(R));
   }
-  return r;
 #else
-  V r;
   for (int l = 0; l < kLanes; ++l) r[l] = mul_add(a[l], b[l], c[l]);
-  return r;
 #endif
+  return r;
 }
 
 // backward_rows<true, ...> with each lane a vector element: the same operations on the same values
