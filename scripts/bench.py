@@ -508,8 +508,8 @@ def max_pool_workload(shape):
 
 def adam_workload(n, subnormal):
     """One Adam step (lr 1e-3) on n float32 parameters, the size of the CNN's; with ``subnormal`` its state
-    is what a long training leaves for weights whose gradients became tiny: m and v below float32's normal
-    range (x86 float arithmetic on those takes a microcode assist per operation)."""
+    is what a long training leaves for weights whose gradients became tiny: v (and g^2) below float32's
+    normal range (x86 float arithmetic on those takes a microcode assist per operation)."""
     scale, v0 = (1e-21, 1e-40) if subnormal else (1e-3, 1e-6)
 
     def data():

@@ -25,10 +25,13 @@ typedef struct PydlAugmentApi {
   PydlAugmentSampleFn sample[3][2];
 } PydlAugmentApi;
 
-/* Asks the cache for the n bytes at p, the next sample's image, while this one is transformed: a shuffled
-   epoch reads its images in random order, where the hardware's prefetchers cannot guess the next one. */
+/* Asks L2 for the first bytes (at most 16 KB) of the next sample's image while this one is transformed: a
+   shuffled epoch reads its images in random order, where the hardware's prefetchers cannot guess the next
+   one (they follow the rest of a larger image once it is being read). */
 static inline void pydl_prefetch(const void* p, int64_t n) {
-  for (int64_t k = 0; k < n; k += 64) __builtin_prefetch((const char*)p + k, 0, 1);
+  const char* line = (const char*)((uintptr_t)p & ~(uintptr_t)63);
+  const char* end = (const char*)p + (n < 16384 ? n : 16384);
+  for (; line < end; line += 64) __builtin_prefetch(line, 0, 1);
 }
 
 #endif

@@ -126,10 +126,20 @@ static inline void output_row(Source source, D* row, int64_t n, const D* window,
   }
 }
 
-#if defined(__AVX512BW__)
+// The mean (or scale) values that channel c's output feature f reads: the NULL of no normalization stays NULL.
+template <Normalization kNorm, typename D>
+static inline const D* normalization_at(const D* values, int64_t c, int64_t f) {
+  if constexpr (kNorm == Normalization::none) {
+    return values;
+  } else {
+    return values + (kNorm == Normalization::per_channel ? c : f);
+  }
+}
+
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
 // uint8 -> float32 without the plane: a masked byte load reads only the columns inside the image and gives 0
-// for the others (the zero padding; masked-off lanes never fault). A window column's mask is the same on
-// every row, so the loops go column chunk by column chunk, each down its rows.
+// for the others (the zero padding). A window column's mask is the same on every row and channel, so the
+// loops go column chunk by column chunk; rows and chunks wholly in the padding load nothing.
 static inline __mmask16 columns_inside(int64_t first, int64_t width) {
   const int64_t lo = std::min<int64_t>(16, std::max<int64_t>(0, -first));
   const int64_t hi = std::max<int64_t>(0, std::min<int64_t>(16, width - first));
@@ -142,32 +152,32 @@ static void bytes_to_float32(const uint8_t* __restrict img, float* __restrict ou
                              const float* __restrict scale) {
   using V = Lanes<float, 16>::type;
   const int64_t H = g.height, W = g.width, Ho = g.out_height, Wo = g.out_width, plane = Ho * Wo;
-  const __m512i last_first = _mm512_set_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  const int64_t top = std::clamp<int64_t>(-shift_y, 0, Ho), bottom = std::clamp<int64_t>(H - shift_y, 0, Ho);
-  for (int64_t c = 0; c < g.channels; ++c) {
-    by_chunks<16>(
-        Wo,
-        [&](int64_t j) {
-          const int64_t first = (kFlip ? Wo - 16 - j : j) + shift_x;  // the source column of lane 0
-          const __mmask16 inside = columns_inside(first, W);
-          // Row i reads source row i + shift_y; the address is only formed, rows outside load nothing.
-          const uintptr_t src = reinterpret_cast<uintptr_t>(img + c * H * W) + uintptr_t(first + shift_y * W);
+  const int64_t top = std::clamp<int64_t>(-shift_y, 0, Ho), bottom = std::clamp<int64_t>(H - shift_y, top, Ho);
+  by_chunks<16>(
+      Wo,
+      [&](int64_t j) {
+        const int64_t first = (kFlip ? Wo - 16 - j : j) + shift_x;  // the source column of lane 0
+        const __mmask16 inside = columns_inside(first, W);
+        const int64_t loaded_end = inside ? bottom : top;  // output rows [top, loaded_end) read the image
+        for (int64_t c = 0; c < g.channels; ++c) {
           const int64_t f = c * plane + j;
-          const int64_t k = kNorm == Normalization::per_channel ? c : f;  // mean and scale are NULL for none
-          const float* m = kNorm == Normalization::none ? mean : mean + k;
-          const float* s = kNorm == Normalization::none ? scale : scale + k;
-          for (int64_t i = 0; i < Ho; ++i) {
-            const __mmask16 live = i >= top && i < bottom ? inside : __mmask16(0);
-            const __m128i bytes = _mm_maskz_loadu_epi8(live, reinterpret_cast<const void*>(src + uintptr_t(i * W)));
-            __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(bytes));
-            if constexpr (kFlip) v = _mm512_permutexvar_ps(last_first, v);
-            V lanes;
-            __builtin_memcpy(&lanes, &v, sizeof lanes);
-            store_lanes(out + f + i * Wo, normalized<kNorm>(lanes, m, s, i * Wo));
+          const float* m = normalization_at<kNorm>(mean, c, f);
+          const float* s = normalization_at<kNorm>(scale, c, f);
+          auto store = [&](int64_t i, V v) { store_lanes(out + f + i * Wo, normalized<kNorm>(v, m, s, i * Wo)); };
+          for (int64_t i = 0; i < top; ++i) store(i, V{});
+          for (int64_t i = top; i < loaded_end; ++i) {
+            // Within 15 bytes of the row: the masked-off lanes may lie before or after it.
+            const uintptr_t at = reinterpret_cast<uintptr_t>(img + (c * H + i + shift_y) * W) + uintptr_t(first);
+            const __m512 wide = _mm512_cvtepi32_ps(
+                _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(inside, reinterpret_cast<const void*>(at))));
+            V v;
+            __builtin_memcpy(&v, &wide, sizeof v);
+            store(i, kFlip ? reversed<V, 16>(v) : v);
           }
-        },
-        [](int64_t) {});  // never called: out_width >= 16 is whole chunks
-  }
+          for (int64_t i = loaded_end; i < Ho; ++i) store(i, V{});
+        }
+      },
+      [](int64_t) {});  // never called: out_width >= 16 is whole chunks
 }
 #endif
 
@@ -175,7 +185,7 @@ template <typename S, typename D, Normalization kNorm>
 static void augment_sample_impl(const S* __restrict img, D* __restrict out, const PydlAugmentGeometry& g,
                                 int64_t shift_y, int64_t shift_x, bool flip, const D* __restrict mean,
                                 const D* __restrict scale) {
-#if defined(__AVX512BW__)
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
   if constexpr (std::is_same<S, uint8_t>::value && std::is_same<D, float>::value) {
     if (g.out_width >= 16) {
       return flip ? bytes_to_float32<true, kNorm>(img, out, g, shift_y, shift_x, mean, scale)
@@ -213,9 +223,8 @@ static void augment_sample_impl(const S* __restrict img, D* __restrict out, cons
       const Source source = !inside ? Source::padding : (flip ? Source::mirrored : Source::forward);
       const D* window = plane.data() + (inside ? si : 0) * stride + Wo + sx;
       const D* last = window + (Wo - 1);  // mirrored, out[j] reads last[-j]
-      const int64_t k = kNorm == Normalization::per_channel ? c : f;  // mean and scale are NULL for none
-      output_row<kNorm, L>(source, out + f, Wo, window, last, kNorm == Normalization::none ? mean : mean + k,
-                           kNorm == Normalization::none ? scale : scale + k);
+      output_row<kNorm, L>(source, out + f, Wo, window, last, normalization_at<kNorm>(mean, c, f),
+                           normalization_at<kNorm>(scale, c, f));
     }
   }
 }

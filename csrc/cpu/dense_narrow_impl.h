@@ -155,29 +155,39 @@ static inline V load_lanes(const T* p) {
   return v;
 }
 
-// mul_add (vmath.h) lane by lane: one FMA a register, as the scalar loops of backward_rows do per lane.
+// mul_add (vmath.h) lane by lane, one FMA a 512-bit register, as the scalar loops of backward_rows do per
+// lane (backward_fm runs in the AVX-512 build only).
 #ifdef __AVX512F__
-static inline __m512 fmadd_register(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
-static inline __m512d fmadd_register(__m512d a, __m512d b, __m512d c) { return _mm512_fmadd_pd(a, b, c); }
-#endif
+template <typename T>
+struct Register512;
+template <>
+struct Register512<float> {
+  using type = __m512;
+  static type fmadd(type a, type b, type c) { return _mm512_fmadd_ps(a, b, c); }
+};
+template <>
+struct Register512<double> {
+  using type = __m512d;
+  static type fmadd(type a, type b, type c) { return _mm512_fmadd_pd(a, b, c); }
+};
+
 template <typename V>
 static inline V lanes_mul_add(const V& a, const V& b, const V& c) {
+  using Reg = Register512<typename std::decay<decltype(a[0])>::type>;
+  using R = typename Reg::type;
+  static_assert(sizeof(V) % sizeof(R) == 0, "whole registers");
   V r;
-#ifdef __AVX512F__
-  using R = typename std::conditional<sizeof(a[0]) == sizeof(float), __m512, __m512d>::type;
   for (size_t q = 0; q < sizeof(V) / sizeof(R); ++q) {
     R x, y, z;
     __builtin_memcpy(&x, reinterpret_cast<const char*>(&a) + sizeof(R) * q, sizeof(R));
     __builtin_memcpy(&y, reinterpret_cast<const char*>(&b) + sizeof(R) * q, sizeof(R));
     __builtin_memcpy(&z, reinterpret_cast<const char*>(&c) + sizeof(R) * q, sizeof(R));
-    const R f = fmadd_register(x, y, z);
+    const R f = Reg::fmadd(x, y, z);
     __builtin_memcpy(reinterpret_cast<char*>(&r) + sizeof(R) * q, &f, sizeof(R));
   }
-#else
-  for (int l = 0; l < kLanes; ++l) r[l] = mul_add(a[l], b[l], c[l]);
-#endif
   return r;
 }
+#endif
 
 // backward_rows<true, ...> with each lane a vector element: the same operations on the same values
 // in the same order, so the same bits. One output feature at a time (dx accumulates over them in

@@ -27,7 +27,7 @@ static bool sgd_loop(T* p, const T* grad, T* buf, int64_t n, const SgdConfig& c)
   return nan != 0;
 }
 
-// As adam_loop below, the float32 state in double: the running mean of squared gradients goes subnormal.
+// In double as adam_loop below: the running mean of squared gradients goes subnormal.
 template <typename T>
 static bool rmsprop_loop(T* p, const T* grad, T* sq, T* buf, T* gavg, int64_t n, const RmspropConfig& c) {
   using W = double;
@@ -56,9 +56,7 @@ static bool rmsprop_loop(T* p, const T* grad, T* sq, T* buf, T* gavg, int64_t n,
   return nan != 0;
 }
 
-// Adam's float32 state is updated in double (exact widening, one rounding per stored value): a long training
-// leaves m and v subnormal in float32 (tiny gradients, squared), and float arithmetic on subnormal numbers
-// takes a microcode assist per operation on x86 (7x slower); in double they are normal numbers.
+// In double: float32 state that a long training leaves subnormal makes every x86 float operation an assist.
 template <typename T>
 static bool adam_loop(T* p, const T* grad, T* m, T* v, int64_t n, const AdamConfig& c, T step_size,
                       T inv_sqrt_bc2) {

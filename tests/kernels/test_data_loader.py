@@ -77,7 +77,8 @@ def test_wide_rows_equal_the_twin_at_every_simd_level(simd_level, source, dtype,
     if normalize == "per channel":
         transform.append(Normalize([100.0, 120.0], [60.0, 50.0]))
     if normalize == "per feature":
-        transform.append(Normalize(np.linspace(50, 150, 2 * size[0] * size[1]), np.linspace(20, 80, 2 * size[0] * size[1])))
+        features = 2 * size[0] * size[1]
+        transform.append(Normalize(np.linspace(50, 150, features), np.linspace(20, 80, features)))
     compiled, twin = both(x, np.arange(9), batch_size=4, seed=8, transform=transform, dtype=dtype)
     for (a, _), (b, _) in zip(compiled, twin):
         assert a.tobytes() == b.tobytes()
@@ -85,13 +86,38 @@ def test_wide_rows_equal_the_twin_at_every_simd_level(simd_level, source, dtype,
 
 @pytest.mark.parametrize("fn", [gather_transform, R.gather_transform], ids=["compiled", "twin"])
 @pytest.mark.parametrize("width", [5, 37])
-def test_one_mean_and_scale_per_channel_equal_them_repeated_per_feature(fn, width):
+def test_one_mean_and_scale_per_channel_equal_them_repeated_per_feature(fn, width, simd_level):
     x = images(n=6, c=3, h=4, w=width)
     index, flip, shift = np.array([5, 0, 3]), np.array([1, 0, 1], np.uint8), np.array([-2, 0, 3])
     mean, scale = np.array([100.0, 120.0, 90.0], np.float32), np.array([0.5, 0.25, 2.0], np.float32)
+    repeated = np.repeat(mean, 4 * width), np.repeat(scale, 4 * width)
     per_channel, per_feature = (fn(x, index, np.empty((3, 3, 4, width), np.float32), shift, -shift, flip, m, s)
-                                for m, s in ((mean, scale), (np.repeat(mean, 4 * width), np.repeat(scale, 4 * width))))
+                                for m, s in ((mean, scale), repeated))
     assert per_channel.tobytes() == per_feature.tobytes()
+
+
+@pytest.mark.parametrize("normalize", ["cast", "per channel", "per feature"])
+@pytest.mark.parametrize("out_width", [15, 16, 17, 37])
+@pytest.mark.parametrize("width", [11, 45])
+def test_every_column_shift_equals_the_twin_at_every_simd_level(width, out_width, normalize, simd_level):
+    # Windows cut by the image's left or right edge, wholly outside it, or at the largest shift allowed,
+    # each forward and mirrored, on rows inside and outside the image.
+    shifts = [-out_width - 3, -out_width, -3, 0, 2, width - out_width + 3, width, 2**31 - 1, -(2**31 - 1)]
+    b = 2 * len(shifts)
+    x = images(n=3, c=2, h=5, w=width)
+    index = np.arange(b) % 3
+    shift_x = np.array(shifts * 2, np.int64)
+    shift_y = np.array([-2, 0, 3, -6, 5, 2**31 - 1, -(2**31 - 1), 1, -1] * 2, np.int64)
+    flip = np.repeat(np.array([0, 1], np.uint8), len(shifts))
+    features = 2 * 4 * out_width
+    mean = scale = None
+    if normalize == "per channel":
+        mean, scale = np.array([100.0, 20.0], np.float32), np.array([0.5, 0.125], np.float32)
+    if normalize == "per feature":
+        mean, scale = np.linspace(50, 150, features, dtype=np.float32), np.linspace(0.5, 2, features, dtype=np.float32)
+    compiled, twin = (fn(x, index, np.empty((b, 2, 4, out_width), np.float32), shift_y, shift_x, flip, mean, scale)
+                      for fn in (gather_transform, R.gather_transform))
+    assert compiled.tobytes() == twin.tobytes()
 
 
 def test_tiny_images_far_smaller_than_the_padding_equal_the_twin():
@@ -164,6 +190,7 @@ def test_without_transforms_batches_are_the_rows_cast():
 def test_batch_buffers_are_reused_within_an_epoch():
     batches = list(DataLoader(images(n=9), np.arange(9), batch_size=3, seed=0))
     assert len({xb.__array_interface__["data"][0] for xb, _ in batches}) == 1
+    assert batches[0][0].ctypes.data % 64 == 0  # whole cache lines: no 64-byte store is split across two
 
 
 def test_flat_rows_with_image_shape_and_without_y():

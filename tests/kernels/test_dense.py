@@ -243,7 +243,7 @@ _FM_ACTS = ["none", "relu", "sigmoid", "tanh"]
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n", [1, 15, 16, 17, 1000])
 @pytest.mark.parametrize("activation", _FM_ACTS)
-def test_narrow_layers_give_the_same_bits_in_either_layout_and_fused_or_apart(dtype, n, activation):
+def test_narrow_layers_give_the_same_bits_in_either_layout_and_fused_or_apart(dtype, n, activation, simd_level):
     """The plan of a narrow network runs dense_forward_fm/dense_backward_fm with the activation layer folded
     in; the Python layers run dense_forward, the activation's kernels and dense_backward: equal to the bit."""
     r = np.random.default_rng(n)

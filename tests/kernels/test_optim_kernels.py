@@ -63,6 +63,56 @@ def test_adam_first_step_moves_each_weight_by_about_lr():
     np.testing.assert_allclose(p, [0.9, -1.9], rtol=1e-6)
 
 
+def _f32(x):
+    """A Python float as the kernels hold a setting for float32 parameters: rounded to float32, then widened."""
+    return float(np.float32(x))
+
+
+# Normal state, and the state a long training leaves for weights whose gradients became tiny: v (and g^2)
+# below float32's normal range. Per state: the gradients' scale, the first moment, the second moment.
+STATES = {"normal": (1e-3, 1e-3, 1e-6), "subnormal": (1e-21, 1e-21, 1e-40)}
+
+
+def _float32_problem(state, seed):
+    """float32 parameters, gradients, first and second moments (the latter spread around the state's)."""
+    r = np.random.default_rng(seed)
+    g_scale, first, second = STATES[state]
+    p = r.normal(size=300).astype(np.float32)
+    g = (r.normal(size=300) * g_scale).astype(np.float32)
+    return p, g, np.full(300, first, np.float32), (second * r.uniform(0.5, 1.5, 300)).astype(np.float32)
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_float32_adam_is_float64_arithmetic_rounded_once(state, simd_level):
+    p, g, m, v = _float32_problem(state, 5)
+    step, lr, wd = 7, 1e-3, 0.01
+    b1, b2, eps = _f32(0.9), _f32(0.999), _f32(1e-8)
+    step_size, inv = _f32(lr / (1 - 0.9 ** step)), _f32(1 / np.sqrt(1 - 0.999 ** step))
+    g64 = g.astype(np.float64) + _f32(wd) * p.astype(np.float64)
+    m64 = b1 * m.astype(np.float64) + (1 - b1) * g64
+    v64 = b2 * v.astype(np.float64) + (1 - b2) * g64 * g64
+    p64 = p.astype(np.float64) - step_size * m64 / (np.sqrt(v64) * inv + eps)
+    K.adam_step(p, g, m, v, step=step, lr=lr, weight_decay=wd)
+    for ours, expected in ((m, m64), (v, v64), (p, p64)):
+        np.testing.assert_array_equal(ours, expected.astype(np.float32))
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_float32_rmsprop_is_float64_arithmetic_rounded_once(state, simd_level):
+    p, g, avg, sq = _float32_problem(state, 6)
+    sq *= 4  # the mean square stays twice the squared mean or more: the centered variance is positive
+    buf = np.full(300, 0.5, np.float32)
+    lr, alpha, eps, mu = 1e-3, _f32(0.99), _f32(1e-8), _f32(0.9)
+    g64 = g.astype(np.float64)
+    sq64 = alpha * sq.astype(np.float64) + (1 - alpha) * g64 * g64
+    avg64 = alpha * avg.astype(np.float64) + (1 - alpha) * g64
+    buf64 = mu * buf.astype(np.float64) + g64 / (np.sqrt(sq64 - avg64 * avg64) + eps)
+    p64 = p.astype(np.float64) - _f32(lr) * buf64
+    K.rmsprop_step(p, g, sq, lr=lr, centered=True, momentum=0.9, momentum_buf=buf, grad_avg=avg)
+    for ours, expected in ((sq, sq64), (avg, avg64), (buf, buf64), (p, p64)):
+        np.testing.assert_array_equal(ours, expected.astype(np.float32))
+
+
 def test_rmsprop_matches_hand_computed_value():
     p, sq = np.array([1.0]), np.zeros(1)
     K.rmsprop_step(p, np.array([2.0]), sq, lr=0.01, alpha=0.99)
