@@ -8,7 +8,8 @@ both check their arguments with :func:`pydl.data._checks.gather_transform_args` 
 and :class:`pydl.reference.data.DataLoader`, which fills the same batches through that twin.
 """
 from cpython.pycapsule cimport PyCapsule_GetPointer
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, threadid
+from openmp cimport omp_get_num_threads
 from libc.stdint cimport int64_t, uint8_t
 
 import numpy as np
@@ -40,25 +41,44 @@ _SOURCE_CODES = {np.dtype(np.uint8): 0, np.dtype(np.float32): 1, np.dtype(np.flo
 _OUT_CODES = {np.dtype(np.float32): 0, np.dtype(np.float64): 1}
 
 
+cdef void _gather_range(PydlAugmentSampleFn sample, const uint8_t* x, Py_ssize_t image_bytes,
+                        const PydlAugmentGeometry* g, const int64_t* index, uint8_t* out, Py_ssize_t sample_bytes,
+                        const int64_t* shift_y, const int64_t* shift_x, const uint8_t* flip, const void* mean,
+                        const void* scale, int per_channel, Py_ssize_t begin, Py_ssize_t end,
+                        Py_ssize_t then) noexcept nogil:
+    """Samples [begin, end), each while the image of the one after it is prefetched: ``then`` after the
+    last (the first this thread takes of the next batch, or -1)."""
+    cdef Py_ssize_t b, following
+    for b in range(begin, end):
+        following = b + 1 if b + 1 < end else then
+        if following >= 0:
+            pydl_prefetch(x + index[following] * image_bytes, image_bytes)
+        sample(x + index[b] * image_bytes, out + b * sample_bytes, g, shift_y[b], shift_x[b], flip[b], mean, scale,
+               per_channel)
+
+
 cdef void _gather(PydlAugmentSampleFn sample, const uint8_t* x, Py_ssize_t image_bytes,
                   const PydlAugmentGeometry* g, const int64_t* index, uint8_t* out, Py_ssize_t sample_bytes,
                   const int64_t* shift_y, const int64_t* shift_x, const uint8_t* flip, const void* mean,
-                  const void* scale, int per_channel, Py_ssize_t batch, int threads) noexcept nogil:
-    """``out`` sample b from ``x`` sample ``index[b]``. Samples are independent and each is written by one
-    thread: results never depend on ``threads``."""
-    cdef Py_ssize_t b
-    if threads > 1:
-        for b in prange(batch, num_threads=threads, schedule="static"):
-            if b + 1 < batch:
-                pydl_prefetch(x + index[b + 1] * image_bytes, image_bytes)
-            sample(x + index[b] * image_bytes, out + b * sample_bytes, g, shift_y[b], shift_x[b], flip[b], mean,
-                   scale, per_channel)
-    else:
-        for b in range(batch):
-            if b + 1 < batch:
-                pydl_prefetch(x + index[b + 1] * image_bytes, image_bytes)
-            sample(x + index[b] * image_bytes, out + b * sample_bytes, g, shift_y[b], shift_x[b], flip[b], mean,
-                   scale, per_channel)
+                  const void* scale, int per_channel, Py_ssize_t batch, Py_ssize_t ahead,
+                  int threads) noexcept nogil:
+    """``out`` sample b from ``x`` sample ``index[b]``, each thread a contiguous range of the batch (the same
+    range in the next batch, whose first image it prefetches: ``index`` holds ``ahead`` more samples after
+    the batch). Samples are independent and each is written by one thread: results never depend on
+    ``threads``."""
+    cdef Py_ssize_t begin, end
+    cdef int t, nt
+    if threads <= 1:
+        _gather_range(sample, x, image_bytes, g, index, out, sample_bytes, shift_y, shift_x, flip, mean, scale,
+                      per_channel, 0, batch, batch if ahead > 0 else -1)
+        return
+    with parallel(num_threads=threads):
+        t = threadid()
+        nt = omp_get_num_threads()
+        begin = batch * t // nt
+        end = batch * (t + 1) // nt
+        _gather_range(sample, x, image_bytes, g, index, out, sample_bytes, shift_y, shift_x, flip, mean, scale,
+                      per_channel, begin, end, begin + batch if begin < ahead else -1)
 
 
 cdef PydlAugmentSampleFn _kernel(source, out):
@@ -95,7 +115,7 @@ cdef _dispatch(x, index, out, shift_y, shift_x, flip, mean, scale, int threads):
     cdef Py_ssize_t image_bytes = x[0].nbytes, sample_bytes = out[0].nbytes, batch = out.shape[0]
     with nogil:
         _gather(sample, &xv[0], image_bytes, &g, &iv[0], &ov[0], sample_bytes, &yv[0], &xsv[0], &fv[0], mp, sp,
-                per_channel, batch, threads)
+                per_channel, batch, 0, threads)
 
 
 def gather_transform(x, index, out, shift_y=None, shift_x=None, flip=None, mean=None, scale=None, *,
@@ -360,4 +380,4 @@ cdef class _Epoch:
         with nogil:
             _gather(self.sample, &self.x_view[0], self.image_bytes, &self.geometry, &self.order_view[p],
                     &self.out_view[0], self.sample_bytes, &self.shift_y_view[p], &self.shift_x_view[p],
-                    &self.flip_view[p], mean, scale, self.per_channel, b, threads)
+                    &self.flip_view[p], mean, scale, self.per_channel, b, self.end - p - b, threads)
