@@ -5,6 +5,8 @@
 // loop reads the shifted (or mirrored) window and normalizes it, in whole vector registers. With AVX-512BW,
 // uint8 -> float32 needs no plane: masked byte loads give the padding's zeros (bytes_to_float32).
 
+#include "lanes.h"
+
 // One vector register of the instruction set this file is compiled for.
 #if defined(__AVX512F__)
 constexpr int kAugmentVectorBytes = 64;
@@ -27,21 +29,6 @@ static inline void by_chunks(int64_t n, Chunk chunk, One one) {
   chunk(n - kLanes);
 }
 
-// kLanes values of T as one GCC vector (the instruction set's register when kLanes * sizeof(T) fits it).
-template <typename T, int kLanes>
-struct Lanes {
-  typedef T type __attribute__((vector_size(kLanes * sizeof(T))));
-};
-template <typename V, typename T>
-static inline V load_lanes(const T* p) {
-  V v;
-  __builtin_memcpy(&v, p, sizeof v);
-  return v;
-}
-template <typename T, typename V>
-static inline void store_lanes(T* p, V v) {
-  __builtin_memcpy(p, &v, sizeof v);
-}
 template <typename V, int kLanes>
 static inline V reversed(V v) {
   typedef typename std::conditional<sizeof(v[0]) == 4, int32_t, int64_t>::type Index;

@@ -7,6 +7,7 @@
 // Feature-major, the loops run across the batch, where the vector units have work for 2 -> 3 -> 1.
 #include "vmath.h"
 #include "activation_math.h"
+#include "lanes.h"
 
 template <typename T>
 static inline T identity_of(T v) { return v; }
@@ -110,24 +111,16 @@ static void backward_rows(const T* x, int64_t ldx, const T* w, const T* y, const
   }
 }
 
-// kLanes values of T, and of double, as GCC vector types (one AVX-512 register of float): the
-// feature-major backward below holds its lanes in them, because GCC's AVX-512 code for backward_rows
-// assembled the lanes from scalar loads.
+// kLanes values of T as a GCC vector (lanes.h; one AVX-512 register of float): the feature-major backward
+// below holds its lanes in them, because GCC's AVX-512 code for backward_rows assembled the lanes from
+// scalar loads.
 template <typename T>
-struct LaneVec;
-template <>
-struct LaneVec<float> {
-  typedef float V __attribute__((vector_size(kLanes * sizeof(float))));
-};
-template <>
-struct LaneVec<double> {
-  typedef double V __attribute__((vector_size(kLanes * sizeof(double))));
-};
+using LaneVec = typename Lanes<T, kLanes>::type;
 
 // The double sums of kLanes lanes as two halves of 8 (one AVX-512 register each): GCC kept a
 // 16-double vector in memory, a store and a reload in every iteration's dependency chain.
 static_assert(kLanes == 16, "DoubleLanes::add shuffles two halves of 8");
-typedef double HalfLanes __attribute__((vector_size(kLanes / 2 * sizeof(double))));
+using HalfLanes = Lanes<double, kLanes / 2>::type;
 struct DoubleLanes {
   HalfLanes lo{}, hi{};
   template <typename V>
@@ -147,13 +140,6 @@ struct DoubleLanes {
   }
   double operator[](int l) const { return l < kLanes / 2 ? lo[l] : hi[l - kLanes / 2]; }
 };
-
-template <typename V, typename T>
-static inline V load_lanes(const T* p) {
-  V v;
-  __builtin_memcpy(&v, p, sizeof(V));
-  return v;
-}
 
 // mul_add (vmath.h) lane by lane, one FMA a 512-bit register, as the scalar loops of backward_rows do per
 // lane (backward_fm runs in the AVX-512 build only).
@@ -195,7 +181,7 @@ static inline V lanes_mul_add(const V& a, const V& b, const V& c) {
 template <int IN, typename T, typename Grad>
 static void backward_fm(const T* x, int64_t ldx, const T* w, const T* y, const T* dy, T* dx, T* dw, T* db,
                         int64_t n, int64_t out, bool accumulate) {
-  using V = typename LaneVec<T>::V;
+  using V = LaneVec<T>;
   const int64_t blocks_end = n / kLanes * kLanes;
   for (int64_t j = 0; j < out; ++j) {
     const T* yj = y + j * n;
@@ -211,8 +197,7 @@ static void backward_fm(const T* x, int64_t ldx, const T* w, const T* y, const T
       if (!dx) continue;
       for (int k = 0; k < IN; ++k) {
         T* d = dx + k * n + r;
-        const V v = lanes_mul_add(dz, V{} + wj[k], j == 0 ? V{} : load_lanes<V>(d));
-        __builtin_memcpy(d, &v, sizeof(V));
+        store_lanes(d, lanes_mul_add(dz, V{} + wj[k], j == 0 ? V{} : load_lanes<V>(d)));
       }
     }
     T sum[IN];

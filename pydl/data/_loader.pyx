@@ -93,6 +93,11 @@ cdef PydlAugmentGeometry _geometry(image, out_image):
     return g
 
 
+cdef bint _per_channel(mean, out):
+    """Whether normalization reads one mean and scale per channel of ``out`` (B, C, Ho, Wo), not per feature."""
+    return mean is not None and mean.shape[0] == out.shape[1]
+
+
 cdef const uint8_t[::1] _bytes(a):
     """The bytes of a C-contiguous array (read-only ones too), for a pointer to its data."""
     return a.reshape(-1).view(np.uint8)
@@ -107,7 +112,7 @@ cdef _dispatch(x, index, out, shift_y, shift_x, flip, mean, scale, int threads):
     cdef const uint8_t[::1] mv, sv
     cdef const void* mp = NULL
     cdef const void* sp = NULL
-    cdef int per_channel = mean is not None and mean.shape[0] == out.shape[1]
+    cdef int per_channel = _per_channel(mean, out)
     if mean is not None:
         mv, sv = _bytes(mean), _bytes(scale)
         mp, sp = &mv[0], &sv[0]
@@ -330,7 +335,7 @@ cdef class _Epoch:
         self.flip_view = self.flip
         if self.mean is not None:
             self.mean_view, self.scale_view = _bytes(self.mean), _bytes(self.scale)
-            self.per_channel = self.mean.shape[0] == self.out.shape[1]
+            self.per_channel = _per_channel(self.mean, self.out)
         self.sample = _kernel(loader._images.dtype, dtype)
         self.geometry = _geometry(loader.image, loader._out_image)
         self.image_bytes = loader._images[0].nbytes
